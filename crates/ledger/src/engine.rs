@@ -135,6 +135,8 @@ struct Shared {
     writer_done: AtomicBool,
     failure: Mutex<Option<String>>,
     stats: LedgerStats,
+    /// Held for the ledger's lifetime: one writer per directory.
+    _lock: std::fs::File,
 }
 
 /// A running ledger. Cloning shares it.
@@ -179,7 +181,16 @@ impl TreeState {
             if entries.len() < w {
                 return Err(LedgerError::BadTile { path: t.path(), why: format!("{} entries, expected {w}", entries.len()) });
             }
-            for e in &entries[..w] {
+            // The partial bundle must hash to the partial level-0 tile, or appending would carry a
+            // tampered entry into the full bundle while the checkpoint still verifies.
+            for (k, e) in entries[..w].iter().enumerate() {
+                if st.levels.first().and_then(|l| l.get(k)) != Some(&leaf_hash(e)) {
+                    return Err(LedgerError::TreeMismatch(format!(
+                        "{} entry {k} (entry {}) does not hash to the leaf in the level-0 tile",
+                        t.path(),
+                        t.index * TILE_WIDTH + k as u64
+                    )));
+                }
                 push_bundle_entry(&mut st.bundle, e);
             }
             st.bundle_len = w as u64;
@@ -267,6 +278,25 @@ pub fn parse_hashes(t: &TileId, data: &[u8]) -> Result<Vec<Hash>, LedgerError> {
     Ok(data[..need].chunks_exact(HASH_SIZE).map(|c| Hash(c.try_into().unwrap())).collect())
 }
 
+/// Takes the exclusive writer lock of a ledger directory (`flock` on `LOCK`), so that a CLI
+/// command and a server never write the same ledger at once.
+fn lock_dir(dir: &Path) -> Result<std::fs::File, LedgerError> {
+    let path = dir.join("LOCK");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(LedgerError::io("open", &path))?;
+    rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(|_| {
+        LedgerError::Closed(format!(
+            "{} is in use by another mamori process (a running server?); stop it, or send to the server with --server",
+            dir.display()
+        ))
+    })?;
+    Ok(f)
+}
+
 fn now_micros() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
 }
@@ -280,6 +310,7 @@ impl Ledger {
         let wal_dir = dir.join("wal");
         std::fs::create_dir_all(&wal_dir).map_err(LedgerError::io("create dir", &wal_dir))?;
         let store = FsTileStore::new(&dir);
+        let lock = lock_dir(&dir)?;
 
         // 1. The last published checkpoint, checked against our own key.
         let (cp_size, cp) = match store.read_checkpoint()? {
@@ -366,6 +397,7 @@ impl Ledger {
             writer_done: AtomicBool::new(false),
             failure: Mutex::new(None),
             stats: LedgerStats::default(),
+            _lock: lock,
         });
         // 4. Integrate what was acknowledged before the crash and publish, before accepting more.
         if !to_integrate.is_empty() || cp.is_none() {
@@ -520,55 +552,12 @@ impl Ledger {
 
     /// An RFC 6962 inclusion proof of entry `index` in the tree of the latest checkpoint.
     pub fn inclusion_proof(&self, index: u64) -> Result<InclusionProof, LedgerError> {
-        let cp = self.checkpoint();
-        if index >= cp.size {
-            return Err(LedgerError::OutOfRange(format!(
-                "entry {index} is not in the latest checkpoint (size {}) yet",
-                cp.size
-            )));
-        }
-        let reader = StoreTileReader(&self.shared.store);
-        let thr = TileHashReader::new(cp.size, cp.root, &reader);
-        let hashes = tlog_tiles::prove_record(cp.size, index, &thr).map_err(|e| LedgerError::Proof(e.to_string()))?;
-        let bundle_id = TileId { kind: TileKind::Entries, index: index / TILE_WIDTH, width: 256 };
-        let within = (index % TILE_WIDTH) as usize;
-        let bundle_id = if (index / TILE_WIDTH) == cp.size / TILE_WIDTH {
-            TileId { width: (cp.size % TILE_WIDTH) as u16, ..bundle_id }
-        } else {
-            bundle_id
-        };
-        let bundle = read_tile_prefix(&self.shared.store, &bundle_id)?;
-        let entries = crate::tiles::split_bundle(&bundle)
-            .map_err(|e| LedgerError::BadTile { path: bundle_id.path(), why: e.to_string() })?;
-        let entry = entries
-            .get(within)
-            .ok_or_else(|| LedgerError::BadTile { path: bundle_id.path(), why: format!("no entry {within}") })?
-            .to_vec();
-        Ok(InclusionProof { index, tree_size: cp.size, root: cp.root, entry, hashes, checkpoint: cp.note })
+        inclusion_proof(&self.shared.store, &self.checkpoint(), index)
     }
 
-    /// An RFC 6962 consistency proof from `old` to `new` (≤ the latest checkpoint), with both
-    /// roots.
+    /// An RFC 6962 consistency proof from `old` to `new` (≤ the latest checkpoint).
     pub fn consistency_proof(&self, old: u64, new: u64) -> Result<ConsistencyProof, LedgerError> {
-        let cp = self.checkpoint();
-        if old > new || new > cp.size {
-            return Err(LedgerError::OutOfRange(format!(
-                "need old ≤ new ≤ {} (latest checkpoint), got {old} and {new}",
-                cp.size
-            )));
-        }
-        let reader = StoreTileReader(&self.shared.store);
-        let thr = TileHashReader::new(cp.size, cp.root, &reader);
-        let root_at = |n: u64| tlog_tiles::tree_hash(n, &thr).map_err(|e| LedgerError::Proof(e.to_string()));
-        let new_root = root_at(new)?;
-        let old_root = root_at(old)?;
-        let hashes = if old == 0 || old == new {
-            Vec::new()
-        } else {
-            let thr_new = TileHashReader::new(new, new_root, &reader);
-            tlog_tiles::prove_tree(new, old, &thr_new).map_err(|e| LedgerError::Proof(e.to_string()))?
-        };
-        Ok(ConsistencyProof { old_size: old, new_size: new, old_root, new_root, hashes, checkpoint: cp.note })
+        consistency_proof(&self.shared.store, &self.checkpoint(), old, new)
     }
 
     /// Stops accepting, lets the writer finish queued batches, integrates and publishes a final
@@ -581,6 +570,65 @@ impl Ledger {
             let _ = t.join();
         }
     }
+}
+
+/// An RFC 6962 inclusion proof of entry `index` in the tree of checkpoint `cp`, read from tiles
+/// (every tile read is checked against `cp`'s root by `tlog_tiles`).
+pub fn inclusion_proof(src: &dyn TileSource, cp: &SignedCheckpoint, index: u64) -> Result<InclusionProof, LedgerError> {
+    if index >= cp.size {
+        return Err(LedgerError::OutOfRange(format!(
+            "entry {index} is not in the latest checkpoint (size {}) yet",
+            cp.size
+        )));
+    }
+    let reader = StoreTileReader(src);
+    let thr = TileHashReader::new(cp.size, cp.root, &reader);
+    let hashes = tlog_tiles::prove_record(cp.size, index, &thr).map_err(|e| LedgerError::Proof(e.to_string()))?;
+    let tile_index = index / TILE_WIDTH;
+    let width = if tile_index == cp.size / TILE_WIDTH { (cp.size % TILE_WIDTH) as u16 } else { TILE_WIDTH as u16 };
+    let bundle_id = TileId { kind: TileKind::Entries, index: tile_index, width };
+    let bundle = read_tile_prefix(src, &bundle_id)?;
+    let entries = crate::tiles::split_bundle(&bundle)
+        .map_err(|e| LedgerError::BadTile { path: bundle_id.path(), why: e.to_string() })?;
+    let within = (index % TILE_WIDTH) as usize;
+    let entry = entries
+        .get(within)
+        .ok_or_else(|| LedgerError::BadTile { path: bundle_id.path(), why: format!("no entry {within}") })?
+        .to_vec();
+    if leaf_hash(&entry) != hashes_leaf_check(src, cp, index)? {
+        return Err(LedgerError::BadTile { path: bundle_id.path(), why: format!("entry {within} does not hash to the level-0 tile") });
+    }
+    Ok(InclusionProof { index, tree_size: cp.size, root: cp.root, entry, hashes, checkpoint: cp.note.clone() })
+}
+
+fn hashes_leaf_check(src: &dyn TileSource, cp: &SignedCheckpoint, index: u64) -> Result<Hash, LedgerError> {
+    let reader = StoreTileReader(src);
+    let thr = TileHashReader::new(cp.size, cp.root, &reader);
+    let h = tlog_tiles::HashReader::read_hashes(&thr, &[tlog_tiles::stored_hash_index(0, index)])
+        .map_err(|e| LedgerError::Proof(e.to_string()))?;
+    Ok(h[0])
+}
+
+/// An RFC 6962 consistency proof from `old` to `new` (≤ `cp.size`), with both roots.
+pub fn consistency_proof(src: &dyn TileSource, cp: &SignedCheckpoint, old: u64, new: u64) -> Result<ConsistencyProof, LedgerError> {
+    if old > new || new > cp.size {
+        return Err(LedgerError::OutOfRange(format!(
+            "need old ≤ new ≤ {} (latest checkpoint), got {old} and {new}",
+            cp.size
+        )));
+    }
+    let reader = StoreTileReader(src);
+    let thr = TileHashReader::new(cp.size, cp.root, &reader);
+    let root_at = |n: u64| tlog_tiles::tree_hash(n, &thr).map_err(|e| LedgerError::Proof(e.to_string()));
+    let new_root = root_at(new)?;
+    let old_root = root_at(old)?;
+    let hashes = if old == 0 || old == new {
+        Vec::new()
+    } else {
+        let thr_new = TileHashReader::new(new, new_root, &reader);
+        tlog_tiles::prove_tree(new, old, &thr_new).map_err(|e| LedgerError::Proof(e.to_string()))?
+    };
+    Ok(ConsistencyProof { old_size: old, new_size: new, old_root, new_root, hashes, checkpoint: cp.note.clone() })
 }
 
 /// An inclusion proof with everything an independent verifier needs.

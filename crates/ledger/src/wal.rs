@@ -291,8 +291,10 @@ pub fn sync_dir(dir: &Path) -> Result<(), LedgerError> {
 pub struct RecordCursor {
     dir: PathBuf,
     next_index: u64,
-    /// Open segment, its path, and bytes read but not yet decoded.
-    current: Option<(File, PathBuf, Vec<u8>)>,
+    /// Open segment, its path, bytes read, the file offset of the first undecoded byte (for
+    /// error messages), and the position of that byte in the buffer (the buffer is compacted
+    /// only when refilled, not per record).
+    current: Option<(File, PathBuf, Vec<u8>, u64, usize)>,
 }
 
 impl RecordCursor {
@@ -313,17 +315,18 @@ impl RecordCursor {
             if self.current.is_none() {
                 self.open_for(self.next_index)?;
             }
-            let (file, path, buf) = self.current.as_mut().unwrap();
-            match decode_record(buf) {
+            let (file, path, buf, offset, pos) = self.current.as_mut().unwrap();
+            match decode_record(&buf[*pos..]) {
                 Ok((rec, n)) => {
-                    buf.drain(..n);
+                    *pos += n;
+                    *offset += n as u64;
                     if rec.index < self.next_index {
                         continue;
                     }
                     if rec.index != self.next_index {
                         return Err(LedgerError::CorruptSegment {
                             path: path.clone(),
-                            offset: 0,
+                            offset: *offset - n as u64,
                             why: format!("found index {} while reading {}", rec.index, self.next_index),
                         });
                     }
@@ -331,18 +334,21 @@ impl RecordCursor {
                     out.push(rec);
                 }
                 Err(DecodeStop::Incomplete) => {
+                    buf.drain(..*pos);
+                    *pos = 0;
                     let mut chunk = vec![0u8; 1 << 20];
                     let n = file.read(&mut chunk).map_err(LedgerError::io("read", path.as_path()))?;
                     if n == 0 {
                         // End of this segment: the next record must open the next segment.
                         let p = path.clone();
+                        let end = *offset;
                         self.current = None;
                         let starts_here = list_segments(&self.dir)?.iter().any(|(f, _)| *f == self.next_index);
                         if !starts_here {
                             // Below the durable bound every record is on disk, so this is damage.
                             return Err(LedgerError::CorruptSegment {
                                 path: p,
-                                offset: 0,
+                                offset: end,
                                 why: format!("record {} is missing", self.next_index),
                             });
                         }
@@ -351,7 +357,11 @@ impl RecordCursor {
                     buf.extend_from_slice(&chunk[..n]);
                 }
                 Err(DecodeStop::Corrupt(why)) => {
-                    return Err(LedgerError::CorruptSegment { path: path.clone(), offset: 0, why });
+                    return Err(LedgerError::CorruptSegment {
+                        path: path.clone(),
+                        offset: *offset,
+                        why: format!("record {}: {why}", self.next_index),
+                    });
                 }
             }
         }
@@ -366,7 +376,7 @@ impl RecordCursor {
         let mut file = File::open(&path).map_err(LedgerError::io("open", &path))?;
         let mut header = [0u8; HEADER_LEN as usize];
         file.read_exact(&mut header).map_err(LedgerError::io("read", &path))?;
-        self.current = Some((file, path, Vec::new()));
+        self.current = Some((file, path, Vec::new(), HEADER_LEN, 0));
         Ok(())
     }
 }

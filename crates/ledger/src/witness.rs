@@ -37,8 +37,19 @@ pub enum AddOutcome {
     UnknownLog(String),
     /// 409 Conflict: the old size is not the latest cosigned size, which is returned.
     Conflict(u64),
-    /// 422 Unprocessable Entity: bad proof, or a fork (same size, different root). These are
-    /// the alarms: a log showing two different histories.
+    /// 422 Unprocessable Entity (c2sp tlog-witness: "If the old size matches the checkpoint size,
+    /// the witness MUST check that the root hashes are also identical. If they don't match, the
+    /// witness MUST respond with a "422 Unprocessable Entity" HTTP status code."). Kept apart
+    /// from [`AddOutcome::Unprocessable`] because it is a specific alarm: the log presented a
+    /// second root for a size it had already been cosigned at (a fork).
+    Fork {
+        /// The size cosigned earlier (and presented again).
+        size: u64,
+        /// What was seen.
+        why: String,
+    },
+    /// 422 Unprocessable Entity: a consistency proof that does not verify (or a non-empty one
+    /// where it must be empty). An alarm: the log's history changed.
     Unprocessable(String),
 }
 
@@ -51,13 +62,13 @@ impl AddOutcome {
             AddOutcome::Forbidden(_) => 403,
             AddOutcome::UnknownLog(_) => 404,
             AddOutcome::Conflict(_) => 409,
-            AddOutcome::Unprocessable(_) => 422,
+            AddOutcome::Fork { .. } | AddOutcome::Unprocessable(_) => 422,
         }
     }
 
     /// Whether this outcome is evidence of log misbehaviour (fork or rewritten history).
     pub fn is_alarm(&self) -> bool {
-        matches!(self, AddOutcome::Unprocessable(_))
+        matches!(self, AddOutcome::Unprocessable(_) | AddOutcome::Fork { .. })
     }
 }
 
@@ -88,6 +99,13 @@ impl Witness {
     /// The state to persist.
     pub fn state_json(&self) -> String {
         serde_json::to_string_pretty(&self.logs).expect("serializable")
+    }
+
+    /// Restores state saved with [`Witness::state_json`] (used to roll back an update that could
+    /// not be persisted).
+    pub fn restore_state(&mut self, state_json: &str) -> Result<(), serde_json::Error> {
+        self.logs = serde_json::from_str(state_json)?;
+        Ok(())
     }
 
     /// The cosigner's verifier key.
@@ -130,11 +148,18 @@ impl Witness {
                 return AddOutcome::Unprocessable("a proof from size 0 must be empty".into());
             }
         } else if old == cp.size {
+            // The consistency proof between equal sizes is empty (RFC 6962 §2.1.2).
+            if !proof.is_empty() {
+                return AddOutcome::Unprocessable("a proof between equal sizes must be empty".into());
+            }
             if cp.root != old_root {
-                return AddOutcome::Unprocessable(format!(
-                    "fork: size {old} was cosigned with root {old_root}, now presented with root {}",
-                    cp.root
-                ));
+                return AddOutcome::Fork {
+                    size: old,
+                    why: format!(
+                        "fork: size {old} was cosigned with root {old_root}, now presented with root {}",
+                        cp.root
+                    ),
+                };
             }
         } else if tlog_tiles::check_tree(&proof, cp.size, cp.root, old, old_root).is_err() {
             return AddOutcome::Unprocessable(format!(

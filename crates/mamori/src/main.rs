@@ -1,1 +1,505 @@
-fn main() {}
+//! `mamori`: thin glue over the crates — init, serve, ingest, search, verify, proofs.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use mamori_ledger::storage::{FsTileStore, TileSource};
+use mamori_ledger::verify::{VerifyOptions, verify_log};
+use mamori_server::pipeline::{Batch, Origin};
+use mamori_server::{AppState, DataDir};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+#[derive(Parser)]
+#[command(name = "mamori", version, about = "守り — 改ざんできない監査証跡と内部不正検知 / tamper-evident audit trail")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(clap::Args, Clone)]
+struct DataArg {
+    /// Data directory (default ./mamori-data, or $MAMORI_DATA).
+    #[arg(long, env = "MAMORI_DATA", default_value = "mamori-data")]
+    data: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create a data directory: keys, config, ledger, index, and a first admin token.
+    Init {
+        #[command(flatten)]
+        d: DataArg,
+        /// Checkpoint origin (the log's name), e.g. mamori.city.example.lg.jp/audit.
+        #[arg(long, default_value = "mamori.example.lg.jp/audit")]
+        origin: String,
+    },
+    /// Run the server.
+    Serve {
+        #[command(flatten)]
+        d: DataArg,
+        /// HTTP listen address (overrides config).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Syslog TCP listen address (overrides config).
+        #[arg(long)]
+        syslog_tcp: Option<String>,
+        /// Syslog UDP listen address (overrides config).
+        #[arg(long)]
+        syslog_udp: Option<String>,
+        /// Demo: create the data directory if needed and load the bundled sample events.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Ingest files (or - for stdin) into a data directory or a running server.
+    Ingest {
+        #[command(flatten)]
+        d: DataArg,
+        /// Input format: ecs-ndjson or syslog.
+        #[arg(long, default_value = "ecs-ndjson")]
+        format: String,
+        /// Send to a running server instead of writing the data directory.
+        #[arg(long)]
+        server: Option<String>,
+        /// API token for --server.
+        #[arg(long, env = "MAMORI_TOKEN")]
+        token: Option<String>,
+        /// Files; - for stdin.
+        files: Vec<PathBuf>,
+    },
+    /// Search the index.
+    Search {
+        #[command(flatten)]
+        d: DataArg,
+        #[command(flatten)]
+        q: SearchArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify the whole log: entries, tiles, checkpoint signature, cosignatures, consistency.
+    Verify {
+        #[command(flatten)]
+        d: DataArg,
+        /// Verify a remote log over HTTP (tlog-tiles) instead of a data directory.
+        #[arg(long)]
+        url: Option<String>,
+        /// The log's verifier key (default: the data directory's keys/log.vkey).
+        #[arg(long)]
+        log_key: Option<String>,
+        /// A checkpoint obtained earlier; the log must be consistent with it.
+        #[arg(long)]
+        trusted_checkpoint: Option<PathBuf>,
+        /// A witness whose cosignature must be on the checkpoint (repeatable).
+        #[arg(long = "witness-key")]
+        witness_keys: Vec<String>,
+    },
+    /// Print the latest signed checkpoint.
+    Checkpoint {
+        #[command(flatten)]
+        d: DataArg,
+    },
+    /// Inclusion and consistency proofs.
+    Proof {
+        #[command(subcommand)]
+        kind: ProofCmd,
+    },
+    /// Rebuild the index from the ledger.
+    Reindex {
+        #[command(flatten)]
+        d: DataArg,
+    },
+    /// Create an API token (ledgered).
+    Token {
+        #[command(flatten)]
+        d: DataArg,
+        /// Token name, e.g. rsyslog-honcho.
+        #[arg(long)]
+        name: String,
+        /// Role: admin, officer, auditor, viewer, ingest, witness.
+        #[arg(long)]
+        role: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProofCmd {
+    /// Inclusion proof of an event (by id = ledger index).
+    Inclusion {
+        #[command(flatten)]
+        d: DataArg,
+        id: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Consistency proof between two tree sizes.
+    Consistency {
+        #[command(flatten)]
+        d: DataArg,
+        old: u64,
+        new: u64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::Args)]
+struct SearchArgs {
+    #[arg(long)]
+    user: Option<String>,
+    #[arg(long)]
+    host: Option<String>,
+    #[arg(long)]
+    action: Option<String>,
+    #[arg(long)]
+    path: Option<String>,
+    /// Full-text terms.
+    #[arg(long)]
+    q: Option<String>,
+    #[arg(long)]
+    kind: Option<String>,
+    #[arg(long)]
+    from: Option<String>,
+    #[arg(long)]
+    to: Option<String>,
+    #[arg(long)]
+    limit: Option<u32>,
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("エラー / error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.cmd {
+        Cmd::Init { d, origin } => {
+            let dir = DataDir::new(&d.data);
+            let r = dir.init(&origin).with_context(|| format!("initialising {}", d.data.display()))?;
+            println!("データディレクトリを作成しました / created {}", d.data.display());
+            println!("ログ検証鍵 / log verifier key:\n{}", r.vkey);
+            println!("証人鍵 / witness verifier key:\n{}", r.witness_vkey);
+            println!("管理者トークン(一度だけ表示)/ admin token (shown once):\n{}", r.admin_token);
+            Ok(())
+        }
+        Cmd::Serve { d, listen, syslog_tcp, syslog_udp, demo } => serve(d.data, listen, syslog_tcp, syslog_udp, demo),
+        Cmd::Ingest { d, format, server, token, files } => ingest(d.data, &format, server, token, files),
+        Cmd::Search { d, q, json } => {
+            let store = mamori_store::Store::open_read_only(&DataDir::new(&d.data).index_path()).context("opening the index")?;
+            let query = mamori_store::Query { user: q.user, host: q.host, action: q.action, path: q.path, q: q.q, kind: q.kind, from: q.from, to: q.to, limit: q.limit, cursor: None };
+            let page = store.search(&query)?;
+            for h in page.events {
+                if json {
+                    println!("{}", serde_json::json!({"id": h.id, "kind": h.kind.as_str(), "event": h.doc}));
+                } else {
+                    let ts = h.doc.get("@timestamp").and_then(|v| v.as_str()).unwrap_or("-");
+                    let user = mamori_store::extract::str_field(&h.doc, &["user", "name"]).unwrap_or("-");
+                    let action = mamori_store::extract::str_field(&h.doc, &["event", "action"]).unwrap_or("-");
+                    let msg = h.doc.get("message").and_then(|v| v.as_str()).unwrap_or("");
+                    println!("#{:<8} {ts}  {user:<12} {action:<16} {msg}", h.id);
+                }
+            }
+            Ok(())
+        }
+        Cmd::Verify { d, url, log_key, trusted_checkpoint, witness_keys } => {
+            let dir = DataDir::new(&d.data);
+            let log_vkey = match log_key {
+                Some(k) => k,
+                None if url.is_none() => dir.log_vkey().context("reading the log verifier key (or pass --log-key)")?,
+                None => bail!("--url needs --log-key (the log's verifier key)"),
+            };
+            let trusted = match trusted_checkpoint {
+                Some(p) => Some(std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?),
+                None => None,
+            };
+            let src: Box<dyn TileSource> = match &url {
+                Some(u) => Box::new(HttpTiles::new(u)),
+                None => Box::new(FsTileStore::new(dir.ledger_dir())),
+            };
+            let opts = VerifyOptions {
+                log_vkey,
+                witness_vkeys: witness_keys,
+                trusted_checkpoint: trusted,
+                payload_dir: url.is_none().then(|| dir.ledger_dir().join("wal")),
+            };
+            match verify_log(src.as_ref(), &opts) {
+                Ok(r) => {
+                    println!("検証成功 / verified: {} entries, root {}", r.size, r.root);
+                    if !r.witnesses.is_empty() {
+                        println!("証人の連署 / cosigned by: {}", r.witnesses.join(", "));
+                    }
+                    if let Some(t) = r.consistent_with {
+                        println!("信頼済みチェックポイント(サイズ {t})と整合 / consistent with the trusted checkpoint of size {t}");
+                    }
+                    if url.is_none() {
+                        println!("ペイロード照合 / payloads checked: {} ({} erased)", r.payloads_checked, r.payloads_erased);
+                    }
+                    Ok(())
+                }
+                Err(f) => {
+                    eprintln!("検証失敗 / VERIFICATION FAILED: {f}");
+                    std::process::exit(2);
+                }
+            }
+        }
+        Cmd::Checkpoint { d } => {
+            let store = FsTileStore::new(DataDir::new(&d.data).ledger_dir());
+            let cp = store.read_checkpoint()?.context("no checkpoint yet")?;
+            print!("{}", String::from_utf8_lossy(&cp));
+            Ok(())
+        }
+        Cmd::Proof { kind } => proof(kind),
+        Cmd::Reindex { d } => {
+            let dir = DataDir::new(&d.data);
+            // Hold the ledger lock so no server writes meanwhile.
+            let cfg = dir.config()?;
+            let ledger = dir.open_ledger(&cfg)?;
+            mamori_store::Store::remove_files(&dir.index_path())?;
+            let mut store = mamori_store::Store::open(&dir.index_path())?;
+            mamori_server::indexer::catch_up(&ledger, &mut store)?;
+            let n = store.indexed_upto()?.map_or(0, |i| i + 1);
+            ledger.close();
+            println!("索引を再構築しました / reindexed {n} entries");
+            Ok(())
+        }
+        Cmd::Token { d, name, role } => {
+            let dir = DataDir::new(&d.data);
+            let opened = dir.open()?;
+            let role: mamori_auth::Role = role.parse()?;
+            let (secret, record) = mamori_auth::Token::generate(role, &name)?.into_parts();
+            let rec = mamori_auth::AdminRecord::TokenCreated { record };
+            opened.auth.read().unwrap().check(&rec)?;
+            mamori_server::datadir::append_admin(&opened.ledger, "cli", &rec)?;
+            opened.ledger.close();
+            println!("{secret}");
+            Ok(())
+        }
+    }
+}
+
+fn proof(kind: ProofCmd) -> Result<()> {
+    let (d, json_out) = match &kind {
+        ProofCmd::Inclusion { d, json, .. } | ProofCmd::Consistency { d, json, .. } => (d.clone(), *json),
+    };
+    let dir = DataDir::new(&d.data);
+    let store = FsTileStore::new(dir.ledger_dir());
+    let note = store.read_checkpoint()?.context("no checkpoint yet")?;
+    let (cp, _) = mamori_ledger::SignedCheckpoint::verify(&note, &dir.log_vkey()?, &[])?;
+    let v = match kind {
+        ProofCmd::Inclusion { id, .. } => mamori_server::http::inclusion_json(&mamori_ledger::inclusion_proof(&store, &cp, id)?),
+        ProofCmd::Consistency { old, new, .. } => mamori_server::http::consistency_json(&mamori_ledger::consistency_proof(&store, &cp, old, new)?),
+    };
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!("{v:#}");
+    }
+    Ok(())
+}
+
+/// tlog-tiles over HTTP for `verify --url`.
+struct HttpTiles {
+    base: String,
+    client: reqwest::blocking::Client,
+}
+
+impl HttpTiles {
+    fn new(base: &str) -> Self {
+        HttpTiles { base: base.trim_end_matches('/').to_owned(), client: reqwest::blocking::Client::new() }
+    }
+    fn get(&self, path: &str) -> Result<Option<Vec<u8>>, mamori_ledger::LedgerError> {
+        let url = format!("{}/{path}", self.base);
+        let err = |why: String| mamori_ledger::LedgerError::BadTile { path: url.clone(), why };
+        let r = self.client.get(&url).send().map_err(|e| err(e.to_string()))?;
+        match r.status().as_u16() {
+            200 => Ok(Some(r.bytes().map_err(|e| err(e.to_string()))?.to_vec())),
+            404 => Ok(None),
+            s => Err(err(format!("HTTP {s}"))),
+        }
+    }
+}
+
+impl TileSource for HttpTiles {
+    fn read_tile(&self, id: &mamori_ledger::tiles::TileId) -> Result<Option<Vec<u8>>, mamori_ledger::LedgerError> {
+        self.get(&id.path())
+    }
+    fn read_checkpoint(&self) -> Result<Option<Vec<u8>>, mamori_ledger::LedgerError> {
+        self.get("checkpoint")
+    }
+    fn describe(&self) -> String {
+        self.base.clone()
+    }
+}
+
+fn ingest(data: PathBuf, format: &str, server: Option<String>, token: Option<String>, files: Vec<PathBuf>) -> Result<()> {
+    let fmt: mamori_sources::Format = format.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+    if files.is_empty() {
+        bail!("no input files (use - for stdin)");
+    }
+    let mut inputs = Vec::new();
+    for f in &files {
+        let bytes = if f.as_os_str() == "-" {
+            let mut b = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)?;
+            b
+        } else {
+            std::fs::read(f).with_context(|| format!("reading {}", f.display()))?
+        };
+        inputs.push((f.display().to_string(), bytes));
+    }
+    if let Some(url) = server {
+        let token = token.context("--server needs --token (or MAMORI_TOKEN)")?;
+        let client = reqwest::blocking::Client::new();
+        for (name, bytes) in inputs {
+            let body = match fmt {
+                mamori_sources::Format::EcsNdjson => bytes,
+                _ => bail!("--server accepts ecs-ndjson; send syslog to the server's syslog listener instead"),
+            };
+            let r = client.post(format!("{}/api/v1/events", url.trim_end_matches('/'))).bearer_auth(&token).body(body).send()?;
+            let status = r.status();
+            let v: serde_json::Value = r.json().unwrap_or_default();
+            if !status.is_success() {
+                bail!("{name}: HTTP {status}: {v}");
+            }
+            report(&name, v["accepted"].as_u64().unwrap_or(0), v["rejected"].as_u64().unwrap_or(0), v["items"].as_array().map(|a| a.iter().filter(|i| i["status"] == "rejected").map(|i| i["error"].as_str().unwrap_or("").to_owned()).collect()).unwrap_or_default());
+        }
+        return Ok(());
+    }
+    let dir = DataDir::new(&data);
+    let opened = dir.open()?;
+    let received = chrono::Utc::now();
+    for (name, bytes) in inputs {
+        let origin = Origin { source: format!("cli:{name}"), format: fmt.as_str().to_owned() };
+        let mut batch = Batch::default();
+        match fmt {
+            mamori_sources::Format::EcsNdjson => {
+                for r in mamori_sources::format::ndjson::ndjson_lines(&bytes, 1 << 20) {
+                    match r {
+                        Ok(rec) => {
+                            let raw = mamori_server::http::line_bytes(&bytes, rec.offset).to_vec();
+                            batch.push_doc(rec.doc, &raw, received, &origin, rec.line, rec.offset as u64, None);
+                        }
+                        Err(e) => batch.push_rejected(&e.raw, &e.to_string(), received, &origin, e.line, e.offset as u64),
+                    }
+                }
+            }
+            _ => {
+                let mut framer = mamori_sources::Framer::new(mamori_sources::FramingMode::NewlineDelimited);
+                framer.push(&bytes);
+                let mut line = 0;
+                while let Some(f) = framer.next_frame() {
+                    line += 1;
+                    match f {
+                        Ok(fr) => {
+                            let mut ctx = mamori_sources::SyslogContext::new(received);
+                            ctx.frame_offset = Some(fr.offset);
+                            match mamori_sources::parse_syslog(&fr.data, &ctx) {
+                                Ok(doc) => batch.push_doc(doc, &fr.data, received, &origin, line, fr.offset, None),
+                                Err(e) => batch.push_rejected(&fr.data, &e.to_string(), received, &origin, line, fr.offset),
+                            }
+                        }
+                        Err(e) => batch.push_rejected(e.bytes(), &e.to_string(), received, &origin, line, e.offset()),
+                    }
+                }
+                if let Err(e) = framer.finish() {
+                    // A last line without LF is still a whole line in a file.
+                    let data = e.bytes().to_vec();
+                    let ctx = mamori_sources::SyslogContext::new(received);
+                    match mamori_sources::parse_syslog(&data, &ctx) {
+                        Ok(doc) => batch.push_doc(doc, &data, received, &origin, line + 1, e.offset(), None),
+                        Err(err) => batch.push_rejected(&data, &err.to_string(), received, &origin, line + 1, e.offset()),
+                    }
+                }
+            }
+        }
+        let accepted = batch.accepted() as u64;
+        let errors: Vec<String> = batch.outcomes.iter().filter_map(|(o, _)| match o {
+            mamori_server::pipeline::Outcome::Rejected(w) => Some(w.clone()),
+            _ => None,
+        }).collect();
+        if !batch.entries.is_empty() {
+            opened.ledger.append_blocking(batch.entries)?;
+        }
+        report(&name, accepted, errors.len() as u64, errors);
+    }
+    mamori_server::indexer::catch_up(&opened.ledger, &mut opened.store.lock().unwrap())?;
+    opened.ledger.close();
+    Ok(())
+}
+
+fn report(name: &str, accepted: u64, rejected: u64, errors: Vec<String>) {
+    println!("{name}: 取込 {accepted} 件 / accepted {accepted}, 隔離 {rejected} 件 / quarantined {rejected}");
+    for e in errors.iter().take(20) {
+        eprintln!("  {name}: {e}");
+    }
+}
+
+fn serve(data: PathBuf, listen: Option<String>, syslog_tcp: Option<String>, syslog_udp: Option<String>, demo: bool) -> Result<()> {
+    let dir = DataDir::new(&data);
+    let mut demo_token = None;
+    if demo && !dir.exists() {
+        let r = dir.init("mamori.demo.example.lg.jp/audit")?;
+        demo_token = Some(r.admin_token);
+    }
+    let opened = dir.open().with_context(|| format!("opening {}", data.display()))?;
+    if demo && opened.ledger.durable_size() <= 1 {
+        let sample = include_bytes!("../../../samples/demo-events.ndjson");
+        let mut batch = Batch::default();
+        let origin = Origin { source: "demo".into(), format: "ecs-ndjson".into() };
+        for r in mamori_sources::format::ndjson::ndjson_lines(sample, 1 << 20) {
+            let rec = r.map_err(|e| anyhow::anyhow!("bundled sample: {e}"))?;
+            let raw = mamori_server::http::line_bytes(sample, rec.offset).to_vec();
+            batch.push_doc(rec.doc, &raw, chrono::Utc::now(), &origin, rec.line, rec.offset as u64, None);
+        }
+        opened.ledger.append_blocking(batch.entries)?;
+    }
+    let st = AppState::new(dir.clone(), &opened)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let indexer = mamori_server::indexer::spawn(opened.ledger.clone(), opened.store.clone(), stop.clone());
+    let submitter = mamori_server::witness_client::spawn_submitter(st.clone(), stop.clone());
+    let rt = tokio::runtime::Runtime::new()?;
+    let cfg = opened.cfg.clone();
+    rt.block_on(async move {
+        let addr = listen.unwrap_or(cfg.server.listen.clone());
+        let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
+        let local = listener.local_addr()?;
+        if let Some(a) = syslog_tcp.or(cfg.server.syslog_tcp.clone()) {
+            let l = tokio::net::TcpListener::bind(&a).await.with_context(|| format!("binding syslog TCP {a}"))?;
+            println!("syslog TCP: {}", l.local_addr()?);
+            tokio::spawn(mamori_server::syslog::serve_tcp(st.clone(), l));
+        }
+        if let Some(a) = syslog_udp.or(cfg.server.syslog_udp.clone()) {
+            let s = tokio::net::UdpSocket::bind(&a).await.with_context(|| format!("binding syslog UDP {a}"))?;
+            println!("syslog UDP: {}", s.local_addr()?);
+            tokio::spawn(mamori_server::syslog::serve_udp(st.clone(), s));
+        }
+        println!("mamori: http://{local}/ で待ち受けています / listening on http://{local}/");
+        if let Some(t) = &demo_token {
+            println!("デモ用管理者トークン / demo admin token: {t}");
+        }
+        use std::io::Write;
+        std::io::stdout().flush()?;
+        let shutdown = async {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {},
+                _ = term.recv() => {},
+            }
+        };
+        mamori_server::serve(st, listener, shutdown).await?;
+        anyhow::Ok(())
+    })?;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let _ = indexer.join();
+    if let Some(s) = submitter {
+        let _ = s.join();
+    }
+    opened.ledger.close();
+    Ok(())
+}

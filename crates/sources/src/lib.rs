@@ -1,1 +1,29 @@
-//! placeholder
+//! Turns untrusted log input into ECS 8.x documents.
+//!
+//! What it does:
+//! - [`framing`]: splits a TCP syslog byte stream into frames per RFC 6587
+//!   (octet counting §3.4.1, LF/CRLF/NUL-delimited §3.4.2), incrementally,
+//!   with a frame-length cap and byte offsets on every frame and error.
+//! - [`format::syslog`]: parses one RFC 5424 or RFC 3164 message into a nested
+//!   ECS document ([`parse_syslog`]).
+//! - [`format::ndjson`]: splits an NDJSON body into lines and parses each one
+//!   as a JSON object ([`parse_ndjson`]).
+//!
+//! What it does not do: no network or file I/O, no storage, no hashing or
+//! signing, and no validation of ECS field *types* in NDJSON input (another
+//! crate owns the schema). Nothing here decides what is suspicious; it only
+//! makes input structured, and hands back the raw bytes of anything it
+//! rejects so the caller can quarantine them instead of dropping evidence.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod format;
+pub mod framing;
+
+pub use format::ndjson::{
+    DEFAULT_MAX_LINE, LineError, LineErrorReason, NdjsonLines, NdjsonRecord, ndjson_lines,
+    parse_ndjson,
+};
+pub use format::syslog::{SyslogContext, SyslogError, SyslogErrorKind, parse_syslog};
+pub use format::{Format, UnknownFormat};
+pub use framing::{DEFAULT_MAX_FRAME, Frame, Framer, FramingError, FramingMode};

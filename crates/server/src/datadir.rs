@@ -1,0 +1,264 @@
+//! A mamori data directory and the operations that need all of it: init, open (ledger + index +
+//! auth state), and ledgered admin actions.
+//!
+//! ```text
+//! <data>/config.toml
+//! <data>/keys/log.key        checkpoint signing key (0600), note signer-key format
+//! <data>/keys/log.vkey       its verifier key
+//! <data>/keys/witness.key    cosigner key, when acting as a witness (0600)
+//! <data>/ledger/             wal/, tile/, checkpoint (mamori-ledger)
+//! <data>/index/events.db     SQLite index (rebuildable: `mamori reindex`)
+//! <data>/witness/state.json  what this witness has cosigned
+//! ```
+
+use crate::config::Config;
+use crate::indexer;
+use mamori_auth::{AdminRecord, AuthState, Role, Token};
+use mamori_ledger::checkpoint::Cosigner;
+use mamori_ledger::{CheckpointSigner, EntryKind, Ledger, LedgerConfig, NewEntry};
+use mamori_store::Store;
+use serde_json::json;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+/// Errors opening or changing a data directory, with the path involved.
+#[derive(Debug, thiserror::Error)]
+pub enum DataDirError {
+    /// A file could not be read or written.
+    #[error("{path}: {why}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        why: String,
+    },
+    /// The configuration is invalid.
+    #[error("{0}")]
+    Config(String),
+    /// The ledger failed.
+    #[error(transparent)]
+    Ledger(#[from] mamori_ledger::LedgerError),
+    /// The index failed.
+    #[error(transparent)]
+    Store(#[from] mamori_store::StoreError),
+    /// An admin action was refused.
+    #[error("{0}")]
+    Auth(#[from] mamori_auth::Error),
+    /// Something else.
+    #[error("{0}")]
+    Other(String),
+}
+
+fn file_err(path: &Path) -> impl FnOnce(std::io::Error) -> DataDirError + '_ {
+    move |e| DataDirError::File { path: path.to_owned(), why: e.to_string() }
+}
+
+/// Paths of a data directory.
+#[derive(Clone, Debug)]
+pub struct DataDir {
+    /// The root.
+    pub root: PathBuf,
+}
+
+impl DataDir {
+    /// The data directory at `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        DataDir { root: root.into() }
+    }
+    /// `config.toml`.
+    pub fn config_path(&self) -> PathBuf {
+        self.root.join("config.toml")
+    }
+    /// The ledger directory.
+    pub fn ledger_dir(&self) -> PathBuf {
+        self.root.join("ledger")
+    }
+    /// The index database.
+    pub fn index_path(&self) -> PathBuf {
+        self.root.join("index").join("events.db")
+    }
+    /// The signing key.
+    pub fn log_key_path(&self) -> PathBuf {
+        self.root.join("keys").join("log.key")
+    }
+    /// The verifier key.
+    pub fn log_vkey_path(&self) -> PathBuf {
+        self.root.join("keys").join("log.vkey")
+    }
+    /// The witness cosigner key.
+    pub fn witness_key_path(&self) -> PathBuf {
+        self.root.join("keys").join("witness.key")
+    }
+    /// The witness state.
+    pub fn witness_state_path(&self) -> PathBuf {
+        self.root.join("witness").join("state.json")
+    }
+
+    /// Whether `init` has run.
+    pub fn exists(&self) -> bool {
+        self.config_path().exists()
+    }
+
+    /// Reads the configuration.
+    pub fn config(&self) -> Result<Config, DataDirError> {
+        let p = self.config_path();
+        let text = fs::read_to_string(&p).map_err(file_err(&p))?;
+        Config::parse(&text, &p.display().to_string()).map_err(DataDirError::Config)
+    }
+
+    /// Reads the log's verifier key.
+    pub fn log_vkey(&self) -> Result<String, DataDirError> {
+        let p = self.log_vkey_path();
+        Ok(fs::read_to_string(&p).map_err(file_err(&p))?.trim().to_owned())
+    }
+
+    /// Creates the data directory: config, keys (0600), ledger, index, the witness key, and a
+    /// first admin token whose secret is returned (it is shown once and stored only hashed).
+    pub fn init(&self, origin: &str) -> Result<InitResult, DataDirError> {
+        if self.exists() {
+            return Err(DataDirError::Other(format!(
+                "{} already holds a mamori data directory (config.toml exists); nothing was changed",
+                self.root.display()
+            )));
+        }
+        for d in ["keys", "ledger", "index", "witness"] {
+            let p = self.root.join(d);
+            fs::create_dir_all(&p).map_err(file_err(&p))?;
+        }
+        fs::set_permissions(self.root.join("keys"), fs::Permissions::from_mode(0o700)).map_err(file_err(&self.root.join("keys")))?;
+        let (signer, skey) = CheckpointSigner::generate(origin)?;
+        write_secret(&self.log_key_path(), &skey)?;
+        let vkey = signer.vkey().to_owned();
+        write_file(&self.log_vkey_path(), &format!("{vkey}\n"))?;
+        let (cosigner, wkey) = Cosigner::generate(&format!("{origin}/witness"));
+        write_secret(&self.witness_key_path(), &wkey)?;
+        let cfg = Config::new(origin);
+        let text = toml::to_string_pretty(&cfg).map_err(|e| DataDirError::Other(e.to_string()))?;
+        write_file(&self.config_path(), &format!("# mamori configuration (see README)\n{text}"))?;
+
+        let ledger = self.open_ledger(&cfg)?;
+        let token = Token::generate(Role::Admin, "initial-admin")?;
+        let (secret, record) = token.into_parts();
+        append_admin(&ledger, "mamori-init", &AdminRecord::TokenCreated { record })?;
+        ledger.close();
+        Ok(InitResult { vkey, witness_vkey: cosigner.vkey(), admin_token: secret })
+    }
+
+    /// Opens the ledger (takes the writer lock).
+    pub fn open_ledger(&self, cfg: &Config) -> Result<Ledger, DataDirError> {
+        let p = self.log_key_path();
+        let skey = fs::read_to_string(&p).map_err(file_err(&p))?;
+        let signer = CheckpointSigner::from_skey(&skey)?;
+        if signer.origin() != cfg.log.origin {
+            return Err(DataDirError::Config(format!(
+                "log.origin {:?} in config.toml does not match the key's name {:?}",
+                cfg.log.origin,
+                signer.origin()
+            )));
+        }
+        let mut lc = LedgerConfig::new(self.ledger_dir(), signer);
+        lc.checkpoint_interval = Duration::from_millis(cfg.log.checkpoint_interval_ms);
+        Ok(Ledger::open(lc)?)
+    }
+
+    /// Opens everything a server or a writing CLI command needs, bringing the index up to date
+    /// with the ledger and rebuilding the auth state from ledgered admin actions.
+    pub fn open(&self) -> Result<Opened, DataDirError> {
+        let cfg = self.config()?;
+        let ledger = self.open_ledger(&cfg)?;
+        let ip = self.index_path();
+        if let Some(parent) = ip.parent() {
+            fs::create_dir_all(parent).map_err(file_err(parent))?;
+        }
+        let mut store = Store::open(&ip)?;
+        indexer::catch_up(&ledger, &mut store)?;
+        let auth = rebuild_auth(&store)?;
+        Ok(Opened { cfg, ledger, store: Arc::new(Mutex::new(store)), auth: Arc::new(RwLock::new(auth)) })
+    }
+}
+
+/// What `init` produced.
+pub struct InitResult {
+    /// The log's verifier key.
+    pub vkey: String,
+    /// This instance's witness verifier key.
+    pub witness_vkey: String,
+    /// The first admin token (shown once).
+    pub admin_token: String,
+}
+
+/// An opened data directory.
+pub struct Opened {
+    /// Configuration.
+    pub cfg: Config,
+    /// The running ledger.
+    pub ledger: Ledger,
+    /// The index (written by the indexer).
+    pub store: Arc<Mutex<Store>>,
+    /// Accounts and tokens.
+    pub auth: Arc<RwLock<AuthState>>,
+}
+
+fn write_file(p: &Path, text: &str) -> Result<(), DataDirError> {
+    fs::write(p, text).map_err(file_err(p))
+}
+
+fn write_secret(p: &Path, text: &str) -> Result<(), DataDirError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = fs::OpenOptions::new().create_new(true).write(true).mode(0o600).open(p).map_err(file_err(p))?;
+    f.write_all(format!("{text}\n").as_bytes()).map_err(file_err(p))?;
+    f.sync_all().map_err(file_err(p))
+}
+
+/// The ledger payload of an admin action: an ECS event (`event.category: configuration`)
+/// naming the actor, with the record under `mamori.admin`.
+pub fn admin_payload(actor: &str, record: &AdminRecord) -> Vec<u8> {
+    let rec = serde_json::to_value(record).expect("serializable");
+    let action = rec.get("op").and_then(|v| v.as_str()).unwrap_or("admin").replace('_', "-");
+    let doc = json!({
+        "@timestamp": mamori_event::format_ts(chrono::Utc::now()),
+        "event": {"kind": "event", "category": ["configuration", "iam"], "action": action, "module": "mamori", "dataset": "mamori.admin", "outcome": "success"},
+        "user": {"name": actor},
+        "mamori": {"admin": rec},
+    });
+    serde_json::to_vec(&doc).expect("serializable")
+}
+
+/// Appends an admin action durably (the caller applies it to the auth state afterwards).
+pub fn append_admin(ledger: &Ledger, actor: &str, record: &AdminRecord) -> Result<u64, DataDirError> {
+    let r = ledger.append_blocking(vec![NewEntry { kind: EntryKind::Admin, payload: admin_payload(actor, record) }])?;
+    Ok(r.first_index)
+}
+
+/// Rebuilds accounts and tokens by replaying the admin records in the index, oldest first.
+pub fn rebuild_auth(store: &Store) -> Result<AuthState, DataDirError> {
+    let mut records = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let q = mamori_store::Query { kind: Some("admin".into()), limit: Some(1000), cursor: cursor.clone(), ..Default::default() };
+        let page = store.search(&q)?;
+        for hit in page.events {
+            if let Some(rec) = hit.doc.get("mamori").and_then(|m| m.get("admin")) {
+                if let Ok(r) = serde_json::from_value::<AdminRecord>(rec.clone()) {
+                    records.push((hit.id, r));
+                }
+            }
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    records.sort_by_key(|(id, _)| *id);
+    let mut auth = AuthState::new();
+    for (id, r) in &records {
+        if let Err(e) = auth.apply(r) {
+            tracing::warn!(id, error = %e, "skipping an admin record that does not apply");
+        }
+    }
+    Ok(auth)
+}

@@ -1,0 +1,112 @@
+//! Syslog receivers: TCP with RFC 6587 framing (octet counting or LF, detected per connection)
+//! and UDP (one message per datagram). Every frame is parsed (RFC 5424 / RFC 3164); what cannot
+//! be parsed is quarantined with its bytes and stream offset. TCP backpressure: a connection's
+//! next bytes are not read until its previous batch is durable, and while the ledger is busy.
+
+use crate::http::{AppState, append_batch};
+use crate::pipeline::{Batch, Origin};
+use chrono::{FixedOffset, Utc};
+use mamori_sources::{Framer, FramingMode, SyslogContext, parse_syslog};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, UdpSocket};
+
+fn offset_of(st: &AppState) -> Option<FixedOffset> {
+    let s = &st.cfg.server.syslog_default_offset;
+    chrono::DateTime::parse_from_rfc3339(&format!("2000-01-01T00:00:00{s}")).ok().map(|t| *t.offset())
+}
+
+fn push_frame(batch: &mut Batch, st: &AppState, data: &[u8], offset: u64, peer: SocketAddr, origin: &Origin) {
+    let received = Utc::now();
+    let ctx = SyslogContext { received, peer: Some(peer.ip()), default_offset: offset_of(st), frame_offset: Some(offset) };
+    match parse_syslog(data, &ctx) {
+        Ok(doc) => batch.push_doc(doc, data, received, origin, 0, offset, None),
+        Err(e) => batch.push_rejected(data, &e.to_string(), received, origin, 0, offset),
+    }
+}
+
+/// Appends, retrying while the ledger is busy (that wait is the TCP backpressure).
+async fn append_retrying(st: &AppState, batch: &Batch) {
+    loop {
+        match append_batch(st, batch).await {
+            Ok(_) => return,
+            Err(e) => {
+                tracing::debug!(?e, "syslog batch not yet accepted; waiting");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Serves syslog over TCP until the task is dropped.
+pub async fn serve_tcp(st: AppState, listener: TcpListener) {
+    loop {
+        let Ok((mut sock, peer)) = listener.accept().await else { continue };
+        let st = st.clone();
+        tokio::spawn(async move {
+            let origin = Origin { source: format!("syslog-tcp:{peer}"), format: "syslog".into() };
+            let mut framer = Framer::with_max_frame_length(FramingMode::Auto, st.cfg.server.max_line_bytes);
+            let mut buf = vec![0u8; 256 * 1024];
+            loop {
+                let n = match sock.read(&mut buf).await {
+                    Ok(0) | Err(_) => 0,
+                    Ok(n) => n,
+                };
+                let mut batch = Batch::default();
+                if n == 0 {
+                    if let Err(e) = framer.finish() {
+                        let why = e.to_string();
+                        batch.push_rejected(e.bytes(), &why, Utc::now(), &origin, 0, e.offset());
+                    }
+                    append_retrying(&st, &batch).await;
+                    return;
+                }
+                framer.push(&buf[..n]);
+                let mut fatal = false;
+                while let Some(f) = framer.next_frame() {
+                    match f {
+                        Ok(frame) => push_frame(&mut batch, &st, &frame.data, frame.offset, peer, &origin),
+                        Err(e) => {
+                            let why = e.to_string();
+                            batch.push_rejected(e.bytes(), &why, Utc::now(), &origin, 0, e.offset());
+                            fatal |= e.is_fatal();
+                        }
+                    }
+                }
+                if fatal {
+                    // Keep what the stream still held, then close: it cannot be resynchronised.
+                    let (off, rest) = framer.take_remaining();
+                    if !rest.is_empty() {
+                        batch.push_rejected(&rest, "unreadable after a framing error", Utc::now(), &origin, 0, off);
+                    }
+                }
+                if !batch.entries.is_empty() {
+                    append_retrying(&st, &batch).await;
+                }
+                if fatal {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+/// Serves syslog over UDP until the task is dropped.
+pub async fn serve_udp(st: AppState, sock: UdpSocket) {
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        let Ok((n, peer)) = sock.recv_from(&mut buf).await else { continue };
+        let origin = Origin { source: format!("syslog-udp:{peer}"), format: "syslog".into() };
+        let mut batch = Batch::default();
+        push_frame(&mut batch, &st, &buf[..n], 0, peer, &origin);
+        // Drain whatever else is already queued so datagrams are group-committed.
+        while batch.entries.len() < 4096 {
+            match sock.try_recv_from(&mut buf) {
+                Ok((n, peer)) => push_frame(&mut batch, &st, &buf[..n], 0, peer, &origin),
+                Err(_) => break,
+            }
+        }
+        append_retrying(&st, &batch).await;
+    }
+}

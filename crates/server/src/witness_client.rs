@@ -1,0 +1,176 @@
+//! Witnessing over HTTP, both roles (c2sp.org/tlog-witness).
+//!
+//! - Witness: `POST /add-checkpoint` cosigns checkpoints of the logs in `[witness] logs`,
+//!   persisting its state before answering.
+//! - Log: after each new checkpoint, submits it to every configured witness with a consistency
+//!   proof from the size that witness last cosigned, attaches the returned cosignatures to the
+//!   published checkpoint, and raises an alarm on 422 (fork / inconsistent history).
+
+use crate::config::Config;
+use crate::datadir::{DataDir, DataDirError};
+use crate::http::AppState;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use mamori_ledger::checkpoint::{Cosigner, SignedCheckpoint, unix_now};
+use mamori_ledger::witness::{AddOutcome, Witness, add_checkpoint_body, parse_conflict};
+use mamori_ledger::Ledger;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Loads the witness role: key and state, adding configured logs.
+pub fn load_witness(dir: &DataDir, cfg: &Config) -> Result<Witness, DataDirError> {
+    let kp = dir.witness_key_path();
+    let skey = std::fs::read_to_string(&kp).map_err(|e| DataDirError::File { path: kp.clone(), why: e.to_string() })?;
+    let cosigner = Cosigner::from_skey(&skey)?;
+    let sp = dir.witness_state_path();
+    let logs = match std::fs::read(&sp) {
+        Ok(b) => serde_json::from_slice(&b).map_err(|e| DataDirError::File { path: sp.clone(), why: e.to_string() })?,
+        Err(_) => BTreeMap::new(),
+    };
+    let mut w = Witness::new(cosigner, logs);
+    for vkey in &cfg.witness.logs {
+        w.add_log(vkey)?;
+    }
+    Ok(w)
+}
+
+/// `POST /add-checkpoint`.
+pub async fn post_add_checkpoint(State(st): State<AppState>, body: Bytes) -> Response {
+    let Some(w) = st.witness.clone() else {
+        return (StatusCode::NOT_FOUND, "this mamori instance is not a witness\n").into_response();
+    };
+    let path = st.dir.witness_state_path();
+    let counters = st.counters.clone();
+    let r = tokio::task::spawn_blocking(move || {
+        // Check, update and persist under one lock (the spec's atomicity requirement).
+        let mut w = w.lock().unwrap();
+        let before = w.state_json();
+        let outcome = w.add_checkpoint(&body, unix_now());
+        if let AddOutcome::Cosigned(_) = &outcome {
+            if let Some(parent) = path.parent() {
+                let _ = std::fs::create_dir_all(parent);
+            }
+            if let Err(e) = mamori_ledger::storage::write_atomic(&path, w.state_json().as_bytes()) {
+                // Not persisted: roll back and refuse to cosign.
+                let _ = w.restore_state(&before);
+                return AddOutcome::Unprocessable(format!("witness state not persisted: {e}"));
+            }
+        }
+        if outcome.is_alarm() {
+            counters.witness_alarms.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(?outcome, "WITNESS ALARM: a log presented an inconsistent checkpoint");
+        }
+        outcome
+    })
+    .await;
+    let outcome = match r {
+        Ok(o) => o,
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    };
+    let status = StatusCode::from_u16(outcome.status()).unwrap();
+    match outcome {
+        AddOutcome::Cosigned(lines) => (status, lines).into_response(),
+        AddOutcome::Conflict(size) => (status, [(header::CONTENT_TYPE, "text/x.tlog.size")], format!("{size}\n")).into_response(),
+        AddOutcome::Fork { why: m, .. } | AddOutcome::BadRequest(m) | AddOutcome::Forbidden(m) | AddOutcome::UnknownLog(m) | AddOutcome::Unprocessable(m) => {
+            (status, format!("{m}\n")).into_response()
+        }
+    }
+}
+
+/// What happened when submitting to one witness.
+#[derive(Debug)]
+pub enum SubmitResult {
+    /// Cosigned; the lines were attached.
+    Cosigned,
+    /// The witness refused with an alarm status (422/403): evidence of a fork or a key problem.
+    Alarm(u16, String),
+    /// Could not reach it / other error; retried with the next checkpoint.
+    Failed(String),
+}
+
+/// Submits the current checkpoint to a witness, following one 409 to learn its size.
+pub fn submit_once(client: &reqwest::blocking::Client, ledger: &Ledger, url: &str, vkey: &str, known: &mut HashMap<String, u64>) -> SubmitResult {
+    let cp = ledger.checkpoint();
+    let endpoint = format!("{}/add-checkpoint", url.trim_end_matches('/'));
+    for _ in 0..2 {
+        let old = known.get(url).copied().unwrap_or(0).min(cp.size);
+        let proof = match ledger.consistency_proof(old, cp.size) {
+            Ok(p) => p.hashes,
+            Err(e) => return SubmitResult::Failed(e.to_string()),
+        };
+        let body = add_checkpoint_body(old, &proof, &cp.note);
+        let resp = match client.post(&endpoint).body(body).send() {
+            Ok(r) => r,
+            Err(e) => return SubmitResult::Failed(e.to_string()),
+        };
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().unwrap_or_default();
+        match status {
+            200 => {
+                // Keep only cosignature lines from the configured witness key.
+                let mut candidate = cp.clone();
+                if let Err(e) = candidate.add_cosignature_lines(&bytes) {
+                    return SubmitResult::Failed(format!("bad response: {e}"));
+                }
+                if SignedCheckpoint::verify(&candidate.note, ledger.vkey(), &[vkey.to_owned()]).map(|(_, w)| w.is_empty()).unwrap_or(true) {
+                    return SubmitResult::Failed("the witness's answer has no valid cosignature from its configured key".into());
+                }
+                known.insert(url.to_owned(), cp.size);
+                return match ledger.add_cosignatures(cp.size, &bytes) {
+                    Ok(_) => SubmitResult::Cosigned,
+                    Err(e) => SubmitResult::Failed(e.to_string()),
+                };
+            }
+            409 => match parse_conflict(&bytes) {
+                Some(size) if size <= cp.size => {
+                    known.insert(url.to_owned(), size);
+                }
+                Some(size) => {
+                    return SubmitResult::Alarm(409, format!("the witness has cosigned size {size}, larger than our {}: our log was truncated or forked", cp.size));
+                }
+                None => return SubmitResult::Failed("409 without a size".into()),
+            },
+            403 | 422 => return SubmitResult::Alarm(status, String::from_utf8_lossy(&bytes).into_owned()),
+            other => return SubmitResult::Failed(format!("HTTP {other}: {}", String::from_utf8_lossy(&bytes))),
+        }
+    }
+    SubmitResult::Failed("witness kept answering 409".into())
+}
+
+/// Runs the log-side submitter for configured witnesses until `stop`.
+pub fn spawn_submitter(st: AppState, stop: Arc<AtomicBool>) -> Option<std::thread::JoinHandle<()>> {
+    if st.cfg.witnesses.is_empty() {
+        return None;
+    }
+    Some(
+        std::thread::Builder::new()
+            .name("witness-submitter".into())
+            .spawn(move || {
+                let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().expect("http client");
+                let mut known: HashMap<String, u64> = HashMap::new();
+                let mut done_size = u64::MAX;
+                while !stop.load(Ordering::SeqCst) {
+                    let cp = st.ledger.wait_checkpoint(done_size.wrapping_add(1), Duration::from_millis(500));
+                    if cp.size == done_size {
+                        continue;
+                    }
+                    for w in &st.cfg.witnesses {
+                        match submit_once(&client, &st.ledger, &w.url, &w.vkey, &mut known) {
+                            SubmitResult::Cosigned => {}
+                            SubmitResult::Alarm(code, m) => {
+                                st.counters.witness_alarms.fetch_add(1, Ordering::Relaxed);
+                                tracing::error!(witness = %w.url, code, %m, "WITNESS ALARM: witness refused our checkpoint");
+                            }
+                            SubmitResult::Failed(m) => tracing::warn!(witness = %w.url, %m, "witness submission failed"),
+                        }
+                    }
+                    done_size = cp.size;
+                }
+            })
+            .expect("spawn submitter"),
+    )
+}

@@ -1,0 +1,75 @@
+//! Message formats: turning one unit of input (a syslog frame, an NDJSON
+//! body) into ECS documents. Framing (where a message starts and ends) lives
+//! in [`crate::framing`]; this module only looks at the bytes of one unit.
+
+use std::fmt;
+use std::str::FromStr;
+
+pub mod ndjson;
+pub mod syslog;
+
+/// Input format selected on the command line (`--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// Newline-delimited JSON whose objects are already ECS documents
+    /// (`ecs-ndjson`).
+    EcsNdjson,
+    /// Syslog, RFC 5424 or RFC 3164, auto-detected per message (`syslog`).
+    Syslog,
+}
+
+impl Format {
+    /// The name used on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::EcsNdjson => "ecs-ndjson",
+            Format::Syslog => "syslog",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The given format name is not one of `ecs-ndjson`, `syslog`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown input format {0:?}; hint: use \"ecs-ndjson\" or \"syslog\"")]
+pub struct UnknownFormat(pub String);
+
+impl FromStr for Format {
+    type Err = UnknownFormat;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // Case-insensitive because people type `Syslog` in config files; no
+        // other aliases so that the accepted set stays documented and small.
+        match s.trim().to_ascii_lowercase().as_str() {
+            "ecs-ndjson" => Ok(Format::EcsNdjson),
+            "syslog" => Ok(Format::Syslog),
+            _ => Err(UnknownFormat(s.to_string())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_str_round_trips() {
+        for f in [Format::EcsNdjson, Format::Syslog] {
+            assert_eq!(f.as_str().parse::<Format>().unwrap(), f);
+            assert_eq!(f.to_string(), f.as_str());
+        }
+        assert_eq!("SYSLOG".parse::<Format>().unwrap(), Format::Syslog);
+    }
+
+    #[test]
+    fn from_str_rejects_unknown() {
+        let err = "json".parse::<Format>().unwrap_err();
+        assert_eq!(err, UnknownFormat("json".into()));
+        assert!(err.to_string().contains("ecs-ndjson"));
+    }
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# mamori's whole test suite on a fresh Debian 12 machine: installs every Debian package the
+# tests use (real rsyslog and logger for the shipper tests), then runs all tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(rsyslog rsyslog-elasticsearch bsdutils curl ca-certificates)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The system rsyslog service must not be needed: tests start their own rsyslogd on 127.0.0.1.
+cargo test --workspace --locked -- --test-threads=2
