@@ -47,6 +47,15 @@ enum Cmd {
         /// Syslog UDP listen address (overrides config).
         #[arg(long)]
         syslog_udp: Option<String>,
+        /// Syslog over TLS (RFC 5425) listen address (overrides config; needs a certificate).
+        #[arg(long)]
+        syslog_tls: Option<String>,
+        /// PEM certificate chain: serve HTTPS (and syslog TLS) with it.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key for --tls-cert.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
         /// Demo: create the data directory if needed and load the bundled sample events.
         #[arg(long)]
         demo: bool,
@@ -188,7 +197,9 @@ fn run(cli: Cli) -> Result<()> {
             println!("管理者トークン(一度だけ表示)/ admin token (shown once):\n{}", r.admin_token);
             Ok(())
         }
-        Cmd::Serve { d, listen, syslog_tcp, syslog_udp, demo } => serve(d.data, listen, syslog_tcp, syslog_udp, demo),
+        Cmd::Serve { d, listen, syslog_tcp, syslog_udp, syslog_tls, tls_cert, tls_key, demo } => {
+            serve(d.data, Listeners { listen, syslog_tcp, syslog_udp, syslog_tls, tls_cert, tls_key }, demo)
+        }
         Cmd::Ingest { d, format, server, token, files } => ingest(d.data, &format, server, token, files),
         Cmd::Search { d, q, json } => {
             let store = mamori_store::Store::open_read_only(&DataDir::new(&d.data).index_path()).context("opening the index")?;
@@ -440,7 +451,18 @@ fn report(name: &str, accepted: u64, rejected: u64, errors: Vec<String>) {
     }
 }
 
-fn serve(data: PathBuf, listen: Option<String>, syslog_tcp: Option<String>, syslog_udp: Option<String>, demo: bool) -> Result<()> {
+/// Listener overrides from the command line.
+struct Listeners {
+    listen: Option<String>,
+    syslog_tcp: Option<String>,
+    syslog_udp: Option<String>,
+    syslog_tls: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+}
+
+fn serve(data: PathBuf, l: Listeners, demo: bool) -> Result<()> {
+    let Listeners { listen, syslog_tcp, syslog_udp, syslog_tls, tls_cert, tls_key } = l;
     let dir = DataDir::new(&data);
     let mut demo_token = None;
     if demo && !dir.exists() {
@@ -465,6 +487,13 @@ fn serve(data: PathBuf, listen: Option<String>, syslog_tcp: Option<String>, sysl
     let submitter = mamori_server::witness_client::spawn_submitter(st.clone(), stop.clone());
     let rt = tokio::runtime::Runtime::new()?;
     let cfg = opened.cfg.clone();
+    let cert = tls_cert.or(cfg.server.tls_cert.clone().map(PathBuf::from));
+    let key = tls_key.or(cfg.server.tls_key.clone().map(PathBuf::from));
+    let tls = match (&cert, &key) {
+        (Some(c), Some(k)) => Some(mamori_server::tls::load_server_config(c, k).map_err(anyhow::Error::msg)?),
+        (None, None) => None,
+        _ => bail!("TLS needs both a certificate and a key (tls_cert and tls_key)"),
+    };
     rt.block_on(async move {
         let addr = listen.unwrap_or(cfg.server.listen.clone());
         let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
@@ -479,7 +508,14 @@ fn serve(data: PathBuf, listen: Option<String>, syslog_tcp: Option<String>, sysl
             println!("syslog UDP: {}", s.local_addr()?);
             tokio::spawn(mamori_server::syslog::serve_udp(st.clone(), s));
         }
-        println!("mamori: http://{local}/ で待ち受けています / listening on http://{local}/");
+        if let Some(a) = syslog_tls.or(cfg.server.syslog_tls.clone()) {
+            let Some(tls) = tls.clone() else { bail!("syslog over TLS needs --tls-cert and --tls-key") };
+            let l = tokio::net::TcpListener::bind(&a).await.with_context(|| format!("binding syslog TLS {a}"))?;
+            println!("syslog TLS: {}", l.local_addr()?);
+            tokio::spawn(mamori_server::syslog::serve_tls(st.clone(), mamori_server::tls::TlsListener::new(l, tls)?));
+        }
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        println!("mamori: {scheme}://{local}/ で待ち受けています / listening on {scheme}://{local}/");
         if let Some(t) = &demo_token {
             println!("デモ用管理者トークン / demo admin token: {t}");
         }
@@ -492,7 +528,10 @@ fn serve(data: PathBuf, listen: Option<String>, syslog_tcp: Option<String>, sysl
                 _ = term.recv() => {},
             }
         };
-        mamori_server::serve(st, listener, shutdown).await?;
+        match tls {
+            Some(cfg) => mamori_server::http::serve_tls(st, mamori_server::tls::TlsListener::new(listener, cfg)?, shutdown).await?,
+            None => mamori_server::serve(st, listener, shutdown).await?,
+        }
         anyhow::Ok(())
     })?;
     stop.store(true, std::sync::atomic::Ordering::SeqCst);

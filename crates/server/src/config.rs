@@ -47,6 +47,15 @@ pub struct ServerConfig {
     /// Syslog over UDP, e.g. `127.0.0.1:5514`. Off when absent.
     #[serde(default)]
     pub syslog_udp: Option<String>,
+    /// Syslog over TLS (RFC 5425), e.g. `127.0.0.1:6515`; needs `tls_cert`/`tls_key`.
+    #[serde(default)]
+    pub syslog_tls: Option<String>,
+    /// PEM certificate chain for HTTPS and syslog TLS.
+    #[serde(default)]
+    pub tls_cert: Option<String>,
+    /// PEM private key for HTTPS and syslog TLS.
+    #[serde(default)]
+    pub tls_key: Option<String>,
     /// Largest accepted HTTP body, bytes.
     #[serde(default = "default_body")]
     pub max_body_bytes: usize,
@@ -77,6 +86,9 @@ impl Default for ServerConfig {
             listen: default_listen(),
             syslog_tcp: None,
             syslog_udp: None,
+            syslog_tls: None,
+            tls_cert: None,
+            tls_key: None,
             max_body_bytes: default_body(),
             max_line_bytes: default_line(),
             syslog_default_offset: default_tz(),

@@ -216,6 +216,11 @@ pub async fn serve(st: AppState, listener: tokio::net::TcpListener, shutdown: im
     axum::serve(listener, router(st)).with_graceful_shutdown(shutdown).await
 }
 
+/// Runs the HTTPS server until `shutdown` resolves.
+pub async fn serve_tls(st: AppState, listener: crate::tls::TlsListener, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    axum::serve(listener, router(st)).with_graceful_shutdown(shutdown).await
+}
+
 async fn post_events(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     authorize(&st, &headers, Action::IngestEvents)?;
     let received = Utc::now();

@@ -17,6 +17,7 @@ pub mod http;
 pub mod indexer;
 pub mod pipeline;
 pub mod syslog;
+pub mod tls;
 pub mod witness_client;
 
 pub use config::Config;

@@ -42,53 +42,74 @@ async fn append_retrying(st: &AppState, batch: &Batch) {
 /// Serves syslog over TCP until the task is dropped.
 pub async fn serve_tcp(st: AppState, listener: TcpListener) {
     loop {
-        let Ok((mut sock, peer)) = listener.accept().await else { continue };
-        let st = st.clone();
-        tokio::spawn(async move {
-            let origin = Origin { source: format!("syslog-tcp:{peer}"), format: "syslog".into() };
-            let mut framer = Framer::with_max_frame_length(FramingMode::Auto, st.cfg.server.max_line_bytes);
-            let mut buf = vec![0u8; 256 * 1024];
-            loop {
-                let n = match sock.read(&mut buf).await {
-                    Ok(0) | Err(_) => 0,
-                    Ok(n) => n,
-                };
-                let mut batch = Batch::default();
-                if n == 0 {
-                    if let Err(e) = framer.finish() {
-                        let why = e.to_string();
-                        batch.push_rejected(e.bytes(), &why, Utc::now(), &origin, 0, e.offset());
-                    }
-                    append_retrying(&st, &batch).await;
-                    return;
-                }
-                framer.push(&buf[..n]);
-                let mut fatal = false;
-                while let Some(f) = framer.next_frame() {
-                    match f {
-                        Ok(frame) => push_frame(&mut batch, &st, &frame.data, frame.offset, peer, &origin),
-                        Err(e) => {
-                            let why = e.to_string();
-                            batch.push_rejected(e.bytes(), &why, Utc::now(), &origin, 0, e.offset());
-                            fatal |= e.is_fatal();
-                        }
-                    }
-                }
-                if fatal {
-                    // Keep what the stream still held, then close: it cannot be resynchronised.
-                    let (off, rest) = framer.take_remaining();
-                    if !rest.is_empty() {
-                        batch.push_rejected(&rest, "unreadable after a framing error", Utc::now(), &origin, 0, off);
-                    }
-                }
-                if !batch.entries.is_empty() {
-                    append_retrying(&st, &batch).await;
-                }
-                if fatal {
-                    return;
-                }
+        let Ok((sock, peer)) = listener.accept().await else { continue };
+        tokio::spawn(handle_stream(st.clone(), sock, peer, "syslog-tcp"));
+    }
+}
+
+/// Serves syslog over TLS (RFC 5425: the same octet-counted frames inside TLS) until dropped.
+pub async fn serve_tls(st: AppState, mut listener: crate::tls::TlsListener) {
+    while let Some((sock, peer)) = listener.next().await {
+        tokio::spawn(handle_stream(st.clone(), sock, peer, "syslog-tls"));
+    }
+}
+
+/// Reads one connection's frames until EOF or a fatal framing error.
+async fn handle_stream<S: tokio::io::AsyncRead + Unpin>(st: AppState, mut sock: S, peer: SocketAddr, kind: &str) {
+    let origin = Origin { source: format!("{kind}:{peer}"), format: "syslog".into() };
+    let mut framer = Framer::with_max_frame_length(FramingMode::Auto, st.cfg.server.max_line_bytes);
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = match sock.read(&mut buf).await {
+            Ok(0) | Err(_) => 0,
+            Ok(n) => n,
+        };
+        let mut batch = Batch::default();
+        if n == 0 {
+            // Frames still buffered, then whatever incomplete bytes remain (quarantined).
+            while let Some(f) = framer.next_frame() {
+                push_framed(&mut batch, &st, f, peer, &origin);
             }
-        });
+            if let Err(e) = framer.finish() {
+                let why = e.to_string();
+                batch.push_rejected(e.bytes(), &why, Utc::now(), &origin, 0, e.offset());
+            }
+            append_retrying(&st, &batch).await;
+            return;
+        }
+        framer.push(&buf[..n]);
+        let mut fatal = false;
+        while let Some(f) = framer.next_frame() {
+            fatal |= push_framed(&mut batch, &st, f, peer, &origin);
+        }
+        if fatal {
+            // Keep what the stream still held, then close: it cannot be resynchronised.
+            let (off, rest) = framer.take_remaining();
+            if !rest.is_empty() {
+                batch.push_rejected(&rest, "unreadable after a framing error", Utc::now(), &origin, 0, off);
+            }
+        }
+        if !batch.entries.is_empty() {
+            append_retrying(&st, &batch).await;
+        }
+        if fatal {
+            return;
+        }
+    }
+}
+
+/// Adds one framing result to the batch; returns whether the error was fatal.
+fn push_framed(batch: &mut Batch, st: &AppState, f: Result<mamori_sources::Frame, mamori_sources::FramingError>, peer: SocketAddr, origin: &Origin) -> bool {
+    match f {
+        Ok(frame) => {
+            push_frame(batch, st, &frame.data, frame.offset, peer, origin);
+            false
+        }
+        Err(e) => {
+            let why = e.to_string();
+            batch.push_rejected(e.bytes(), &why, Utc::now(), origin, 0, e.offset());
+            e.is_fatal()
+        }
     }
 }
 
