@@ -227,7 +227,7 @@ fn big_log(size: u64) {
     l.close();
 
     let st = FsTileStore::new(tmp.path());
-    let mut o = VerifyOptions { log_vkey: vkey, witness_vkeys: vec![], trusted_checkpoint: Some(cp.note.clone()), payload_dir: None };
+    let mut o = VerifyOptions { log_vkey: vkey, previous_log_vkeys: vec![], witness_vkeys: vec![], trusted_checkpoint: Some(cp.note.clone()), payload_dir: None };
     let t0 = Instant::now();
     let r = verify_log(&st, &o).unwrap();
     assert_eq!(r.size, size);

@@ -236,15 +236,35 @@ impl SignedCheckpoint {
         log_vkey: &str,
         witness_vkeys: &[String],
     ) -> Result<(SignedCheckpoint, Vec<String>), LedgerError> {
+        Self::verify_with_keys(note_bytes, &[log_vkey.to_owned()], witness_vkeys)
+    }
+
+    /// Like [`SignedCheckpoint::verify`], accepting a signature by any of `log_vkeys` (the current
+    /// key and keys retired by rotation; all must share the log's name).
+    pub fn verify_with_keys(
+        note_bytes: &[u8],
+        log_vkeys: &[String],
+        witness_vkeys: &[String],
+    ) -> Result<(SignedCheckpoint, Vec<String>), LedgerError> {
         let cp_err = |why: String| LedgerError::Checkpoint(why);
         let note = Note::from_bytes(note_bytes).map_err(|e| cp_err(format!("not a signed note: {e}")))?;
-        let log_verifier = verifier_from_vkey(log_vkey)?;
-        let log_name = log_verifier.name().to_owned();
-        let log_id = log_verifier.key_id();
-        let mut list: Vec<Box<dyn Verifier>> = vec![log_verifier];
+        let mut list: Vec<Box<dyn Verifier>> = Vec::new();
+        let mut log_ids = Vec::new();
+        for k in log_vkeys {
+            let v = verifier_from_vkey(k)?;
+            log_ids.push((v.name().to_owned(), v.key_id()));
+            list.push(v);
+        }
+        let Some(log_name) = log_ids.first().map(|(n, _)| n.clone()) else {
+            return Err(cp_err("no log verifier key given".into()));
+        };
+        if log_ids.iter().any(|(n, _)| *n != log_name) {
+            return Err(cp_err("log verifier keys carry different names".into()));
+        }
         for w in witness_vkeys {
             list.push(verifier_from_vkey(w)?);
         }
+        let is_log = |name: &str, id: u32| log_ids.iter().any(|(n, i)| n == name && *i == id);
         let (verified, _unknown) = note.verify(&VerifierList::new(list)).map_err(|e| match e {
             NoteError::InvalidSignature { name, id } => {
                 cp_err(format!("signature by {name} (key {id:08x}) does not verify: the checkpoint was altered or signed by another key"))
@@ -252,22 +272,29 @@ impl SignedCheckpoint {
             NoteError::UnverifiedNote => cp_err(format!("no signature by the log key {log_name}")),
             other => cp_err(other.to_string()),
         })?;
-        if !verified.iter().any(|s| s.name() == log_name && s.id() == log_id) {
+        if !verified.iter().any(|s| is_log(s.name(), s.id())) {
             return Err(cp_err(format!("no valid signature by the log key {log_name}")));
         }
         let cp = Checkpoint::from_bytes(note.text()).map_err(|e| cp_err(format!("checkpoint text: {e}")))?;
         if cp.origin() != log_name {
             return Err(cp_err(format!("origin {:?} does not match the log key name {log_name:?}", cp.origin())));
         }
-        let witnesses: Vec<String> = verified
-            .iter()
-            .filter(|s| !(s.name() == log_name && s.id() == log_id))
-            .map(|s| s.name().to_owned())
-            .collect();
+        let witnesses: Vec<String> = verified.iter().filter(|s| !is_log(s.name(), s.id())).map(|s| s.name().to_owned()).collect();
         Ok((
             SignedCheckpoint { note: note_bytes.to_vec(), size: cp.size(), root: *cp.hash(), origin: log_name },
             witnesses,
         ))
+    }
+
+    /// Adds the signature of `signer` (e.g. a new key during rotation) to this checkpoint.
+    pub fn add_signature(&mut self, signer: &CheckpointSigner) -> Result<(), LedgerError> {
+        if signer.origin() != self.origin {
+            return Err(LedgerError::Checkpoint(format!("key {:?} is not for log {:?}", signer.origin(), self.origin)));
+        }
+        let mut note = Note::from_bytes(&self.note).map_err(|e| LedgerError::Checkpoint(e.to_string()))?;
+        note.add_sigs(&[&signer.signer]).map_err(|e| LedgerError::Checkpoint(e.to_string()))?;
+        self.note = note.to_bytes();
+        Ok(())
     }
 
     /// Parses without verifying any signature (for displaying or for a witness that checks the

@@ -19,6 +19,8 @@ use std::path::PathBuf;
 pub struct VerifyOptions {
     /// The log's verifier key.
     pub log_vkey: String,
+    /// Keys retired by rotation: accepted for the trusted (earlier) checkpoint.
+    pub previous_log_vkeys: Vec<String>,
     /// Witnesses whose cosignature the checkpoint must carry.
     pub witness_vkeys: Vec<String>,
     /// A signed checkpoint obtained earlier (e.g. witnessed); the log must extend it.
@@ -69,7 +71,8 @@ pub fn verify_log(src: &dyn TileSource, opts: &VerifyOptions) -> Result<VerifyRe
     }
     let trusted = match &opts.trusted_checkpoint {
         Some(t) => {
-            let (t, _) = SignedCheckpoint::verify(t, &opts.log_vkey, &[])
+            let keys: Vec<String> = std::iter::once(opts.log_vkey.clone()).chain(opts.previous_log_vkeys.iter().cloned()).collect();
+            let (t, _) = SignedCheckpoint::verify_with_keys(t, &keys, &[])
                 .map_err(|e| VerifyFailure(format!("trusted checkpoint: {e}")))?;
             if t.size > cp.size {
                 return fail(format!(

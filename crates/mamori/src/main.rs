@@ -118,6 +118,14 @@ enum Cmd {
         #[command(flatten)]
         d: DataArg,
     },
+    /// Rotate the checkpoint signing key (ledgered; the server must be stopped).
+    RotateKey {
+        #[command(flatten)]
+        d: DataArg,
+        /// Why (recorded in the ledger), e.g. "annual rotation" or "suspected key exposure".
+        #[arg(long)]
+        reason: String,
+    },
     /// Create an API token (ledgered).
     Token {
         #[command(flatten)]
@@ -233,8 +241,10 @@ fn run(cli: Cli) -> Result<()> {
                 Some(u) => Box::new(HttpTiles::new(u)),
                 None => Box::new(FsTileStore::new(dir.ledger_dir())),
             };
+            let previous_log_vkeys = if url.is_none() { dir.previous_vkeys()? } else { Vec::new() };
             let opts = VerifyOptions {
                 log_vkey,
+                previous_log_vkeys,
                 witness_vkeys: witness_keys,
                 trusted_checkpoint: trusted,
                 payload_dir: url.is_none().then(|| dir.ledger_dir().join("wal")),
@@ -279,6 +289,14 @@ fn run(cli: Cli) -> Result<()> {
             println!("索引を再構築しました / reindexed {n} entries");
             Ok(())
         }
+        Cmd::RotateKey { d, reason } => {
+            let r = DataDir::new(&d.data).rotate_key("cli", &reason)?;
+            println!("署名鍵を更新しました(台帳番号 {})/ rotated the signing key (ledger entry {})", r.entry, r.entry);
+            println!("旧検証鍵 / old verifier key: {}", r.old_vkey);
+            println!("新検証鍵 / new verifier key: {}", r.new_vkey);
+            println!("証人・監査人に新しい検証鍵を伝えてください / give the new verifier key to witnesses and auditors");
+            Ok(())
+        }
         Cmd::Token { d, name, role } => {
             let dir = DataDir::new(&d.data);
             let opened = dir.open()?;
@@ -287,6 +305,7 @@ fn run(cli: Cli) -> Result<()> {
             let rec = mamori_auth::AdminRecord::TokenCreated { record };
             opened.auth.read().unwrap().check(&rec)?;
             mamori_server::datadir::append_admin(&opened.ledger, "cli", &rec)?;
+            mamori_server::indexer::catch_up(&opened.ledger, &mut opened.store.lock().unwrap())?;
             opened.ledger.close();
             println!("{secret}");
             Ok(())

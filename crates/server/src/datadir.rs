@@ -88,6 +88,10 @@ impl DataDir {
     pub fn log_vkey_path(&self) -> PathBuf {
         self.root.join("keys").join("log.vkey")
     }
+    /// Verifier keys retired by rotation, one per line.
+    pub fn previous_vkeys_path(&self) -> PathBuf {
+        self.root.join("keys").join("previous.vkeys")
+    }
     /// The witness cosigner key.
     pub fn witness_key_path(&self) -> PathBuf {
         self.root.join("keys").join("witness.key")
@@ -113,6 +117,63 @@ impl DataDir {
     pub fn log_vkey(&self) -> Result<String, DataDirError> {
         let p = self.log_vkey_path();
         Ok(fs::read_to_string(&p).map_err(file_err(&p))?.trim().to_owned())
+    }
+
+    /// Verifier keys retired by key rotation (oldest first).
+    pub fn previous_vkeys(&self) -> Result<Vec<String>, DataDirError> {
+        match fs::read_to_string(self.previous_vkeys_path()) {
+            Ok(t) => Ok(t.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(DataDirError::File { path: self.previous_vkeys_path(), why: e.to_string() }),
+        }
+    }
+
+    /// Rotates the checkpoint signing key, as a ledgered action:
+    /// 1. a `key` entry naming the actor, the reason and both verifier keys is appended and
+    ///    covered by a checkpoint signed with the old key;
+    /// 2. that checkpoint is signed by the new key too (the bridge: anyone trusting the old key
+    ///    learns the new one from a note the old key signed);
+    /// 3. the new key replaces `keys/log.key`; the old key moves to `keys/retired/` and its
+    ///    verifier key is appended to `keys/previous.vkeys`.
+    ///
+    /// Needs the ledger lock (the server must be stopped). Witnesses must be given the new key.
+    pub fn rotate_key(&self, actor: &str, reason: &str) -> Result<RotateResult, DataDirError> {
+        let cfg = self.config()?;
+        let old_skey = fs::read_to_string(self.log_key_path()).map_err(file_err(&self.log_key_path()))?;
+        let old = CheckpointSigner::from_skey(&old_skey)?;
+        let (new, new_skey) = CheckpointSigner::generate(&cfg.log.origin)?;
+        // The new key is made durable before anything refers to it.
+        let pending = self.root.join("keys").join("log.key.new");
+        let _ = fs::remove_file(&pending);
+        write_secret(&pending, &new_skey)?;
+        let ledger = self.open_ledger(&cfg)?;
+        let doc = json!({
+            "@timestamp": mamori_event::format_ts(chrono::Utc::now()),
+            "event": {"kind": "event", "category": ["configuration"], "action": "key-rotated", "module": "mamori", "dataset": "mamori.admin", "outcome": "success", "reason": reason},
+            "user": {"name": actor},
+            "mamori": {"key": {"old_vkey": old.vkey(), "new_vkey": new.vkey(), "reason": reason}},
+        });
+        let r = ledger.append_blocking(vec![NewEntry { kind: EntryKind::Key, payload: serde_json::to_vec(&doc).expect("json") }])?;
+        let mut cp = ledger.wait_checkpoint(r.first_index + 1, Duration::from_secs(10));
+        self.index_now(&ledger)?;
+        ledger.close();
+        if cp.size <= r.first_index {
+            return Err(DataDirError::Other("the key-rotation entry was not checkpointed in time; nothing was rotated".into()));
+        }
+        cp = ledger.checkpoint();
+        cp.add_signature(&new)?;
+        drop(ledger);
+        mamori_ledger::storage::write_atomic(&self.ledger_dir().join("checkpoint"), &cp.note)?;
+        let retired = self.root.join("keys").join("retired");
+        fs::create_dir_all(&retired).map_err(file_err(&retired))?;
+        let id = old.vkey().splitn(3, '+').nth(1).unwrap_or("old").to_owned();
+        fs::rename(self.log_key_path(), retired.join(format!("log-{id}.key"))).map_err(file_err(&self.log_key_path()))?;
+        let mut prev = self.previous_vkeys()?;
+        prev.push(old.vkey().to_owned());
+        write_file(&self.previous_vkeys_path(), &(prev.join("\n") + "\n"))?;
+        fs::rename(&pending, self.log_key_path()).map_err(file_err(&pending))?;
+        write_file(&self.log_vkey_path(), &format!("{}\n", new.vkey()))?;
+        Ok(RotateResult { old_vkey: old.vkey().to_owned(), new_vkey: new.vkey().to_owned(), entry: r.first_index })
     }
 
     /// Creates the data directory: config, keys (0600), ledger, index, the witness key, and a
@@ -164,6 +225,13 @@ impl DataDir {
         Ok(Ledger::open(lc)?)
     }
 
+    /// Brings the index up to the ledger's durable size (for CLI commands that append).
+    pub fn index_now(&self, ledger: &Ledger) -> Result<(), DataDirError> {
+        let mut store = Store::open(&self.index_path())?;
+        indexer::catch_up(ledger, &mut store)?;
+        Ok(())
+    }
+
     /// Opens everything a server or a writing CLI command needs, bringing the index up to date
     /// with the ledger and rebuilding the auth state from ledgered admin actions.
     pub fn open(&self) -> Result<Opened, DataDirError> {
@@ -178,6 +246,16 @@ impl DataDir {
         let auth = rebuild_auth(&store)?;
         Ok(Opened { cfg, ledger, store: Arc::new(Mutex::new(store)), auth: Arc::new(RwLock::new(auth)) })
     }
+}
+
+/// What `rotate_key` did.
+pub struct RotateResult {
+    /// The retired verifier key.
+    pub old_vkey: String,
+    /// The new verifier key.
+    pub new_vkey: String,
+    /// Ledger index of the `key` entry.
+    pub entry: u64,
 }
 
 /// What `init` produced.

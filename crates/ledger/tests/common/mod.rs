@@ -77,6 +77,7 @@ pub fn grow_to(dir: &Path, size: u64) -> SignedCheckpoint {
 pub fn opts(dir: &Path) -> VerifyOptions {
     VerifyOptions {
         log_vkey: vkey(),
+        previous_log_vkeys: vec![],
         witness_vkeys: vec![],
         trusted_checkpoint: None,
         payload_dir: Some(dir.join("wal")),
