@@ -501,7 +501,6 @@ impl Ledger {
             if cp.size >= size || now >= deadline {
                 return cp;
             }
-            self.shared.pending_cv.notify_all();
             seq = self.shared.published_cv.wait_timeout(seq, deadline - now).unwrap().0;
         }
     }

@@ -73,7 +73,12 @@ pub fn spawn(ledger: Ledger, store: Arc<Mutex<Store>>, stop: Arc<AtomicBool>) ->
                     match step(&ledger, &mut s, &mut cursor) {
                         Ok(n) => n,
                         Err(e) => {
+                            // The batch was not indexed: rewind to the index's own high-water
+                            // mark so nothing is skipped, and retry after a pause.
                             tracing::error!(error = %e, "indexing failed; retrying");
+                            let from = s.indexed_upto().ok().flatten().map_or(0, |i| i + 1);
+                            cursor = ledger.records_from(from);
+                            std::thread::sleep(Duration::from_millis(500));
                             0
                         }
                     }
