@@ -48,7 +48,7 @@ fn main() {
     let clients = env("MAMORI_BENCH_CLIENTS", 4);
     let batch = env("MAMORI_BENCH_BATCH", 1000);
     let bin = env!("CARGO_BIN_EXE_mamori");
-    let tmp = tempfile::tempdir_in(std::env::var("MAMORI_BENCH_DIR").unwrap_or_else(|_| "target".into())).unwrap();
+    let tmp = tempfile::tempdir_in(std::env::var("MAMORI_BENCH_DIR").unwrap_or_else(|_| env!("CARGO_TARGET_TMPDIR").into())).unwrap();
     let data = tmp.path().join("data");
     let run = |args: &[&str]| {
         let o = Command::new(bin).args(args).arg("--data").arg(&data).output().unwrap();

@@ -386,7 +386,17 @@ async fn post_reingest(State(st): State<AppState>, headers: HeaderMap, Path(id):
     let received = Utc::now();
     let origin = Origin { source: format!("reingest:{id}"), format: format.clone() };
     let doc = match format.as_str() {
-        "syslog" => mamori_sources::parse_syslog(&raw, &mamori_sources::SyslogContext::new(received)).map_err(|e| e.to_string()),
+        "syslog" => {
+            // The same context as live syslog: the configured zone for timestamps without one,
+            // and the sender's address from the quarantine record's source.
+            let peer = q["source"].as_str().and_then(|s| s.split_once(':')).and_then(|(_, a)| a.parse::<std::net::SocketAddr>().ok());
+            let ctx = mamori_sources::SyslogContext {
+                peer: peer.map(|p| p.ip()),
+                default_offset: crate::syslog::offset_of(&st),
+                ..mamori_sources::SyslogContext::new(received)
+            };
+            mamori_sources::parse_syslog(&raw, &ctx).map_err(|e| e.to_string())
+        }
         _ => match mamori_sources::parse_ndjson(&raw, st.cfg.server.max_line_bytes).into_iter().next() {
             Some(Ok(d)) => Ok(d),
             Some(Err(e)) => Err(e.to_string()),
@@ -437,8 +447,15 @@ async fn admin_apply(st: &AppState, actor: &Principal, rec: AdminRecord) -> Resu
     Ok(id)
 }
 
-async fn post_user(State(st): State<AppState>, headers: HeaderMap, axum::Json(u): axum::Json<NewUser>) -> Result<Response, ApiError> {
+/// Parses a JSON request body. Admin handlers take the raw body and parse it only after
+/// `authorize`, so an unauthenticated caller always gets 401/403, never a body error.
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+}
+
+async fn post_user(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     let who = authorize(&st, &headers, Action::ManageUsers)?;
+    let u: NewUser = json_body(&body)?;
     let phc = mamori_auth::hash_password(&u.password).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let id = admin_apply(&st, &who, AdminRecord::UserAdded { name: u.name.clone(), role: u.role, password_phc: phc }).await?;
     Ok((StatusCode::CREATED, axum::Json(json!({"user": u.name, "role": u.role, "ledger_id": id}))).into_response())
@@ -450,8 +467,9 @@ struct NewToken {
     role: Role,
 }
 
-async fn post_token(State(st): State<AppState>, headers: HeaderMap, axum::Json(t): axum::Json<NewToken>) -> Result<Response, ApiError> {
+async fn post_token(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     let who = authorize(&st, &headers, Action::ManageTokens)?;
+    let t: NewToken = json_body(&body)?;
     let token = Token::generate(t.role, &t.name).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let (secret, record) = token.into_parts();
     let token_id = record.id.clone();

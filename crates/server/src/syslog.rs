@@ -12,7 +12,8 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, UdpSocket};
 
-fn offset_of(st: &AppState) -> Option<FixedOffset> {
+/// The UTC offset assumed for syslog timestamps without one (`[server] syslog_default_offset`).
+pub(crate) fn offset_of(st: &AppState) -> Option<FixedOffset> {
     let s = &st.cfg.server.syslog_default_offset;
     chrono::DateTime::parse_from_rfc3339(&format!("2000-01-01T00:00:00{s}")).ok().map(|t| *t.offset())
 }
@@ -118,16 +119,27 @@ pub async fn serve_udp(st: AppState, sock: UdpSocket) {
     let mut buf = vec![0u8; 65_536];
     loop {
         let Ok((n, peer)) = sock.recv_from(&mut buf).await else { continue };
-        let origin = Origin { source: format!("syslog-udp:{peer}"), format: "syslog".into() };
         let mut batch = Batch::default();
-        push_frame(&mut batch, &st, &buf[..n], 0, peer, &origin);
+        push_datagram(&mut batch, &st, &buf[..n], peer);
         // Drain whatever else is already queued so datagrams are group-committed.
         while batch.entries.len() < 4096 {
             match sock.try_recv_from(&mut buf) {
-                Ok((n, peer)) => push_frame(&mut batch, &st, &buf[..n], 0, peer, &origin),
+                Ok((n, peer)) => push_datagram(&mut batch, &st, &buf[..n], peer),
                 Err(_) => break,
             }
         }
         append_retrying(&st, &batch).await;
     }
+}
+
+/// One datagram: its own origin (its sender), and the frame size limit as on TCP.
+fn push_datagram(batch: &mut Batch, st: &AppState, data: &[u8], peer: SocketAddr) {
+    let origin = Origin { source: format!("syslog-udp:{peer}"), format: "syslog".into() };
+    let max = st.cfg.server.max_line_bytes;
+    if data.len() > max {
+        let why = format!("byte 0: datagram of {} bytes is longer than the maximum of {max} bytes (server.max_line_bytes)", data.len());
+        batch.push_rejected(data, &why, Utc::now(), &origin, 0, 0);
+        return;
+    }
+    push_frame(batch, st, data, 0, peer, &origin);
 }
