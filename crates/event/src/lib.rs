@@ -277,7 +277,7 @@ fn check_type(path: &str, ty: FieldType, v: &mut Value) -> Result<(), EventError
             }
         }
         FieldType::Port => {
-            if !v.as_u64().is_some_and(|p| p <= 65535) {
+            if v.as_u64().is_none_or(|p| p > 65535) {
                 return Err(err(path, format!("expected a port number 0–65535, found {v}")));
             }
         }

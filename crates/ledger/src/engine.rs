@@ -272,7 +272,7 @@ fn hashes_bytes(hashes: &[Hash]) -> Vec<u8> {
 /// pruned partial one).
 pub fn parse_hashes(t: &TileId, data: &[u8]) -> Result<Vec<Hash>, LedgerError> {
     let need = usize::from(t.width) * HASH_SIZE;
-    if data.len() < need || data.len() % HASH_SIZE != 0 || data.len() > TILE_WIDTH as usize * HASH_SIZE {
+    if data.len() < need || !data.len().is_multiple_of(HASH_SIZE) || data.len() > TILE_WIDTH as usize * HASH_SIZE {
         return Err(LedgerError::BadTile { path: t.path(), why: format!("{} bytes, expected {need}", data.len()) });
     }
     Ok(data[..need].chunks_exact(HASH_SIZE).map(|c| Hash(c.try_into().unwrap())).collect())
@@ -322,8 +322,8 @@ impl Ledger {
         };
         // 2. The tree's right edge from tiles; it must reproduce the checkpoint.
         let mut tree = TreeState::load(&store, cp_size)?;
-        if let Some(cp) = &cp {
-            if tree.frontier.root() != cp.root {
+        if let Some(cp) = &cp
+            && tree.frontier.root() != cp.root {
                 return Err(LedgerError::TreeMismatch(format!(
                     "tiles for size {} hash to {}, checkpoint says {}",
                     cp.size,
@@ -331,7 +331,6 @@ impl Ledger {
                     cp.root
                 )));
             }
-        }
         // 3. The payload store from the segment holding the checkpoint size onwards: cut a torn
         // tail, collect acknowledged records that are not integrated yet.
         let segs = wal::list_segments(&wal_dir)?;
@@ -815,11 +814,10 @@ fn integrator_loop(shared: Arc<Shared>, mut tree: TreeState, interval: Duration)
         if stopping {
             // The writer may still have been finishing a batch; take what is left.
             let rest = std::mem::take(&mut *shared.pending.lock().unwrap());
-            if !rest.is_empty() {
-                if let Err(e) = tree.append(&shared.store, &rest).and_then(|()| publish(&shared, &tree)) {
+            if !rest.is_empty()
+                && let Err(e) = tree.append(&shared.store, &rest).and_then(|()| publish(&shared, &tree)) {
                     fail(&shared, format!("integration failed: {e}"));
                 }
-            }
             return;
         }
     }

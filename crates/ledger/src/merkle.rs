@@ -49,7 +49,7 @@ impl Frontier {
     /// otherwise the result would not be an RFC 6962 tree, so this panics (a programming error).
     pub fn push_subtree(&mut self, height: u8, hash: Hash) {
         assert!(
-            self.size % (1u64 << height) == 0,
+            self.size.is_multiple_of(1u64 << height),
             "subtree of height {height} not aligned at size {}",
             self.size
         );

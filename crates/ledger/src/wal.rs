@@ -98,7 +98,7 @@ pub fn decode_record(buf: &[u8]) -> Result<(Record, usize), DecodeStop> {
         return Err(DecodeStop::Incomplete);
     }
     let body_len = u32::from_le_bytes(buf[..4].try_into().unwrap()) as usize;
-    if body_len < RECORD_OVERHEAD - 4 || body_len > MAX_PAYLOAD + RECORD_OVERHEAD {
+    if !(RECORD_OVERHEAD - 4..=MAX_PAYLOAD + RECORD_OVERHEAD).contains(&body_len) {
         return Err(DecodeStop::Corrupt(format!("impossible record length {body_len}")));
     }
     if buf.len() < 4 + body_len {

@@ -89,7 +89,7 @@ fn main() {
                 let (base, token, client, done) = (base.clone(), ingest.clone(), client.clone(), done.clone());
                 let path = path.to_owned();
                 std::thread::spawn(move || {
-                    let mut seed = 0x9E37_79B9_7F4A_7C15u64 ^ (c as u64 + 1) * 7919 ^ path.len() as u64;
+                    let mut seed = 0x9E37_79B9_7F4A_7C15u64 ^ ((c as u64 + 1) * 7919) ^ path.len() as u64;
                     let mut lat = Vec::new();
                     let mut sent = 0;
                     while sent < per_client {
@@ -128,11 +128,10 @@ fn main() {
             let target = (per_client * clients) as u64;
             std::thread::spawn(move || {
                 while done.load(Ordering::Relaxed) < target {
-                    if let Ok(r) = c.get(format!("{base}/api/v1/status")).bearer_auth(&reader).send() {
-                        if let Ok(v) = r.json::<serde_json::Value>() {
+                    if let Ok(r) = c.get(format!("{base}/api/v1/status")).bearer_auth(&reader).send()
+                        && let Ok(v) = r.json::<serde_json::Value>() {
                             ml.fetch_max(v["index"]["lag"].as_u64().unwrap_or(0), Ordering::Relaxed);
                         }
-                    }
                     std::thread::sleep(Duration::from_millis(250));
                 }
             })

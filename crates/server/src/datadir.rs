@@ -166,7 +166,7 @@ impl DataDir {
         mamori_ledger::storage::write_atomic(&self.ledger_dir().join("checkpoint"), &cp.note)?;
         let retired = self.root.join("keys").join("retired");
         fs::create_dir_all(&retired).map_err(file_err(&retired))?;
-        let id = old.vkey().splitn(3, '+').nth(1).unwrap_or("old").to_owned();
+        let id = old.vkey().split('+').nth(1).unwrap_or("old").to_owned();
         fs::rename(self.log_key_path(), retired.join(format!("log-{id}.key"))).map_err(file_err(&self.log_key_path()))?;
         let mut prev = self.previous_vkeys()?;
         prev.push(old.vkey().to_owned());
@@ -320,11 +320,10 @@ pub fn rebuild_auth(store: &Store) -> Result<AuthState, DataDirError> {
         let q = mamori_store::Query { kind: Some("admin".into()), limit: Some(1000), cursor: cursor.clone(), ..Default::default() };
         let page = store.search(&q)?;
         for hit in page.events {
-            if let Some(rec) = hit.doc.get("mamori").and_then(|m| m.get("admin")) {
-                if let Ok(r) = serde_json::from_value::<AdminRecord>(rec.clone()) {
+            if let Some(rec) = hit.doc.get("mamori").and_then(|m| m.get("admin"))
+                && let Ok(r) = serde_json::from_value::<AdminRecord>(rec.clone()) {
                     records.push((hit.id, r));
                 }
-            }
         }
         match page.next_cursor {
             Some(c) => cursor = Some(c),

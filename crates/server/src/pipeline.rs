@@ -38,6 +38,8 @@ pub struct Batch {
 
 impl Batch {
     /// Adds a parsed document (normalised here; a normalisation error quarantines `raw`).
+    // Each argument is one fact about the input a quarantine record must carry.
+    #[allow(clippy::too_many_arguments)]
     pub fn push_doc(&mut self, doc: Doc, raw: &[u8], received: DateTime<Utc>, origin: &Origin, line: usize, offset: u64, extra: Option<&dyn Fn(&mut Doc)>) {
         match normalize(doc, received) {
             Ok(mut d) => {

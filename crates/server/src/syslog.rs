@@ -79,37 +79,37 @@ async fn handle_stream<S: tokio::io::AsyncRead + Unpin>(st: AppState, mut sock: 
             return;
         }
         framer.push(&buf[..n]);
-        let mut fatal = false;
+        let mut fatal = None;
         while let Some(f) = framer.next_frame() {
-            fatal |= push_framed(&mut batch, &st, f, peer, &origin);
-        }
-        if fatal {
-            // Keep what the stream still held, then close: it cannot be resynchronised.
-            let (off, rest) = framer.take_remaining();
-            if !rest.is_empty() {
-                batch.push_rejected(&rest, "unreadable after a framing error", Utc::now(), &origin, 0, off);
+            match f {
+                Err(e) if e.is_fatal() => fatal = Some(e),
+                f => push_framed(&mut batch, &st, f, peer, &origin),
             }
+        }
+        if let Some(e) = &fatal {
+            // The stream cannot be resynchronised: keep everything from the bad spot on in one
+            // quarantine record (the error's own bytes are the start of it), then close.
+            let (off, rest) = framer.take_remaining();
+            let (off, bytes) = if rest.is_empty() { (e.offset(), e.bytes().to_vec()) } else { (off.min(e.offset()), rest) };
+            let why = format!("{e}; the rest of the connection could not be read and is kept here");
+            batch.push_rejected(&bytes, &why, Utc::now(), &origin, 0, off);
         }
         if !batch.entries.is_empty() {
             append_retrying(&st, &batch).await;
         }
-        if fatal {
+        if fatal.is_some() {
             return;
         }
     }
 }
 
-/// Adds one framing result to the batch; returns whether the error was fatal.
-fn push_framed(batch: &mut Batch, st: &AppState, f: Result<mamori_sources::Frame, mamori_sources::FramingError>, peer: SocketAddr, origin: &Origin) -> bool {
+/// Adds one framing result (a frame, or a non-fatal framing error) to the batch.
+fn push_framed(batch: &mut Batch, st: &AppState, f: Result<mamori_sources::Frame, mamori_sources::FramingError>, peer: SocketAddr, origin: &Origin) {
     match f {
-        Ok(frame) => {
-            push_frame(batch, st, &frame.data, frame.offset, peer, origin);
-            false
-        }
+        Ok(frame) => push_frame(batch, st, &frame.data, frame.offset, peer, origin),
         Err(e) => {
             let why = e.to_string();
             batch.push_rejected(e.bytes(), &why, Utc::now(), origin, 0, e.offset());
-            e.is_fatal()
         }
     }
 }

@@ -210,7 +210,10 @@ fn main() {
     if let Some(db) = std::env::var_os("MAMORI_BENCH_QUERY_ONLY") {
         let path = PathBuf::from(db);
         let n = Store::open_read_only(&path).unwrap().stats().unwrap().total;
-        println!("mamori-store index_bench: query-only on {} ({n} events)", path.display());
+        println!(
+            "mamori-store index_bench: query-only on {} ({n} events)",
+            path.display()
+        );
         queries(&path, n);
         return;
     }
@@ -430,5 +433,10 @@ fn queries(path: &std::path::Path, n: u64) {
     });
     let st = Instant::now();
     let stats = store.stats().unwrap();
-    println!("stats(): {:?} total={} in {:?}", stats.by_kind, stats.total, st.elapsed());
+    println!(
+        "stats(): {:?} total={} in {:?}",
+        stats.by_kind,
+        stats.total,
+        st.elapsed()
+    );
 }

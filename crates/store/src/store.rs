@@ -504,7 +504,8 @@ impl Store {
                 )
                 .ctx("preparing watermark update")?;
             for (bucket, max_ts, min_ts) in &watermarks {
-                wm.execute([bucket, max_ts, min_ts]).ctx("updating watermarks")?;
+                wm.execute([bucket, max_ts, min_ts])
+                    .ctx("updating watermarks")?;
             }
         }
         tx.commit().ctx("committing the index transaction")?;
@@ -619,7 +620,9 @@ impl Store {
             .and_then(|mut st| st.query_map(params![m, FTS_RARE + 1], |r| r.get(0))?.collect())
             .map_err(|e| query_err(e, "q"))?;
         if ids.len() as i64 <= FTS_RARE {
-            args.push(SqlValue::Text(serde_json::to_string(&ids).expect("ids serialize")));
+            args.push(SqlValue::Text(
+                serde_json::to_string(&ids).expect("ids serialize"),
+            ));
             args.push((keep as i64).into());
             let sql = format!(
                 "{filter_sql} AND id IN (SELECT value FROM json_each(?{})) \
@@ -635,7 +638,10 @@ impl Store {
             n + 1
         )
         .replacen(&format!("SELECT {HIT_COLUMNS} "), "SELECT ts, id ", 1);
-        let mut rows_stmt = self.conn.prepare_cached(&rows_sql).ctx("preparing a full-text query")?;
+        let mut rows_stmt = self
+            .conn
+            .prepare_cached(&rows_sql)
+            .ctx("preparing a full-text query")?;
         let mut range_stmt = self
             .conn
             .prepare_cached(
@@ -698,7 +704,10 @@ impl Store {
         } else {
             None
         };
-        Ok(Page { events, next_cursor })
+        Ok(Page {
+            events,
+            next_cursor,
+        })
     }
 
     /// One person's activity (`user.name` = `user`) in time order, **oldest first** by

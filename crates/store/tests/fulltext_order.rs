@@ -18,7 +18,10 @@ fn corpus_out_of_order(n: usize) -> Vec<(EventKind, Value)> {
             }
             let word = if i % 10 < 3 { "needle" } else { "hay" };
             let host = if i % 4 == 0 { "pc-a" } else { "pc-b" };
-            (EventKind::Event, doc(secs, "u", host, "read", "/p", &format!("{word} {i}")))
+            (
+                EventKind::Event,
+                doc(secs, "u", host, "read", "/p", &format!("{word} {i}")),
+            )
         })
         .collect()
 }
@@ -28,7 +31,8 @@ fn expected(docs: &[(EventKind, Value)], pred: impl Fn(&Value, i64) -> bool) -> 
         .iter()
         .enumerate()
         .map(|(i, (_, d))| {
-            let t = chrono::DateTime::parse_from_rfc3339(d["@timestamp"].as_str().unwrap()).unwrap();
+            let t =
+                chrono::DateTime::parse_from_rfc3339(d["@timestamp"].as_str().unwrap()).unwrap();
             (t.timestamp_micros(), i as u64, d)
         })
         .filter(|(t, _, d)| pred(d, *t))
@@ -40,7 +44,10 @@ fn expected(docs: &[(EventKind, Value)], pred: impl Fn(&Value, i64) -> bool) -> 
 
 fn walk(s: &Store, base: &Query, limit: u32) -> Vec<u64> {
     let mut out = Vec::new();
-    let mut q = Query { limit: Some(limit), ..base.clone() };
+    let mut q = Query {
+        limit: Some(limit),
+        ..base.clone()
+    };
     loop {
         let p = s.search(&q).unwrap();
         assert!(p.events.len() <= limit as usize);
@@ -59,27 +66,60 @@ fn full_text_walk_matches_brute_force_order() {
     index_all(&mut s, &docs, 1000);
     let needle = |d: &Value| d["message"].as_str().unwrap().starts_with("needle");
 
-    let q = Query { q: Some("needle".into()), ..Default::default() };
+    let q = Query {
+        q: Some("needle".into()),
+        ..Default::default()
+    };
     let want = expected(&docs, |d, _| needle(d));
-    assert_eq!(want.len(), 6000, "more than the 4096 matches of the rare-term path");
+    assert_eq!(
+        want.len(),
+        6000,
+        "more than the 4096 matches of the rare-term path"
+    );
     // First page only (the early-stop path) and complete walks.
-    assert_eq!(s.search(&Query { limit: Some(50), ..q.clone() }).unwrap().events.iter().map(|h| h.id).collect::<Vec<_>>(), want[..50]);
+    assert_eq!(
+        s.search(&Query {
+            limit: Some(50),
+            ..q.clone()
+        })
+        .unwrap()
+        .events
+        .iter()
+        .map(|h| h.id)
+        .collect::<Vec<_>>(),
+        want[..50]
+    );
     for limit in [7, 1000] {
         assert_eq!(walk(&s, &q, limit), want, "limit {limit}");
     }
 
-    let q = Query { q: Some("needle".into()), host: Some("pc-a".into()), ..Default::default() };
+    let q = Query {
+        q: Some("needle".into()),
+        host: Some("pc-a".into()),
+        ..Default::default()
+    };
     let want = expected(&docs, |d, _| needle(d) && d["host"]["name"] == "pc-a");
     assert!(!want.is_empty());
     assert_eq!(walk(&s, &q, 100), want);
 
-    let (lo, hi) = (BASE_MICROS + 1000 * 1_000_000, BASE_MICROS + 2000 * 1_000_000);
-    let q = Query { q: Some("needle".into()), from: Some(ts(1000)), to: Some(ts(2000)), ..Default::default() };
+    let (lo, hi) = (
+        BASE_MICROS + 1000 * 1_000_000,
+        BASE_MICROS + 2000 * 1_000_000,
+    );
+    let q = Query {
+        q: Some("needle".into()),
+        from: Some(ts(1000)),
+        to: Some(ts(2000)),
+        ..Default::default()
+    };
     let want = expected(&docs, |d, t| needle(d) && t >= lo && t < hi);
     assert!(want.len() > 100);
     assert_eq!(walk(&s, &q, 64), want);
 
     // A rare term (fewer matches than one chunk).
-    let q = Query { q: Some("needle 19990".into()), ..Default::default() };
+    let q = Query {
+        q: Some("needle 19990".into()),
+        ..Default::default()
+    };
     assert_eq!(walk(&s, &q, 10), vec![19990]);
 }
