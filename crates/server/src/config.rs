@@ -104,6 +104,9 @@ pub struct WitnessPeer {
     pub url: String,
     /// The witness's cosignature verifier key.
     pub vkey: String,
+    /// A `witness`-role token, for witnesses that set `require_token`.
+    #[serde(default)]
+    pub token: Option<String>,
 }
 
 /// This instance as a witness.
@@ -116,6 +119,11 @@ pub struct WitnessRole {
     /// Verifier keys of the logs this witness cosigns.
     #[serde(default)]
     pub logs: Vec<String>,
+    /// Require a `witness`-role token on `POST /add-checkpoint`. Off by default: c2sp
+    /// tlog-witness clients send no credentials, and only checkpoints signed by a configured
+    /// log key are ever cosigned, so the endpoint is safe to leave open.
+    #[serde(default)]
+    pub require_token: bool,
 }
 
 impl Config {

@@ -5,6 +5,7 @@ use crate::datadir::{DataDir, Opened, append_admin};
 use crate::pipeline::{Batch, Origin, Outcome};
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -133,8 +134,18 @@ impl From<mamori_store::StoreError> for ApiError {
     }
 }
 
+/// Maps an extractor rejection (bad query string or path) to a 400 naming the problem.
+fn bad_params(e: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request(e.to_string())
+}
+
 /// Authenticates the request and checks `action` against the caller's role.
 pub fn authorize(st: &AppState, headers: &HeaderMap, action: Action) -> Result<Principal, ApiError> {
+    authorize_any(st, headers, &[action])
+}
+
+/// Authenticates the request; the caller's role must allow at least one of `actions`.
+pub fn authorize_any(st: &AppState, headers: &HeaderMap, actions: &[Action]) -> Result<Principal, ApiError> {
     let deny = |status, code, ja: &str, en: &str| {
         st.counters.denied.fetch_add(1, Ordering::Relaxed);
         Err(ApiError::new(status, code, ja, en))
@@ -152,12 +163,14 @@ pub fn authorize(st: &AppState, headers: &HeaderMap, action: Action) -> Result<P
     let Some(p) = st.auth.read().unwrap().authenticate(&creds) else {
         return deny(StatusCode::UNAUTHORIZED, "unauthenticated", "認証に失敗しました。", "authentication failed");
     };
-    if !p.can(action) {
+    if !actions.iter().any(|a| p.can(*a)) {
+        let names: Vec<&str> = actions.iter().map(|a| a.as_str()).collect();
+        let names = names.join(" / ");
         return deny(
             StatusCode::FORBIDDEN,
             "forbidden",
-            &format!("権限がありません(ロール「{}」は {} を実行できません)。", p.role.label_ja(), action.as_str()),
-            &format!("role {} may not {}", p.role.as_str(), action.as_str()),
+            &format!("権限がありません(ロール「{}」は {names} を実行できません)。", p.role.label_ja()),
+            &format!("role {} may not {names}", p.role.as_str()),
         );
     }
     Ok(p)
@@ -262,8 +275,9 @@ pub fn line_bytes(body: &[u8], offset: usize) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-async fn get_events(State(st): State<AppState>, headers: HeaderMap, Query(q): Query<mamori_store::Query>) -> Result<Response, ApiError> {
+async fn get_events(State(st): State<AppState>, headers: HeaderMap, q: Result<Query<mamori_store::Query>, QueryRejection>) -> Result<Response, ApiError> {
     authorize(&st, &headers, Action::ReadEvents)?;
+    let Query(q) = q.map_err(bad_params)?;
     let page = tokio::task::spawn_blocking(move || st.reader.lock().unwrap().search(&q))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))??;
@@ -290,8 +304,9 @@ fn page_json(p: mamori_store::Page) -> Value {
     json!({"events": p.events.into_iter().map(hit_json).collect::<Vec<_>>(), "next_cursor": p.next_cursor})
 }
 
-async fn get_event(State(st): State<AppState>, headers: HeaderMap, Path(id): Path<u64>) -> Result<Response, ApiError> {
+async fn get_event(State(st): State<AppState>, headers: HeaderMap, id: Result<Path<u64>, PathRejection>) -> Result<Response, ApiError> {
     authorize(&st, &headers, Action::ReadEvents)?;
+    let Path(id) = id.map_err(bad_params)?;
     let hit = st.reader.lock().unwrap().get(id)?;
     match hit {
         Some(h) => Ok(axum::Json(hit_json(h)).into_response()),
@@ -326,8 +341,9 @@ pub fn consistency_json(p: &mamori_ledger::ConsistencyProof) -> Value {
     })
 }
 
-async fn get_proof(State(st): State<AppState>, headers: HeaderMap, Path(id): Path<u64>) -> Result<Response, ApiError> {
+async fn get_proof(State(st): State<AppState>, headers: HeaderMap, id: Result<Path<u64>, PathRejection>) -> Result<Response, ApiError> {
     authorize(&st, &headers, Action::ReadProofs)?;
+    let Path(id) = id.map_err(bad_params)?;
     let ledger = st.ledger.clone();
     let r = tokio::task::spawn_blocking(move || ledger.inclusion_proof(id)).await.map_err(|e| ApiError::internal(e.to_string()))?;
     match r {
@@ -345,8 +361,9 @@ struct TimelineQuery {
     cursor: Option<String>,
 }
 
-async fn get_timeline(State(st): State<AppState>, headers: HeaderMap, Path(user): Path<String>, Query(q): Query<TimelineQuery>) -> Result<Response, ApiError> {
+async fn get_timeline(State(st): State<AppState>, headers: HeaderMap, Path(user): Path<String>, q: Result<Query<TimelineQuery>, QueryRejection>) -> Result<Response, ApiError> {
     authorize(&st, &headers, Action::ReadTimeline)?;
+    let Query(q) = q.map_err(bad_params)?;
     let page = st.reader.lock().unwrap().timeline(&user, q.from.as_deref(), q.to.as_deref(), q.limit, q.cursor.as_deref())?;
     Ok(axum::Json(page_json(page)).into_response())
 }
@@ -359,8 +376,9 @@ struct QuarantineQuery {
     pending: bool,
 }
 
-async fn get_quarantine(State(st): State<AppState>, headers: HeaderMap, Query(q): Query<QuarantineQuery>) -> Result<Response, ApiError> {
+async fn get_quarantine(State(st): State<AppState>, headers: HeaderMap, q: Result<Query<QuarantineQuery>, QueryRejection>) -> Result<Response, ApiError> {
     authorize(&st, &headers, Action::ReadQuarantine)?;
+    let Query(q) = q.map_err(bad_params)?;
     let page = st.reader.lock().unwrap().list_quarantine(q.limit, q.cursor.as_deref(), q.pending)?;
     let items: Vec<Value> = page
         .items
@@ -372,8 +390,9 @@ async fn get_quarantine(State(st): State<AppState>, headers: HeaderMap, Query(q)
 
 /// Re-parses a quarantined record's raw bytes with the current parsers; on success appends the
 /// resulting event(s) and an admin record linking them to the quarantine entry.
-async fn post_reingest(State(st): State<AppState>, headers: HeaderMap, Path(id): Path<u64>) -> Result<Response, ApiError> {
+async fn post_reingest(State(st): State<AppState>, headers: HeaderMap, id: Result<Path<u64>, PathRejection>) -> Result<Response, ApiError> {
     let who = authorize(&st, &headers, Action::ReingestQuarantine)?;
+    let Path(id) = id.map_err(bad_params)?;
     let hit = st.reader.lock().unwrap().get(id)?;
     let Some(q) = hit.as_ref().and_then(|h| h.doc.pointer("/mamori/quarantine")).cloned() else {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("隔離レコード {id} はありません。"), format!("no quarantined record {id}")));
@@ -483,8 +502,9 @@ async fn post_revoke(State(st): State<AppState>, headers: HeaderMap, Path(id): P
     Ok(axum::Json(json!({"revoked": id, "ledger_id": lid})).into_response())
 }
 
-async fn get_admin_audit(State(st): State<AppState>, headers: HeaderMap, Query(mut q): Query<mamori_store::Query>) -> Result<Response, ApiError> {
+async fn get_admin_audit(State(st): State<AppState>, headers: HeaderMap, q: Result<Query<mamori_store::Query>, QueryRejection>) -> Result<Response, ApiError> {
     authorize(&st, &headers, Action::ReadAdminAudit)?;
+    let Query(mut q) = q.map_err(bad_params)?;
     q.kind = Some("admin".into());
     let page = st.reader.lock().unwrap().search(&q)?;
     Ok(axum::Json(page_json(page)).into_response())
@@ -504,7 +524,8 @@ fn status_json(st: &AppState) -> Result<Value, ApiError> {
 }
 
 async fn get_status(State(st): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    authorize(&st, &headers, Action::ReadEvents).or_else(|_| authorize(&st, &headers, Action::ReadMetrics))?;
+    // Readers and metrics scrapers may both see the status; one denial is counted once.
+    authorize_any(&st, &headers, &[Action::ReadEvents, Action::ReadMetrics])?;
     Ok(axum::Json(status_json(&st)?).into_response())
 }
 

@@ -39,10 +39,15 @@ pub fn load_witness(dir: &DataDir, cfg: &Config) -> Result<Witness, DataDirError
 }
 
 /// `POST /add-checkpoint`.
-pub async fn post_add_checkpoint(State(st): State<AppState>, body: Bytes) -> Response {
+pub async fn post_add_checkpoint(State(st): State<AppState>, headers: axum::http::HeaderMap, body: Bytes) -> Response {
     let Some(w) = st.witness.clone() else {
         return (StatusCode::NOT_FOUND, "this mamori instance is not a witness\n").into_response();
     };
+    if st.cfg.witness.require_token {
+        if let Err(e) = crate::http::authorize(&st, &headers, mamori_auth::Action::WitnessCosign) {
+            return e.into_response();
+        }
+    }
     let path = st.dir.witness_state_path();
     let counters = st.counters.clone();
     let r = tokio::task::spawn_blocking(move || {
@@ -93,7 +98,8 @@ pub enum SubmitResult {
 }
 
 /// Submits the current checkpoint to a witness, following one 409 to learn its size.
-pub fn submit_once(client: &reqwest::blocking::Client, ledger: &Ledger, url: &str, vkey: &str, known: &mut HashMap<String, u64>) -> SubmitResult {
+pub fn submit_once(client: &reqwest::blocking::Client, ledger: &Ledger, peer: &crate::config::WitnessPeer, known: &mut HashMap<String, u64>) -> SubmitResult {
+    let (url, vkey) = (peer.url.as_str(), peer.vkey.as_str());
     let cp = ledger.checkpoint();
     let endpoint = format!("{}/add-checkpoint", url.trim_end_matches('/'));
     for _ in 0..2 {
@@ -103,7 +109,11 @@ pub fn submit_once(client: &reqwest::blocking::Client, ledger: &Ledger, url: &st
             Err(e) => return SubmitResult::Failed(e.to_string()),
         };
         let body = add_checkpoint_body(old, &proof, &cp.note);
-        let resp = match client.post(&endpoint).body(body).send() {
+        let mut req = client.post(&endpoint).body(body);
+        if let Some(t) = &peer.token {
+            req = req.bearer_auth(t);
+        }
+        let resp = match req.send() {
             Ok(r) => r,
             Err(e) => return SubmitResult::Failed(e.to_string()),
         };
@@ -159,7 +169,7 @@ pub fn spawn_submitter(st: AppState, stop: Arc<AtomicBool>) -> Option<std::threa
                         continue;
                     }
                     for w in &st.cfg.witnesses {
-                        match submit_once(&client, &st.ledger, &w.url, &w.vkey, &mut known) {
+                        match submit_once(&client, &st.ledger, w, &mut known) {
                             SubmitResult::Cosigned => {}
                             SubmitResult::Alarm(code, m) => {
                                 st.counters.witness_alarms.fetch_add(1, Ordering::Relaxed);
