@@ -6,55 +6,14 @@
 //! the entry bundles, and a consistency proof from an older checkpoint; it must also reject a
 //! wrong key, an altered old root, and tampered tiles on disk.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
+use common::{Server, mamori, run_ok};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 const ORIGIN: &str = "test.example.lg.jp/audit";
-
-struct Server {
-    child: Child,
-    http: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn mamori() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mamori"))
-}
-
-fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("run mamori");
-    assert!(out.status.success(), "{:?} failed: {}", cmd, String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn start(data: &Path) -> Server {
-    let mut child = mamori()
-        .args(["serve", "--data"])
-        .arg(data)
-        .args(["--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut http = None;
-    while http.is_none() {
-        let l = lines.next().expect("server output").unwrap();
-        if let Some(i) = l.find("http://") {
-            http = Some(l[i..].split_whitespace().next().unwrap().trim_end_matches('/').to_owned());
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, http: http.unwrap() }
-}
 
 /// Builds the Go verifier offline: GOPATH mode over Debian's /usr/share/gocode, no proxy, a
 /// fresh build cache in `tmp`.
@@ -164,7 +123,7 @@ fn go_sumdb_tlog_verifies_a_running_mamori() {
     let wrong_vkey = std::fs::read_to_string(other.join("keys/log.vkey")).unwrap().trim().to_owned();
     assert_ne!(vkey, wrong_vkey);
 
-    let srv = start(&data);
+    let srv = Server::start(&data, &["--listen", "127.0.0.1:0"]);
     let client = reqwest::blocking::Client::new();
 
     // A first checkpoint a little past one full tile, saved as the "old" tree.

@@ -3,58 +3,13 @@
 //! over the Elasticsearch `_bulk` API (omelasticsearch). The events are queried back through the
 //! API and an inclusion proof is checked with an independent implementation (tlog_tiles).
 
+mod common;
+
 use base64::Engine;
-use std::io::{BufRead, BufReader};
+use common::{Server, mamori, run_ok};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-struct Server {
-    child: Child,
-    http: String,
-    syslog_tcp: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn mamori() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mamori"))
-}
-
-fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("run mamori");
-    assert!(out.status.success(), "{:?} failed: {}", cmd, String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn start(data: &Path) -> Server {
-    let mut child = mamori()
-        .args(["serve", "--data"])
-        .arg(data)
-        .args(["--listen", "127.0.0.1:0", "--syslog-tcp", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut http, mut syslog_tcp) = (None, None);
-    while http.is_none() {
-        let l = lines.next().expect("server output").unwrap();
-        if let Some(a) = l.strip_prefix("syslog TCP: ") {
-            syslog_tcp = Some(a.trim().to_owned());
-        }
-        if let Some(i) = l.find("http://") {
-            http = Some(l[i..].split_whitespace().next().unwrap().trim_end_matches('/').to_owned());
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, http: http.unwrap(), syslog_tcp: syslog_tcp.unwrap() }
-}
 
 fn free_udp_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -78,9 +33,10 @@ fn rsyslog_forwards_via_syslog_and_bulk_and_events_are_provable() {
     run_ok(mamori().args(["init", "--origin", "test.example.lg.jp/audit", "--data"]).arg(&data));
     let ingest = run_ok(mamori().args(["token", "--name", "rsyslog", "--role", "ingest", "--data"]).arg(&data)).trim().to_owned();
     let viewer = run_ok(mamori().args(["token", "--name", "auditor", "--role", "auditor", "--data"]).arg(&data)).trim().to_owned();
-    let srv = start(&data);
+    let srv = Server::start(&data, &["--listen", "127.0.0.1:0", "--syslog-tcp", "127.0.0.1:0"]);
     let (http_host, http_port) = srv.http.trim_start_matches("http://").rsplit_once(':').unwrap();
-    let (tcp_host, tcp_port) = srv.syslog_tcp.rsplit_once(':').unwrap();
+    let syslog_tcp = srv.syslog_tcp.clone().unwrap();
+    let (tcp_host, tcp_port) = syslog_tcp.rsplit_once(':').unwrap();
     let udp_port = free_udp_port();
     let token_id = ingest.clone();
 

@@ -1,7 +1,9 @@
 //! TLS: HTTPS for the API (checked with curl against our CA) and syslog over TLS (RFC 5425)
 //! from a real rsyslogd using its GnuTLS network stream driver.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
+use common::{Server, mamori};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -12,10 +14,6 @@ impl Drop for Kill {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn mamori() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mamori"))
 }
 
 fn curl(args: &[&str]) -> (bool, String) {
@@ -47,31 +45,13 @@ fn https_api_and_syslog_over_tls_from_rsyslog() {
     assert!(mamori().args(["init", "--data"]).arg(&data).output().unwrap().status.success());
     let out = mamori().args(["token", "--name", "aud", "--role", "auditor", "--data"]).arg(&data).output().unwrap();
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let mut child = mamori()
-        .args(["serve", "--data"])
-        .arg(&data)
-        .args(["--listen", "127.0.0.1:0", "--syslog-tls", "127.0.0.1:0", "--tls-cert"])
-        .arg(&cert_pem)
-        .arg("--tls-key")
-        .arg(&key_pem)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let srv = Kill(child);
-    let (mut base, mut tls_addr) = (None, None);
-    while base.is_none() {
-        let l = lines.next().expect("server output").unwrap();
-        if let Some(a) = l.strip_prefix("syslog TLS: ") {
-            tls_addr = Some(a.trim().to_owned());
-        }
-        if let Some(i) = l.find("https://") {
-            base = Some(l[i..].split_whitespace().next().unwrap().trim_end_matches('/').to_owned());
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    let base = base.expect("server announces https");
+    let srv = Server::start(
+        &data,
+        &["--listen", "127.0.0.1:0", "--syslog-tls", "127.0.0.1:0", "--tls-cert", cert_pem.to_str().unwrap(), "--tls-key", key_pem.to_str().unwrap()],
+    );
+    let base = srv.http.clone();
+    assert!(base.starts_with("https://"), "server announces https: {base}");
+    let tls_addr = srv.syslog_tls.clone();
     let tls_port = tls_addr.unwrap().rsplit_once(':').unwrap().1.to_owned();
 
     // HTTPS works with our CA, and is refused without it; plain HTTP gets no answer.

@@ -4,68 +4,12 @@
 //! signing key is refused by the witness (422, alarms on both sides) and by
 //! `verify --trusted-checkpoint`.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
+use common::{Server, mamori};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-
-fn mamori() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mamori"))
-}
-
-struct Server {
-    child: Option<Child>,
-    http: String,
-}
-
-impl Server {
-    /// SIGTERM (graceful shutdown), then wait.
-    fn stop(mut self) {
-        let mut c = self.child.take().unwrap();
-        let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if c.try_wait().unwrap().is_some() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = c.kill();
-        let _ = c.wait();
-        panic!("server did not stop on SIGTERM");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(c) = &mut self.child {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn start(data: &Path, listen: &str) -> Server {
-    let mut child = mamori()
-        .args(["serve", "--data"])
-        .arg(data)
-        .args(["--listen", listen])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut http = None;
-    while http.is_none() {
-        let l = lines.next().expect("server output").unwrap();
-        if let Some(i) = l.find("http://") {
-            http = Some(l[i..].split_whitespace().next().unwrap().trim_end_matches('/').to_owned());
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    Server { child: Some(child), http: http.unwrap() }
-}
 
 struct Init {
     vkey: String,
@@ -150,7 +94,7 @@ fn prefecture_witnesses_the_city_and_refuses_a_fork() {
     let wname = derived.name().to_owned();
 
     edit_config(&pref_dir, "[witness]\nenabled = false\nlogs = []", &format!("[witness]\nenabled = true\nlogs = [\"{}\"]", city.vkey));
-    let pref_srv = start(&pref_dir, "127.0.0.1:0");
+    let pref_srv = Server::start(&pref_dir, &["--listen", "127.0.0.1:0"]);
     let pref_addr = pref_srv.http.trim_start_matches("http://").to_owned();
     edit_config(&city_dir, "witnesses = []\n", "");
     let mut c = std::fs::read_to_string(city_dir.join("config.toml")).unwrap();
@@ -158,7 +102,7 @@ fn prefecture_witnesses_the_city_and_refuses_a_fork() {
     std::fs::write(city_dir.join("config.toml"), c).unwrap();
 
     let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
-    let city_srv = start(&city_dir, "127.0.0.1:0");
+    let city_srv = Server::start(&city_dir, &["--listen", "127.0.0.1:0"]);
     // Size 1 (the initial admin token) + 3 events.
     ingest(&client, &city_srv, &city.admin, "batch-A", 3);
     let cp_a = wait_cosigned(&client, &city_srv, &city.vkey, &pref.witness_vkey, 4);
@@ -175,7 +119,7 @@ fn prefecture_witnesses_the_city_and_refuses_a_fork() {
     let snap = tmp.path().join("snap-a");
     copy_dir(&city_dir, &snap);
 
-    let city_srv = start(&city_dir, "127.0.0.1:0");
+    let city_srv = Server::start(&city_dir, &["--listen", "127.0.0.1:0"]);
     ingest(&client, &city_srv, &city.admin, "batch-B", 2);
     let cp_b = wait_cosigned(&client, &city_srv, &city.vkey, &pref.witness_vkey, 6);
     let cp_b_path = tmp.path().join("cp-b");
@@ -212,7 +156,7 @@ fn prefecture_witnesses_the_city_and_refuses_a_fork() {
 
     // The witness comes back (same address, persisted state); the next checkpoint is cosigned
     // again, from the size it last saw.
-    let pref_srv = start(&pref_dir, &pref_addr);
+    let pref_srv = Server::start(&pref_dir, &["--listen", &pref_addr]);
     ingest(&client, &city_srv, &city.admin, "batch-C", 1);
     let cp_c = wait_cosigned(&client, &city_srv, &city.vkey, &pref.witness_vkey, 8);
     let cp_c_path = tmp.path().join("cp-c");
@@ -224,7 +168,7 @@ fn prefecture_witnesses_the_city_and_refuses_a_fork() {
     // The fork: the snapshot at size 4, same signing key, different events after it.
     let fork_dir = tmp.path().join("fork");
     copy_dir(&snap, &fork_dir);
-    let fork_srv = start(&fork_dir, "127.0.0.1:0");
+    let fork_srv = Server::start(&fork_dir, &["--listen", "127.0.0.1:0"]);
     ingest(&client, &fork_srv, &city.admin, "rewritten-history", 10);
     let deadline = Instant::now() + Duration::from_secs(15);
     while metric(&client, &fork_srv, &city.admin, "mamori_witness_alarms_total") < 1.0 || metric(&client, &pref_srv, &pref.admin, "mamori_witness_alarms_total") < 1.0 {
