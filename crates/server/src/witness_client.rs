@@ -43,10 +43,10 @@ pub async fn post_add_checkpoint(State(st): State<AppState>, headers: axum::http
     let Some(w) = st.witness.clone() else {
         return (StatusCode::NOT_FOUND, "this mamori instance is not a witness\n").into_response();
     };
-    if st.cfg.witness.require_token {
-        if let Err(e) = crate::http::authorize(&st, &headers, mamori_auth::Action::WitnessCosign) {
-            return e.into_response();
-        }
+    if st.cfg.witness.require_token
+        && let Err(e) = crate::http::authorize(&st, &headers, mamori_auth::Action::WitnessCosign)
+    {
+        return e.into_response();
     }
     let path = st.dir.witness_state_path();
     let counters = st.counters.clone();
