@@ -131,6 +131,8 @@ struct Shared {
     published_cv: Condvar,
     pending: Mutex<Vec<Entry>>,
     pending_cv: Condvar,
+    /// Signalled when the integrator has taken the pending entries.
+    drained_cv: Condvar,
     shutdown: AtomicBool,
     writer_done: AtomicBool,
     failure: Mutex<Option<String>>,
@@ -392,6 +394,7 @@ impl Ledger {
             published_cv: Condvar::new(),
             pending: Mutex::new(Vec::new()),
             pending_cv: Condvar::new(),
+            drained_cv: Condvar::new(),
             shutdown: AtomicBool::new(false),
             writer_done: AtomicBool::new(false),
             failure: Mutex::new(None),
@@ -707,6 +710,9 @@ fn fail(shared: &Shared, why: String) {
     *shared.failure.lock().unwrap() = Some(why);
 }
 
+/// Most durable entries allowed to wait for integration before the writer pauses (≈ 50 MB).
+const MAX_PENDING: usize = 1 << 20;
+
 fn writer_loop(
     shared: Arc<Shared>,
     rx: Receiver<Request>,
@@ -718,6 +724,15 @@ fn writer_loop(
     let wal_dir = shared.dir.join("wal");
     let mut buf = Vec::with_capacity(8 << 20);
     loop {
+        // Backpressure from integration: while too many durable entries wait to be hashed into
+        // the tree, stop taking batches, so the queue fills and `submit` answers Busy, instead of
+        // letting the backlog (and checkpoint lag) grow without bound.
+        {
+            let mut g = shared.pending.lock().unwrap();
+            while g.len() >= MAX_PENDING && shared.failure.lock().unwrap().is_none() {
+                g = shared.drained_cv.wait_timeout(g, Duration::from_millis(100)).unwrap().0;
+            }
+        }
         let first = match rx.recv_timeout(Duration::from_millis(50)) {
             Ok(r) => r,
             Err(RecvTimeoutError::Timeout) => {
@@ -780,7 +795,13 @@ fn writer_loop(
         st.commits.fetch_add(1, Ordering::Relaxed);
         st.appended.fetch_add(entries.len() as u64, Ordering::Relaxed);
         st.bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
-        shared.pending.lock().unwrap().extend(entries);
+        {
+            let mut p = shared.pending.lock().unwrap();
+            p.extend(entries);
+            if p.len() >= MAX_PENDING {
+                shared.pending_cv.notify_all();
+            }
+        }
         *shared.durable.lock().unwrap() = next_index;
         shared.durable_cv.notify_all();
         for (r, receipt) in batch.into_iter().zip(receipts) {
@@ -798,9 +819,11 @@ fn integrator_loop(shared: Arc<Shared>, mut tree: TreeState, interval: Duration)
             let g = shared.pending.lock().unwrap();
             let (mut g, _) = shared
                 .pending_cv
-                .wait_timeout_while(g, interval, |_| !shared.writer_done.load(Ordering::SeqCst))
+                .wait_timeout_while(g, interval, |p| !shared.writer_done.load(Ordering::SeqCst) && p.len() < MAX_PENDING)
                 .unwrap();
-            std::mem::take(&mut *g)
+            let taken = std::mem::take(&mut *g);
+            shared.drained_cv.notify_all();
+            taken
         };
         // Stop only once the writer has stopped, so every durable entry is integrated.
         let stopping = shared.writer_done.load(Ordering::SeqCst);
