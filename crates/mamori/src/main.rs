@@ -386,73 +386,44 @@ fn ingest(data: PathBuf, format: &str, server: Option<String>, token: Option<Str
     if let Some(url) = server {
         let token = token.context("--server needs --token (or MAMORI_TOKEN)")?;
         let client = reqwest::blocking::Client::new();
-        for (name, bytes) in inputs {
-            let body = match fmt {
-                mamori_sources::Format::EcsNdjson => bytes,
-                _ => bail!("--server accepts ecs-ndjson; send syslog to the server's syslog listener instead"),
-            };
-            let r = client.post(format!("{}/api/v1/events", url.trim_end_matches('/'))).bearer_auth(&token).body(body).send()?;
+        for (name, body) in inputs {
+            let r = client
+                .post(format!("{}/api/v1/events?format={}", url.trim_end_matches('/'), fmt.as_str()))
+                .bearer_auth(&token)
+                .body(body)
+                .send()
+                .with_context(|| format!("sending {name} to {url}"))?;
             let status = r.status();
             let v: serde_json::Value = r.json().unwrap_or_default();
             if !status.is_success() {
                 bail!("{name}: HTTP {status}: {v}");
             }
-            report(&name, v["accepted"].as_u64().unwrap_or(0), v["rejected"].as_u64().unwrap_or(0), v["items"].as_array().map(|a| a.iter().filter(|i| i["status"] == "rejected").map(|i| i["error"].as_str().unwrap_or("").to_owned()).collect()).unwrap_or_default());
+            let errors = v["items"].as_array().map(|a| a.iter().filter(|i| i["status"] == "rejected").map(|i| format!("line {}: {}", i["line"], i["error"].as_str().unwrap_or(""))).collect()).unwrap_or_default();
+            report(&name, v["accepted"].as_u64().unwrap_or(0), v["rejected"].as_u64().unwrap_or(0), errors);
         }
         return Ok(());
     }
     let dir = DataDir::new(&data);
     let opened = dir.open()?;
     let received = chrono::Utc::now();
+    let tz = opened.cfg.syslog_offset();
     for (name, bytes) in inputs {
         let origin = Origin { source: format!("cli:{name}"), format: fmt.as_str().to_owned() };
-        let mut batch = Batch::default();
-        match fmt {
-            mamori_sources::Format::EcsNdjson => {
-                for r in mamori_sources::format::ndjson::ndjson_lines(&bytes, 1 << 20) {
-                    match r {
-                        Ok(rec) => {
-                            let raw = mamori_server::http::line_bytes(&bytes, rec.offset).to_vec();
-                            batch.push_doc(rec.doc, &raw, received, &origin, rec.line, rec.offset as u64, None);
-                        }
-                        Err(e) => batch.push_rejected(&e.raw, &e.to_string(), received, &origin, e.line, e.offset as u64),
-                    }
-                }
-            }
-            _ => {
-                let mut framer = mamori_sources::Framer::new(mamori_sources::FramingMode::NewlineDelimited);
-                framer.push(&bytes);
-                let mut line = 0;
-                while let Some(f) = framer.next_frame() {
-                    line += 1;
-                    match f {
-                        Ok(fr) => {
-                            let mut ctx = mamori_sources::SyslogContext::new(received);
-                            ctx.frame_offset = Some(fr.offset);
-                            match mamori_sources::parse_syslog(&fr.data, &ctx) {
-                                Ok(doc) => batch.push_doc(doc, &fr.data, received, &origin, line, fr.offset, None),
-                                Err(e) => batch.push_rejected(&fr.data, &e.to_string(), received, &origin, line, fr.offset),
-                            }
-                        }
-                        Err(e) => batch.push_rejected(e.bytes(), &e.to_string(), received, &origin, line, e.offset()),
-                    }
-                }
-                if let Err(e) = framer.finish() {
-                    // A last line without LF is still a whole line in a file.
-                    let data = e.bytes().to_vec();
-                    let ctx = mamori_sources::SyslogContext::new(received);
-                    match mamori_sources::parse_syslog(&data, &ctx) {
-                        Ok(doc) => batch.push_doc(doc, &data, received, &origin, line + 1, e.offset(), None),
-                        Err(err) => batch.push_rejected(&data, &err.to_string(), received, &origin, line + 1, e.offset()),
-                    }
-                }
-            }
-        }
+        let max = opened.cfg.server.max_line_bytes;
+        let (batch, lines) = match fmt {
+            mamori_sources::Format::Syslog => mamori_server::pipeline::syslog_lines_batch(&bytes, max, received, tz, &origin),
+            _ => mamori_server::pipeline::ndjson_batch(&bytes, max, received, &origin),
+        };
         let accepted = batch.accepted() as u64;
-        let errors: Vec<String> = batch.outcomes.iter().filter_map(|(o, _)| match o {
-            mamori_server::pipeline::Outcome::Rejected(w) => Some(w.clone()),
-            _ => None,
-        }).collect();
+        let errors: Vec<String> = batch
+            .outcomes
+            .iter()
+            .zip(&lines)
+            .filter_map(|((o, _), line)| match o {
+                mamori_server::pipeline::Outcome::Rejected(w) => Some(format!("line {line}: {w}")),
+                _ => None,
+            })
+            .collect();
         if !batch.entries.is_empty() {
             opened.ledger.append_blocking(batch.entries)?;
         }
@@ -495,7 +466,7 @@ fn serve(data: PathBuf, l: Listeners, demo: bool) -> Result<()> {
         let origin = Origin { source: "demo".into(), format: "ecs-ndjson".into() };
         for r in mamori_sources::format::ndjson::ndjson_lines(sample, 1 << 20) {
             let rec = r.map_err(|e| anyhow::anyhow!("bundled sample: {e}"))?;
-            let raw = mamori_server::http::line_bytes(sample, rec.offset).to_vec();
+            let raw = mamori_server::pipeline::line_bytes(sample, rec.offset).to_vec();
             batch.push_doc(rec.doc, &raw, chrono::Utc::now(), &origin, rec.line, rec.offset as u64, None);
         }
         opened.ledger.append_blocking(batch.entries)?;

@@ -130,10 +130,20 @@ impl Config {
     /// Parses TOML; errors carry the line, column and key (from the toml crate).
     pub fn parse(text: &str, path: &str) -> Result<Config, String> {
         let cfg: Config = toml::from_str(text).map_err(|e| format!("{path}: {e}"))?;
+        if cfg.syslog_offset().is_none() {
+            return Err(format!("{path}: server.syslog_default_offset must look like +09:00 (got {:?})", cfg.server.syslog_default_offset));
+        }
         if cfg.log.checkpoint_interval_ms == 0 || cfg.log.checkpoint_interval_ms > 1000 {
             return Err(format!("{path}: log.checkpoint_interval_ms must be 1..=1000 (got {})", cfg.log.checkpoint_interval_ms));
         }
         Ok(cfg)
+    }
+
+    /// `server.syslog_default_offset` as a UTC offset (`None` if it is not `±HH:MM`).
+    pub fn syslog_offset(&self) -> Option<chrono::FixedOffset> {
+        chrono::DateTime::parse_from_rfc3339(&format!("2000-01-01T00:00:00{}", self.server.syslog_default_offset))
+            .ok()
+            .map(|t| *t.offset())
     }
 
     /// A fresh configuration for `origin`.

@@ -234,25 +234,30 @@ pub async fn serve_tls(st: AppState, listener: crate::tls::TlsListener, shutdown
     axum::serve(listener, router(st)).with_graceful_shutdown(shutdown).await
 }
 
-async fn post_events(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+#[derive(Deserialize)]
+struct IngestParams {
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// `POST /api/v1/events[?format=ecs-ndjson|syslog]`: NDJSON of ECS documents (default), or a
+/// file of syslog lines; one result per input line.
+async fn post_events(State(st): State<AppState>, headers: HeaderMap, params: Result<Query<IngestParams>, QueryRejection>, body: Bytes) -> Result<Response, ApiError> {
     authorize(&st, &headers, Action::IngestEvents)?;
+    let Query(params) = params.map_err(bad_params)?;
+    let format: mamori_sources::Format = params.format.as_deref().unwrap_or("ecs-ndjson").parse().map_err(|e: mamori_sources::UnknownFormat| ApiError::bad_request(e.to_string()))?;
     let received = Utc::now();
-    let origin = Origin { source: "api-ndjson".into(), format: "ecs-ndjson".into() };
-    let mut batch = Batch::default();
-    let mut lines = Vec::new();
-    for r in mamori_sources::format::ndjson::ndjson_lines(&body, st.cfg.server.max_line_bytes) {
-        match r {
-            Ok(rec) => {
-                let raw = line_bytes(&body, rec.offset);
-                batch.push_doc(rec.doc, raw, received, &origin, rec.line, rec.offset as u64, None);
-                lines.push(rec.line);
-            }
-            Err(e) => {
-                batch.push_rejected(&e.raw, &e.to_string(), received, &origin, e.line, e.offset as u64);
-                lines.push(e.line);
-            }
+    let max = st.cfg.server.max_line_bytes;
+    let (batch, lines) = match format {
+        mamori_sources::Format::Syslog => {
+            let origin = Origin { source: "api-syslog".into(), format: "syslog".into() };
+            crate::pipeline::syslog_lines_batch(&body, max, received, crate::syslog::offset_of(&st), &origin)
         }
-    }
+        _ => {
+            let origin = Origin { source: "api-ndjson".into(), format: "ecs-ndjson".into() };
+            crate::pipeline::ndjson_batch(&body, max, received, &origin)
+        }
+    };
     let ids = append_batch(&st, &batch).await?;
     let items: Vec<Value> = batch
         .outcomes
@@ -267,13 +272,7 @@ async fn post_events(State(st): State<AppState>, headers: HeaderMap, body: Bytes
     Ok(axum::Json(json!({"accepted": accepted, "rejected": items.len() - accepted, "items": items})).into_response())
 }
 
-/// The bytes of the line starting at `offset` (without its LF).
-pub fn line_bytes(body: &[u8], offset: usize) -> &[u8] {
-    let rest = &body[offset.min(body.len())..];
-    let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
-    let line = &rest[..end];
-    line.strip_suffix(b"\r").unwrap_or(line)
-}
+pub use crate::pipeline::line_bytes;
 
 async fn get_events(State(st): State<AppState>, headers: HeaderMap, q: Result<Query<mamori_store::Query>, QueryRejection>) -> Result<Response, ApiError> {
     authorize(&st, &headers, Action::ReadEvents)?;
@@ -297,7 +296,15 @@ fn redact(mut doc: Value) -> Value {
 
 fn hit_json(h: mamori_store::Hit) -> Value {
     let ingested = chrono::DateTime::<Utc>::from_timestamp_micros(h.ingested_micros).map(mamori_event::format_ts);
-    json!({"id": h.id, "kind": h.kind.as_str(), "ingested": ingested, "event": redact(h.doc)})
+    let mut doc = redact(h.doc);
+    // ECS `event.ingested`: when mamori accepted the event (its ledger entry's time).
+    if let (Some(t), Some(ev)) = (&ingested, doc.as_object_mut()) {
+        let e = ev.entry("event").or_insert_with(|| json!({}));
+        if let Some(e) = e.as_object_mut() {
+            e.entry("ingested").or_insert_with(|| json!(t));
+        }
+    }
+    json!({"id": h.id, "kind": h.kind.as_str(), "ingested": ingested, "event": doc})
 }
 
 fn page_json(p: mamori_store::Page) -> Value {

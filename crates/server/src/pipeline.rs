@@ -83,3 +83,67 @@ pub fn quarantine_doc(raw: &[u8], reason: &str, received: DateTime<Utc>, origin:
         }}
     })
 }
+
+/// Parses an NDJSON body of ECS documents into a batch; returns it and each input's line number.
+pub fn ndjson_batch(body: &[u8], max_line: usize, received: DateTime<Utc>, origin: &Origin) -> (Batch, Vec<usize>) {
+    let mut batch = Batch::default();
+    let mut lines = Vec::new();
+    for r in mamori_sources::format::ndjson::ndjson_lines(body, max_line) {
+        match r {
+            Ok(rec) => {
+                let raw = line_bytes(body, rec.offset);
+                batch.push_doc(rec.doc, raw, received, origin, rec.line, rec.offset as u64, None);
+                lines.push(rec.line);
+            }
+            Err(e) => {
+                batch.push_rejected(&e.raw, &e.to_string(), received, origin, e.line, e.offset as u64);
+                lines.push(e.line);
+            }
+        }
+    }
+    (batch, lines)
+}
+
+/// Parses a file of syslog lines (one message per line, as rsyslog writes them) into a batch;
+/// returns it and each input's line number. A last line without LF is still a whole line in a
+/// file (unlike on a TCP stream, where it would be a truncated frame).
+pub fn syslog_lines_batch(
+    body: &[u8],
+    max_line: usize,
+    received: DateTime<Utc>,
+    default_offset: Option<chrono::FixedOffset>,
+    origin: &Origin,
+) -> (Batch, Vec<usize>) {
+    let mut batch = Batch::default();
+    let mut lines = Vec::new();
+    let ctx_at = |offset: u64| mamori_sources::SyslogContext { received, peer: None, default_offset, frame_offset: Some(offset) };
+    let push = |batch: &mut Batch, data: &[u8], offset: u64, line: usize| match mamori_sources::parse_syslog(data, &ctx_at(offset)) {
+        Ok(doc) => batch.push_doc(doc, data, received, origin, line, offset, None),
+        Err(e) => batch.push_rejected(data, &e.to_string(), received, origin, line, offset),
+    };
+    let mut framer = mamori_sources::Framer::with_max_frame_length(mamori_sources::FramingMode::NewlineDelimited, max_line);
+    framer.push(body);
+    let mut line = 0;
+    while let Some(f) = framer.next_frame() {
+        line += 1;
+        match f {
+            Ok(fr) => push(&mut batch, &fr.data, fr.offset, line),
+            Err(e) => batch.push_rejected(e.bytes(), &e.to_string(), received, origin, line, e.offset()),
+        }
+        lines.push(line);
+    }
+    if let Err(e) = framer.finish() {
+        line += 1;
+        push(&mut batch, e.bytes(), e.offset(), line);
+        lines.push(line);
+    }
+    (batch, lines)
+}
+
+/// The bytes of the line starting at `offset` (without its LF or CRLF).
+pub fn line_bytes(body: &[u8], offset: usize) -> &[u8] {
+    let rest = &body[offset.min(body.len())..];
+    let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+    let line = &rest[..end];
+    line.strip_suffix(b"\r").unwrap_or(line)
+}

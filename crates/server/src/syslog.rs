@@ -14,8 +14,7 @@ use tokio::net::{TcpListener, UdpSocket};
 
 /// The UTC offset assumed for syslog timestamps without one (`[server] syslog_default_offset`).
 pub(crate) fn offset_of(st: &AppState) -> Option<FixedOffset> {
-    let s = &st.cfg.server.syslog_default_offset;
-    chrono::DateTime::parse_from_rfc3339(&format!("2000-01-01T00:00:00{s}")).ok().map(|t| *t.offset())
+    st.cfg.syslog_offset()
 }
 
 fn push_frame(batch: &mut Batch, st: &AppState, data: &[u8], offset: u64, peer: SocketAddr, origin: &Origin) {
