@@ -221,6 +221,8 @@ pub fn router(st: AppState) -> Router {
         .route("/add-checkpoint", post(crate::witness_client::post_add_checkpoint))
         .merge(crate::es::routes())
         .layer(DefaultBodyLimit::max(max_body))
+        // One structured `tracing` span per request (method, path, status, latency).
+        .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(st)
 }
 
