@@ -15,5 +15,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# Elastic's official Python client, for the Elasticsearch-API compatibility test.
+if [ ! -x target/test-venv/bin/python ] || ! target/test-venv/bin/python -c 'import elasticsearch' 2>/dev/null; then
+  python3 -m venv target/test-venv
+  target/test-venv/bin/pip install --quiet 'elasticsearch>=8.19,<9'
+fi
+
 # The system rsyslog service must not be needed: tests start their own rsyslogd on 127.0.0.1.
 cargo test --workspace --locked -- --test-threads=2
