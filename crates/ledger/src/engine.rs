@@ -632,6 +632,14 @@ pub fn consistency_proof(src: &dyn TileSource, cp: &SignedCheckpoint, old: u64, 
     Ok(ConsistencyProof { old_size: old, new_size: new, old_root, new_root, hashes, checkpoint: cp.note.clone() })
 }
 
+/// Erases payloads of a closed ledger directory (takes its writer lock for the duration). See
+/// [`crate::wal::erase_in_segments`]; record the tombstone entry before calling this.
+pub fn erase_payloads(dir: &Path, indexes: &[u64]) -> Result<Vec<u64>, LedgerError> {
+    let _lock = lock_dir(dir)?;
+    let out = crate::wal::erase_in_segments(&dir.join("wal"), indexes)?;
+    Ok(out)
+}
+
 /// An inclusion proof with everything an independent verifier needs.
 #[derive(Clone, Debug)]
 pub struct InclusionProof {

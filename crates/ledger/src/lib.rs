@@ -29,7 +29,7 @@ pub mod wal;
 pub mod witness;
 
 pub use checkpoint::{CheckpointSigner, Cosigner, SignedCheckpoint};
-pub use engine::{AppendReceipt, ConsistencyProof, InclusionProof, Ledger, LedgerConfig, NewEntry, SubmitError, consistency_proof, inclusion_proof};
+pub use engine::{AppendReceipt, ConsistencyProof, InclusionProof, Ledger, LedgerConfig, NewEntry, SubmitError, consistency_proof, erase_payloads, inclusion_proof};
 pub use entry::{Entry, EntryKind};
 pub use error::LedgerError;
 pub use merkle::Hash;

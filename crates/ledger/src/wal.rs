@@ -70,13 +70,23 @@ pub fn encode_record(
     salt: &[u8; 16],
     payload: &[u8],
 ) {
+    encode_with_flags(buf, index, kind, ingested_micros, 0, salt, payload);
+}
+
+/// Encodes an erased record: zero salt, flag bit 0, and the commitment in place of the payload,
+/// so the log entry can still be re-derived while the personal data and its salt are gone.
+pub fn encode_erased(buf: &mut Vec<u8>, index: u64, kind: EntryKind, ingested_micros: i64, commitment: &[u8; 32]) {
+    encode_with_flags(buf, index, kind, ingested_micros, FLAG_ERASED, &[0u8; 16], commitment);
+}
+
+fn encode_with_flags(buf: &mut Vec<u8>, index: u64, kind: EntryKind, ingested_micros: i64, flags: u8, salt: &[u8; 16], payload: &[u8]) {
     let body_len = RECORD_OVERHEAD - 4 + payload.len();
     buf.extend_from_slice(&(body_len as u32).to_le_bytes());
     let start = buf.len();
     buf.extend_from_slice(&index.to_le_bytes());
     buf.extend_from_slice(&ingested_micros.to_le_bytes());
     buf.push(kind.code());
-    buf.push(0);
+    buf.push(flags);
     buf.extend_from_slice(salt);
     buf.extend_from_slice(payload);
     let crc = crc32c::crc32c(&buf[start..]);
@@ -418,4 +428,48 @@ mod tests {
             assert!(matches!(decode_record(&b), Err(DecodeStop::Corrupt(_))), "flip at {i}");
         }
     }
+}
+
+/// Erases the payloads (and salts) of `indexes` from the payload store, in place: every segment
+/// holding one of them is rewritten (temporary file, fsync, rename, fsync directory) with those
+/// records replaced by erased records. The Merkle tree is not touched: entries commit only to
+/// `SHA-256(salt || payload)`, which the erased record keeps. Returns the indexes actually
+/// erased now (already-erased ones are skipped). The caller must hold the ledger's writer lock
+/// (see [`crate::Ledger::erase_payloads`]) and must have ledgered a tombstone first.
+pub fn erase_in_segments(wal_dir: &Path, indexes: &[u64]) -> Result<Vec<u64>, LedgerError> {
+    let wanted: std::collections::BTreeSet<u64> = indexes.iter().copied().collect();
+    let segs = list_segments(wal_dir)?;
+    let mut erased = Vec::new();
+    for (i, (first, path)) in segs.iter().enumerate() {
+        let end = segs.get(i + 1).map_or(u64::MAX, |s| s.0);
+        if wanted.range(*first..end).next().is_none() {
+            continue;
+        }
+        let scan = scan_segment(path, *first)?;
+        if scan.valid_len < scan.file_len {
+            return Err(LedgerError::CorruptSegment { path: path.clone(), offset: scan.valid_len, why: "torn tail: open the ledger once to recover before erasing".into() });
+        }
+        let mut buf = Vec::with_capacity(scan.file_len as usize);
+        buf.extend_from_slice(&segment_header(*first));
+        for r in &scan.records {
+            if r.erased || wanted.contains(&r.index) {
+                if !r.erased {
+                    erased.push(r.index);
+                }
+                encode_erased(&mut buf, r.index, r.kind, r.ingested_micros, &r.commitment);
+            } else {
+                encode_record(&mut buf, r.index, r.kind, r.ingested_micros, &r.salt, &r.payload);
+            }
+        }
+        crate::storage::write_atomic(path, &buf)?;
+    }
+    let missing: Vec<u64> = wanted.iter().copied().filter(|i| !erased.contains(i)).collect();
+    for m in missing {
+        // Either already erased (fine) or not in the store at all (an error).
+        let found = RecordCursor::new(wal_dir, m).read(m + 1, 1)?;
+        if found.is_empty() {
+            return Err(LedgerError::OutOfRange(format!("no payload record {m}")));
+        }
+    }
+    Ok(erased)
 }
