@@ -388,7 +388,8 @@ fn ingest(data: PathBuf, format: &str, server: Option<String>, token: Option<Str
         let client = reqwest::blocking::Client::new();
         for (name, body) in inputs {
             let r = client
-                .post(format!("{}/api/v1/events?format={}", url.trim_end_matches('/'), fmt.as_str()))
+                .post(format!("{}/api/v1/events", url.trim_end_matches('/')))
+                .query(&[("format", fmt.as_str()), ("name", name.as_str())])
                 .bearer_auth(&token)
                 .body(body)
                 .send()
@@ -410,10 +411,7 @@ fn ingest(data: PathBuf, format: &str, server: Option<String>, token: Option<Str
     for (name, bytes) in inputs {
         let origin = Origin { source: format!("cli:{name}"), format: fmt.as_str().to_owned() };
         let max = opened.cfg.server.max_line_bytes;
-        let (batch, lines) = match fmt {
-            mamori_sources::Format::Syslog => mamori_server::pipeline::syslog_lines_batch(&bytes, max, received, tz, &origin),
-            _ => mamori_server::pipeline::ndjson_batch(&bytes, max, received, &origin),
-        };
+        let (batch, lines) = mamori_server::pipeline::file_batch(fmt, &name, &bytes, max, received, tz, &origin);
         let accepted = batch.accepted() as u64;
         let errors: Vec<String> = batch
             .outcomes

@@ -240,26 +240,22 @@ pub async fn serve_tls(st: AppState, listener: crate::tls::TlsListener, shutdown
 struct IngestParams {
     #[serde(default)]
     format: Option<String>,
+    /// File name, for error messages and quarantine (EVTX uploads).
+    #[serde(default)]
+    name: Option<String>,
 }
 
-/// `POST /api/v1/events[?format=ecs-ndjson|syslog]`: NDJSON of ECS documents (default), or a
-/// file of syslog lines; one result per input line.
+/// `POST /api/v1/events[?format=ecs-ndjson|syslog|evtx][&name=FILE]`: NDJSON of ECS documents
+/// (default), a file of syslog lines, or an EVTX file; one result per input line or record.
 async fn post_events(State(st): State<AppState>, headers: HeaderMap, params: Result<Query<IngestParams>, QueryRejection>, body: Bytes) -> Result<Response, ApiError> {
     authorize(&st, &headers, Action::IngestEvents)?;
     let Query(params) = params.map_err(bad_params)?;
     let format: mamori_sources::Format = params.format.as_deref().unwrap_or("ecs-ndjson").parse().map_err(|e: mamori_sources::UnknownFormat| ApiError::bad_request(e.to_string()))?;
     let received = Utc::now();
     let max = st.cfg.server.max_line_bytes;
-    let (batch, lines) = match format {
-        mamori_sources::Format::Syslog => {
-            let origin = Origin { source: "api-syslog".into(), format: "syslog".into() };
-            crate::pipeline::syslog_lines_batch(&body, max, received, crate::syslog::offset_of(&st), &origin)
-        }
-        _ => {
-            let origin = Origin { source: "api-ndjson".into(), format: "ecs-ndjson".into() };
-            crate::pipeline::ndjson_batch(&body, max, received, &origin)
-        }
-    };
+    let origin = Origin { source: format!("api-{}", format.as_str()), format: format.as_str().to_owned() };
+    let name = params.name.unwrap_or_else(|| "upload".into());
+    let (batch, lines) = crate::pipeline::file_batch(format, &name, &body, max, received, crate::syslog::offset_of(&st), &origin);
     let ids = append_batch(&st, &batch).await?;
     let items: Vec<Value> = batch
         .outcomes

@@ -147,3 +147,36 @@ pub fn line_bytes(body: &[u8], offset: usize) -> &[u8] {
     let line = &rest[..end];
     line.strip_suffix(b"\r").unwrap_or(line)
 }
+
+/// Parses an EVTX file into a batch (one input per record, in log order); damaged chunks and
+/// records are quarantined with their file offset, the rest goes through.
+pub fn evtx_batch(file_name: &str, bytes: &[u8], received: DateTime<Utc>, origin: &Origin) -> (Batch, Vec<usize>) {
+    let mut batch = Batch::default();
+    let mut items = Vec::new();
+    for (i, item) in mamori_sources::parse_evtx(file_name, bytes).into_iter().enumerate() {
+        match item {
+            Ok(ev) => batch.push_doc(ev.doc, ev.json.as_bytes(), received, origin, i + 1, ev.offset, None),
+            Err(e) => batch.push_rejected(&e.raw, &e.to_string(), received, origin, i + 1, e.offset),
+        }
+        items.push(i + 1);
+    }
+    (batch, items)
+}
+
+/// Builds the batch for one input file of any supported format; returns it with each input's
+/// line (or record) number.
+pub fn file_batch(
+    format: mamori_sources::Format,
+    file_name: &str,
+    bytes: &[u8],
+    max_line: usize,
+    received: DateTime<Utc>,
+    syslog_offset: Option<chrono::FixedOffset>,
+    origin: &Origin,
+) -> (Batch, Vec<usize>) {
+    match format {
+        mamori_sources::Format::Syslog => syslog_lines_batch(bytes, max_line, received, syslog_offset, origin),
+        mamori_sources::Format::Evtx => evtx_batch(file_name, bytes, received, origin),
+        mamori_sources::Format::EcsNdjson => ndjson_batch(bytes, max_line, received, origin),
+    }
+}

@@ -6,6 +6,9 @@
 //!   with a frame-length cap and byte offsets on every frame and error.
 //! - [`format::syslog`]: parses one RFC 5424 or RFC 3164 message into a nested
 //!   ECS document ([`parse_syslog`]).
+//! - [`format::evtx`]: reads a Windows `.evtx` file into one ECS document per record
+//!   (Winlogbeat's `winlog.*` names plus ECS fields per event ID), with an error naming the
+//!   chunk and record for each damaged part ([`parse_evtx`]).
 //! - [`format::ndjson`]: splits an NDJSON body into lines and parses each one
 //!   as a JSON object ([`parse_ndjson`]).
 //!
@@ -20,6 +23,7 @@
 pub mod format;
 pub mod framing;
 
+pub use format::evtx::{EvtxError, EvtxErrorReason, EvtxEvent, evtx_to_ecs, parse_evtx};
 pub use format::ndjson::{
     DEFAULT_MAX_LINE, LineError, LineErrorReason, NdjsonLines, NdjsonRecord, ndjson_lines,
     parse_ndjson,

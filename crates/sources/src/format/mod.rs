@@ -5,6 +5,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+pub mod evtx;
 pub mod ndjson;
 pub mod syslog;
 
@@ -16,6 +17,8 @@ pub enum Format {
     EcsNdjson,
     /// Syslog, RFC 5424 or RFC 3164, auto-detected per message (`syslog`).
     Syslog,
+    /// Windows event log files, `.evtx` (`evtx`); one whole file per input.
+    Evtx,
 }
 
 impl Format {
@@ -24,6 +27,7 @@ impl Format {
         match self {
             Format::EcsNdjson => "ecs-ndjson",
             Format::Syslog => "syslog",
+            Format::Evtx => "evtx",
         }
     }
 }
@@ -34,9 +38,9 @@ impl fmt::Display for Format {
     }
 }
 
-/// The given format name is not one of `ecs-ndjson`, `syslog`.
+/// The given format name is not one of `ecs-ndjson`, `syslog`, `evtx`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown input format {0:?}; hint: use \"ecs-ndjson\" or \"syslog\"")]
+#[error("unknown input format {0:?}; hint: use \"ecs-ndjson\", \"syslog\" or \"evtx\"")]
 pub struct UnknownFormat(pub String);
 
 impl FromStr for Format {
@@ -48,6 +52,7 @@ impl FromStr for Format {
         match s.trim().to_ascii_lowercase().as_str() {
             "ecs-ndjson" => Ok(Format::EcsNdjson),
             "syslog" => Ok(Format::Syslog),
+            "evtx" => Ok(Format::Evtx),
             _ => Err(UnknownFormat(s.to_string())),
         }
     }
@@ -59,7 +64,7 @@ mod tests {
 
     #[test]
     fn from_str_round_trips() {
-        for f in [Format::EcsNdjson, Format::Syslog] {
+        for f in [Format::EcsNdjson, Format::Syslog, Format::Evtx] {
             assert_eq!(f.as_str().parse::<Format>().unwrap(), f);
             assert_eq!(f.to_string(), f.as_str());
         }
