@@ -253,7 +253,11 @@ async fn post_events(State(st): State<AppState>, headers: HeaderMap, params: Res
     let format: mamori_sources::Format = params.format.as_deref().unwrap_or("ecs-ndjson").parse().map_err(|e: mamori_sources::UnknownFormat| ApiError::bad_request(e.to_string()))?;
     let received = Utc::now();
     let max = st.cfg.server.max_line_bytes;
-    let origin = Origin { source: format!("api-{}", format.as_str()), format: format.as_str().to_owned() };
+    let source = match format {
+        mamori_sources::Format::EcsNdjson => "api-ndjson".to_owned(),
+        other => format!("api-{}", other.as_str()),
+    };
+    let origin = Origin { source, format: format.as_str().to_owned() };
     let name = params.name.unwrap_or_else(|| "upload".into());
     let (batch, lines) = crate::pipeline::file_batch(format, &name, &body, max, received, crate::syslog::offset_of(&st), &origin);
     let ids = append_batch(&st, &batch).await?;

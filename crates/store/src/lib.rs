@@ -9,9 +9,12 @@
 //! first ([`Store::timeline`]), single events ([`Store::get`]), /metrics counters
 //! ([`Store::stats`]) and the quarantine list with re-ingest state ([`Store::list_quarantine`]).
 //!
-//! Full text uses a contentless FTS5 table with the trigram tokenizer, so any substring of 3 or
-//! more characters matches, case-insensitively, including Japanese (`住民基本台帳` finds
-//! `住民基本台帳の閲覧`); shorter terms are rejected. Indexed text: `message`, `event.original`
+//! Full text uses a contentless FTS5 table with the trigram tokenizer and `detail=none` (which
+//! trigrams each event contains, no positions): it proposes candidates holding all trigrams of
+//! the terms, and each candidate is verified exactly against the text recomputed from its stored
+//! document, so any substring of 3 or more characters matches, case-insensitively, including
+//! Japanese (`住民基本台帳` finds `住民基本台帳の閲覧`), with no false positives; shorter terms
+//! are rejected. Indexed text: `message`, `event.original`
 //! (when it differs from `message`), `file.path`, `file.target_path`, `user.name`,
 //! `user.target.name`, `host.name`, `event.action`, `process.name`, `process.command_line`,
 //! `url.original`, `error.message`, `mamori.quarantine.reason`.

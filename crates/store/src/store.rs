@@ -18,17 +18,30 @@ use crate::types::{
 };
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
-/// Schema, version 1.
+/// Schema, version 2 (version 1 had `detail=full` FTS; it is refused and rebuilt).
 ///
 /// * `events`: one row per ledger entry, `id` = ledger index = rowid (no separate key index),
 ///   extracted filter columns, and the document once as JSON text (last, so filter-only reads
 ///   rarely touch overflow pages).
 /// * two secondary indexes: `(user_name, ts)` for timelines and user-filtered search, `(ts)` for
 ///   newest-first search; both implicitly end in the rowid, so `(ts, id)` keyset order is served.
-/// * `events_fts`: contentless FTS5 (`content=''`), trigram tokenizer, so the text is stored only
-///   as the inverted index and any ≥3-character substring (Japanese included) is searchable.
+/// * `events_fts`: contentless FTS5 (`content=''`), trigram tokenizer, `detail=none`: the text is
+///   stored only as an inverted index from each trigram to the ids containing it, without
+///   positions. A full-text query asks it for the ids containing all trigrams of the terms
+///   (candidates) and then verifies each candidate exactly against the body recomputed from the
+///   stored document (see [`FullText`]), so any ≥3-character substring (Japanese included) is
+///   found, case-insensitively, with no false positives.
+///
+///   Why `detail=none` and not the positional `detail=full` of version 1: positions made the
+///   FTS index ~2/3 of indexing time (trigram position lists for ~400 characters per event) and
+///   held indexing at ~21k events/s at 1M events; without positions (and with the word
+///   extraction of [`extract::index_words`]) FTS inserts are several times cheaper and indexing
+///   reaches ~50k events/s at 1M in-line on one core (docs/benchmarks-store.md), while the exact
+///   verification keeps the substring semantics. The price is paid at query
+///   time, only by candidates that reach a page: one JSON parse and a folded `contains` each,
+///   which the hit needs anyway (its document is returned).
 /// * `quarantine`: side table for quarantined records and their derived re-ingest state.
 /// * `ts_watermarks`: per 1024-id bucket, the maximum and minimum `@timestamp` of its events;
 ///   lets full-text search for common terms visit only the buckets that can hold the newest
@@ -50,9 +63,6 @@ CREATE TABLE events (
 );
 CREATE INDEX events_user_ts ON events(user_name, ts);
 CREATE INDEX events_ts ON events(ts);
-CREATE VIRTUAL TABLE events_fts USING fts5(
-    body, content='', tokenize='trigram', detail=full, columnsize=0
-);
 CREATE TABLE quarantine (
     id          INTEGER PRIMARY KEY,
     reason      TEXT,
@@ -64,6 +74,33 @@ CREATE TABLE kind_counts (kind TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROW
 CREATE TABLE ts_watermarks (bucket INTEGER PRIMARY KEY, max_ts INTEGER NOT NULL, min_ts INTEGER NOT NULL);
 CREATE INDEX ts_watermarks_max ON ts_watermarks(max_ts);
 ";
+
+/// Number of FTS columns; see [`fts_schema`].
+const FTS_COLUMNS: usize = 32;
+
+/// The FTS table: contentless, trigram, `detail=none`, with [`FTS_COLUMNS`] columns `w0..`.
+/// Each indexed word of an event ([`extract::index_words`]) goes into its own column (the
+/// words beyond the last column share it, space-separated), because the trigram tokenizer
+/// would otherwise also emit the 3 useless trigrams across every separator (~30% of all tokens
+/// of a typical event). With `detail=none` the columns cost nothing in the index (no column
+/// numbers are stored) and a query matches in any column.
+fn fts_schema() -> String {
+    let cols: Vec<String> = (0..FTS_COLUMNS).map(|c| format!("w{c}")).collect();
+    format!(
+        "CREATE VIRTUAL TABLE events_fts USING fts5({}, content='', tokenize='trigram', detail=none, columnsize=0);",
+        cols.join(", ")
+    )
+}
+
+fn fts_insert_sql() -> String {
+    let cols: Vec<String> = (0..FTS_COLUMNS).map(|c| format!("w{c}")).collect();
+    let vals: Vec<String> = (0..FTS_COLUMNS).map(|c| format!("?{}", c + 2)).collect();
+    format!(
+        "INSERT INTO events_fts (rowid, {}) VALUES (?1, {})",
+        cols.join(", "),
+        vals.join(", ")
+    )
+}
 
 /// FTS5 tuning, stored in the FTS config table at creation. A 32 MiB in-memory term buffer lets a
 /// 4096-event batch flush as one segment instead of many 1 MiB ones, and automerge 8 merges less
@@ -88,7 +125,6 @@ struct FtsBounds {
 
 const INSERT_EVENT: &str = "INSERT INTO events (id, ts, ingested, kind, user_name, host_name, action, file_path, doc) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
-const INSERT_FTS: &str = "INSERT INTO events_fts (rowid, body) VALUES (?1, ?2)";
 const INSERT_QUARANTINE: &str = "INSERT INTO quarantine (id, reason, source) VALUES (?1, ?2, ?3)";
 const MARK_REINGESTED: &str = "UPDATE quarantine SET admin_event = ?2, new_ids = ?3 WHERE id = ?1";
 const HIT_COLUMNS: &str = "id, ts, ingested, kind, doc";
@@ -99,8 +135,74 @@ const HIT_COLUMNS: &str = "id, ts, ingested, kind, doc";
 /// follower) and, for concurrent queries, further connections from [`Store::open_read_only`]
 /// (WAL lets readers run alongside the writer).
 pub struct Store {
+    /// Declared first so it stops before `conn` closes (the last close checkpoints the WAL).
+    _checkpointer: Option<Checkpointer>,
     conn: Connection,
     path: PathBuf,
+}
+
+/// Background WAL checkpointing for a writing [`Store`]: a thread with its own connection runs
+/// `wal_checkpoint(PASSIVE)` every [`CHECKPOINT_EVERY`]. A passive checkpoint does not block
+/// the writer, so copying WAL pages into the database file (~5% of indexing time when the
+/// committing writer does it itself through `wal_autocheckpoint`) runs on another core, and
+/// the writer's next transaction restarts the WAL once everything is copied. The writer's
+/// `wal_autocheckpoint` stays as a backstop (256 MiB) should this thread fall behind.
+struct Checkpointer {
+    stop: std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+impl Checkpointer {
+    fn start(path: &Path) -> Option<Checkpointer> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .ok()?;
+        conn.busy_timeout(std::time::Duration::from_millis(100))
+            .ok()?;
+        let stop = std::sync::Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+        let flag = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("index-checkpoint".into())
+            .spawn(move || {
+                let (lock, cv) = &*flag;
+                let mut stopped = lock.lock().unwrap_or_else(|e| e.into_inner());
+                while !*stopped {
+                    stopped = cv
+                        .wait_timeout(stopped, CHECKPOINT_EVERY)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                    if *stopped {
+                        break;
+                    }
+                    drop(stopped);
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::debug!(error = %e, "background checkpoint failed; retrying later");
+                    }
+                    stopped = lock.lock().unwrap_or_else(|e| e.into_inner());
+                }
+            })
+            .ok()?;
+        Some(Checkpointer {
+            stop,
+            handle: Some(handle),
+        })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        let (lock, cv) = &*self.stop;
+        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        cv.notify_all();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -162,13 +264,48 @@ fn time_range(from: Option<&str>, to: Option<&str>) -> Result<(Option<i64>, Opti
     Ok((from, to))
 }
 
-/// Turns user text into an FTS5 query: each whitespace-separated term becomes a quoted phrase
-/// (a literal substring for the trigram tokenizer), terms are ANDed. No operator syntax is
-/// exposed, so user input cannot produce an FTS5 syntax error.
-pub(crate) fn fts_query(q: &str) -> Result<Option<String>> {
-    let mut out = String::new();
+/// A parsed full-text query (`q`): the FTS5 expression that selects candidates, and the folded
+/// terms a candidate's body must contain to be a hit.
+///
+/// The FTS table has `detail=none` (no positions), where FTS5 cannot match a phrase of several
+/// trigrams. The expression is therefore the AND of the distinct trigrams of all terms, each
+/// quoted (a single token; user text never becomes FTS5 operator syntax). Every true hit
+/// contains all of them, but so can events where they occur apart (`abcX…bcd` for the term
+/// `abcd`, or a term split across two fields); [`FullText::verify`] removes those by recomputing
+/// the body from the stored document with the same [`extract::full_text`] used at index time,
+/// folding it with [`extract::fold`] and checking each term as a literal substring. Results are
+/// thus exactly the events whose body contains every term, as with the positional index of
+/// schema version 1.
+#[derive(Debug, Clone)]
+pub(crate) struct FullText {
+    /// The FTS5 MATCH expression (AND of quoted trigrams).
+    pub(crate) fts: String,
+    /// The distinct terms, folded.
+    pub(crate) terms: Vec<String>,
+}
+
+impl FullText {
+    /// Whether `doc`'s full-text body contains every term (the exact check).
+    fn verify(&self, doc: &Value, buf: &mut String) -> bool {
+        extract::full_text_contains_all(doc, &self.terms, buf)
+    }
+
+    /// A cheap necessary condition on the stored JSON text, before parsing it.
+    fn may_match(&self, json: &str) -> bool {
+        extract::json_may_contain_all(json, &self.terms)
+    }
+}
+
+/// Turns user text into a [`FullText`]: whitespace-separated terms, all of which must occur as
+/// literal substrings (case-insensitive); terms shorter than 3 characters are rejected, since
+/// the trigram index cannot find them. `None` when there is no term.
+pub(crate) fn fts_query(q: &str) -> Result<Option<FullText>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut fts = String::new();
+    let mut terms: Vec<String> = Vec::new();
     for term in q.split_whitespace() {
-        if term.chars().count() < 3 {
+        let chars: Vec<char> = term.chars().collect();
+        if chars.len() < 3 {
             return Err(StoreError::invalid(
                 "q",
                 format!(
@@ -176,14 +313,28 @@ pub(crate) fn fts_query(q: &str) -> Result<Option<String>> {
                 ),
             ));
         }
-        if !out.is_empty() {
-            out.push_str(" AND ");
+        for w in chars.windows(3) {
+            let tri: String = w.iter().collect();
+            if !seen.insert(tri.clone()) {
+                continue;
+            }
+            if !fts.is_empty() {
+                fts.push_str(" AND ");
+            }
+            fts.push('"');
+            fts.push_str(&tri.replace('"', "\"\""));
+            fts.push('"');
         }
-        out.push('"');
-        out.push_str(&term.replace('"', "\"\""));
-        out.push('"');
+        let folded = extract::fold(term);
+        if !terms.contains(&folded) {
+            terms.push(folded);
+        }
     }
-    Ok(if out.is_empty() { None } else { Some(out) })
+    Ok(if terms.is_empty() {
+        None
+    } else {
+        Some(FullText { fts, terms })
+    })
 }
 
 fn read_hit(row: &Row<'_>) -> rusqlite::Result<std::result::Result<Hit, StoreError>> {
@@ -267,8 +418,11 @@ impl Store {
     /// Opens (creating if missing) the index database at `path` for reading and writing.
     ///
     /// Creates the schema on a fresh file and records [`SCHEMA_VERSION`]; refuses a file with any
-    /// other recorded version ([`StoreError::UnsupportedSchema`]). Sets WAL mode,
-    /// `synchronous=NORMAL`, a 64 MiB page cache, 256 MiB mmap and a 64 MiB WAL auto-checkpoint.
+    /// other recorded version ([`StoreError::UnsupportedSchema`]; version 1 files, from before
+    /// the `detail=none` full-text index, are refused too and must be rebuilt, e.g. with
+    /// `mamori reindex`). Sets WAL mode, `synchronous=NORMAL`, a 64 MiB page cache and 256 MiB
+    /// mmap, and starts a background thread that checkpoints the WAL (see `Checkpointer`; the
+    /// writer's own auto-checkpoint is a 256 MiB backstop).
     pub fn open(path: &Path) -> Result<Store> {
         let open_err = |source| StoreError::Open {
             path: path.to_owned(),
@@ -292,6 +446,7 @@ impl Store {
             }
         } else {
             tx.execute_batch(SCHEMA).map_err(open_err)?;
+            tx.execute_batch(&fts_schema()).map_err(open_err)?;
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
                 [SCHEMA_VERSION],
@@ -301,7 +456,11 @@ impl Store {
             tracing::info!(path = %path.display(), version = SCHEMA_VERSION, "created index database");
         }
         tx.commit().map_err(open_err)?;
+        // The writer checkpoints only as a backstop; see [`Checkpointer`].
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 65536;")
+            .map_err(open_err)?;
         Ok(Store {
+            _checkpointer: Checkpointer::start(path),
             conn,
             path: path.to_owned(),
         })
@@ -329,6 +488,7 @@ impl Store {
         }
         match schema_version(&conn).map_err(open_err)? {
             Some(SCHEMA_VERSION) => Ok(Store {
+                _checkpointer: None,
                 conn,
                 path: path.to_owned(),
             }),
@@ -403,10 +563,11 @@ impl Store {
                 .prepare_cached(INSERT_EVENT)
                 .ctx("preparing event insert")?;
             let mut ins_fts = tx
-                .prepare_cached(INSERT_FTS)
+                .prepare_cached(&fts_insert_sql())
                 .ctx("preparing full-text insert")?;
+            let mut words: Vec<&str> = Vec::with_capacity(64);
             let mut doc_buf: Vec<u8> = Vec::with_capacity(4096);
-            let mut text_buf = String::with_capacity(1024);
+            let mut fts_buf = String::with_capacity(1024);
             for ev in events {
                 if let Some(u) = upto
                     && ev.id <= u
@@ -424,9 +585,21 @@ impl Store {
                 let id = id_to_sql(ev.id)?;
                 let doc = ev.doc;
                 let ts = extract::timestamp_micros(doc).unwrap_or(ev.ingested_micros);
-                doc_buf.clear();
-                serde_json::to_writer(&mut doc_buf, doc)
-                    .expect("serializing a serde_json::Value cannot fail");
+                // The caller's original JSON text when it has it (no re-serialization).
+                // (Not re-validated as UTF-8: ~4% of indexing time; bytes serde_json parsed are
+                // UTF-8, and a violated contract only makes reading that event fail.)
+                let doc_text: &[u8] = match ev.raw {
+                    Some(raw) => {
+                        debug_assert!(std::str::from_utf8(raw).is_ok(), "raw is not UTF-8");
+                        raw
+                    }
+                    None => {
+                        doc_buf.clear();
+                        serde_json::to_writer(&mut doc_buf, doc)
+                            .expect("serializing a serde_json::Value cannot fail");
+                        &doc_buf
+                    }
+                };
                 let kind = ev.kind.as_str();
                 ins_event
                     .execute(params![
@@ -438,13 +611,12 @@ impl Store {
                         extract::str_field(doc, &["host", "name"]),
                         extract::str_field(doc, &["event", "action"]),
                         extract::str_field(doc, &["file", "path"]),
-                        JsonText(&doc_buf),
+                        JsonText(doc_text),
                     ])
                     .ctx("inserting an event row")?;
-                extract::full_text(doc, &mut text_buf);
-                if !text_buf.is_empty() {
-                    ins_fts
-                        .execute(params![id, text_buf])
+                extract::index_words(doc, &mut words);
+                if !words.is_empty() {
+                    insert_words(&mut ins_fts, id, &words, &mut fts_buf)
                         .ctx("inserting full text")?;
                 }
                 match ev.kind {
@@ -515,10 +687,12 @@ impl Store {
     /// Searches, newest first by `(@timestamp, id)`. See [`Query`] for the parameters;
     /// invalid ones give [`StoreError::InvalidParam`] naming the parameter.
     ///
-    /// Plans: a `user` filter walks the `(user_name, ts)` index (with `q`, the full-text matches
-    /// are materialised as a set first); `q` without `user` reads rare terms' matches whole and
-    /// walks common terms' matches bucket by bucket, newest buckets first, stopping early (see
-    /// `search_fts_newest`); otherwise the `(ts)` index
+    /// Plans: a `user` filter walks the `(user_name, ts)` index (with `q`, the full-text
+    /// candidates are materialised as a set first); `q` without `user` reads rare terms'
+    /// candidates whole and walks common terms' candidates bucket by bucket, newest buckets
+    /// first, stopping early (see `search_fts_newest`). With `q`, every candidate that could make
+    /// the page is verified exactly (`FullText`) and rows keep being read until the page has
+    /// `limit` hits or there are no more, so pages stay full and cursors exact. Otherwise the `(ts)` index
     /// is walked backwards and the other filters are checked per row (fast for common values, a
     /// long scan for values that are rare in a large index).
     pub fn search(&self, q: &Query) -> Result<Page> {
@@ -575,19 +749,27 @@ impl Store {
                 };
                 return self.search_fts_newest(&m, &sql, args, limit, bounds);
             }
-            // With a user filter the (user_name, ts) index drives and the FTS matches are a set.
+            // With a user filter the (user_name, ts) index drives and the FTS candidates are a
+            // set; candidates are verified as they stream by in order, and the SQL has no
+            // effective limit (-1; a bound value, so the plan is the same) because some may fail.
             bind(
                 &mut sql,
                 " AND id IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)",
-                m.into(),
+                m.fts.clone().into(),
             );
+            bind(
+                &mut sql,
+                " ORDER BY ts DESC, id DESC LIMIT ?",
+                (-1i64).into(),
+            );
+            return self.page(&sql, args, limit, Tag::Search, "q", Some(&m));
         }
         bind(
             &mut sql,
             " ORDER BY ts DESC, id DESC LIMIT ?",
             (limit as i64 + 1).into(),
         );
-        self.page(&sql, args, limit, Tag::Search, "q")
+        self.page(&sql, args, limit, Tag::Search, "q", None)
     }
 
     /// Full-text search newest first without materialising every match.
@@ -604,7 +786,7 @@ impl Store {
     ///   future-dated events, and the cost is O(limit) buckets instead of O(matches).
     fn search_fts_newest(
         &self,
-        m: &str,
+        ft: &FullText,
         filter_sql: &str,
         mut args: Vec<SqlValue>,
         limit: u32,
@@ -617,27 +799,31 @@ impl Store {
             .prepare_cached(
                 "SELECT rowid FROM events_fts WHERE events_fts MATCH ?1 ORDER BY rowid DESC LIMIT ?2",
             )
-            .and_then(|mut st| st.query_map(params![m, FTS_RARE + 1], |r| r.get(0))?.collect())
+            .and_then(|mut st| {
+                st.query_map(params![ft.fts, FTS_RARE + 1], |r| r.get(0))?
+                    .collect()
+            })
             .map_err(|e| query_err(e, "q"))?;
         if ids.len() as i64 <= FTS_RARE {
             args.push(SqlValue::Text(
                 serde_json::to_string(&ids).expect("ids serialize"),
             ));
-            args.push((keep as i64).into());
+            // No effective limit: candidates are verified as they come, in order.
+            args.push((-1i64).into());
             let sql = format!(
                 "{filter_sql} AND id IN (SELECT value FROM json_each(?{})) \
                  ORDER BY ts DESC, id DESC LIMIT ?{}",
                 n + 1,
                 n + 2
             );
-            return self.page(&sql, args, limit, Tag::Search, "q");
+            return self.page(&sql, args, limit, Tag::Search, "q", Some(ft));
         }
 
         let rows_sql = format!(
             "{filter_sql} AND id IN (SELECT value FROM json_each(?{}))",
             n + 1
         )
-        .replacen(&format!("SELECT {HIT_COLUMNS} "), "SELECT ts, id ", 1);
+        .replacen(&format!("SELECT {HIT_COLUMNS} "), "SELECT ts, id, doc ", 1);
         let mut rows_stmt = self
             .conn
             .prepare_cached(&rows_sql)
@@ -658,44 +844,56 @@ impl Store {
         let mut buckets = buckets_stmt
             .query(params![bounds.from, bounds.to, bounds.cursor_ts])
             .ctx("scanning watermarks")?;
-        let mut best: Vec<(i64, i64)> = Vec::with_capacity(keep * 2);
+        // The `keep` newest verified hits so far, newest first, with their (ts, id).
+        let mut best: Vec<((i64, i64), Hit)> = Vec::with_capacity(keep + 1);
+        let mut buf = String::new();
         args.push(SqlValue::Null);
         while let Some(row) = buckets.next().ctx("scanning watermarks")? {
             let bucket: i64 = row.get(0).ctx("scanning watermarks")?;
             let max_ts: i64 = row.get(1).ctx("scanning watermarks")?;
-            if best.len() == keep && max_ts < best[keep - 1].0 {
+            if best.len() == keep && max_ts < best[keep - 1].0.0 {
                 break;
             }
             let lo = bucket << WATERMARK_SHIFT;
             let ids: Vec<i64> = range_stmt
-                .query_map(params![m, lo, lo + (1 << WATERMARK_SHIFT)], |r| r.get(0))
+                .query_map(params![ft.fts, lo, lo + (1 << WATERMARK_SHIFT)], |r| {
+                    r.get(0)
+                })
                 .and_then(|rows| rows.collect())
                 .map_err(|e| query_err(e, "q"))?;
             if ids.is_empty() {
                 continue;
             }
             args[n] = SqlValue::Text(serde_json::to_string(&ids).expect("ids serialize"));
-            let found = rows_stmt
+            // The cheap check on the JSON text runs here, on the row already read, so most
+            // false candidates are dropped without a second lookup or a JSON parse.
+            let mut found = rows_stmt
                 .query_map(params_from_iter(args.iter()), |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+                    if !ft.may_match(r.get_ref(2)?.as_str()?) {
+                        return Ok(None);
+                    }
+                    Ok(Some((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
                 })
-                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                .and_then(|rows| {
+                    rows.filter_map(|r| r.transpose())
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
                 .map_err(|e| query_err(e, "q"))?;
-            if found.is_empty() {
-                continue;
+            // Newest first; only candidates that would enter the kept set are read and verified.
+            found.sort_unstable_by(|a, b| b.cmp(a));
+            for key in found {
+                if best.len() == keep && key < best[keep - 1].0 {
+                    break;
+                }
+                let Some(hit) = self.verified_hit(key.1, ft, &mut buf)? else {
+                    continue;
+                };
+                let at = best.partition_point(|(k, _)| *k > key);
+                best.insert(at, (key, hit));
+                best.truncate(keep);
             }
-            best.extend(found);
-            best.sort_unstable_by(|a, b| b.cmp(a));
-            best.truncate(keep);
         }
-        let mut events = Vec::with_capacity(best.len());
-        for &(_, id) in &best {
-            let hit = self.get(id as u64)?.ok_or_else(|| StoreError::Corrupt {
-                id: id as u64,
-                reason: "row vanished during a query".into(),
-            })?;
-            events.push(hit);
-        }
+        let mut events: Vec<Hit> = best.into_iter().map(|(_, h)| h).collect();
         let next_cursor = if events.len() > limit as usize {
             events.truncate(limit as usize);
             events
@@ -748,9 +946,12 @@ impl Store {
             cid.into(),
             (limit as i64 + 1).into(),
         ];
-        self.page(&sql, args, limit, Tag::Timeline, "user")
+        self.page(&sql, args, limit, Tag::Timeline, "user", None)
     }
 
+    /// Runs a hit query and makes a page of `limit` hits (+1 to know whether there is more).
+    /// With `verify`, rows are full-text candidates in final order: each is checked exactly and
+    /// rows are read until `limit + 1` pass or the rows run out (the SQL must not cut them off).
     fn page(
         &self,
         sql: &str,
@@ -758,14 +959,34 @@ impl Store {
         limit: u32,
         tag: Tag,
         fts_param: &'static str,
+        verify: Option<&FullText>,
     ) -> Result<Page> {
         let mut stmt = self.conn.prepare_cached(sql).ctx("preparing a query")?;
-        let rows = stmt
-            .query_map(params_from_iter(args), read_hit)
+        let mut rows = stmt
+            .query(params_from_iter(args))
             .map_err(|e| query_err(e, fts_param))?;
         let mut events = Vec::with_capacity(limit as usize + 1);
-        for r in rows {
-            events.push(r.map_err(|e| query_err(e, fts_param))??);
+        let mut buf = String::new();
+        while events.len() <= limit as usize {
+            let Some(row) = rows.next().map_err(|e| query_err(e, fts_param))? else {
+                break;
+            };
+            if let Some(ft) = verify {
+                let text = row
+                    .get_ref(4)
+                    .and_then(|v| Ok(v.as_str()?))
+                    .map_err(|e| query_err(e, fts_param))?;
+                if !ft.may_match(text) {
+                    continue;
+                }
+            }
+            let hit = read_hit(row).map_err(|e| query_err(e, fts_param))??;
+            if let Some(ft) = verify
+                && !ft.verify(&hit.doc, &mut buf)
+            {
+                continue;
+            }
+            events.push(hit);
         }
         let next_cursor = if events.len() > limit as usize {
             events.truncate(limit as usize);
@@ -779,6 +1000,31 @@ impl Store {
             events,
             next_cursor,
         })
+    }
+
+    /// The event `id` if it is a full-text hit of `ft` (prefilter on the JSON text, then the
+    /// exact check on the parsed document).
+    fn verified_hit(&self, id: i64, ft: &FullText, buf: &mut String) -> Result<Option<Hit>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT {HIT_COLUMNS} FROM events WHERE id = ?1"))
+            .ctx("preparing get")?;
+        let mut rows = stmt.query([id]).ctx("reading an event")?;
+        let Some(row) = rows.next().ctx("reading an event")? else {
+            return Err(StoreError::Corrupt {
+                id: id as u64,
+                reason: "row vanished during a query".into(),
+            });
+        };
+        let text = row
+            .get_ref(4)
+            .and_then(|v| Ok(v.as_str()?))
+            .ctx("reading an event")?;
+        if !ft.may_match(text) {
+            return Ok(None);
+        }
+        let hit = read_hit(row).ctx("reading an event")??;
+        Ok(ft.verify(&hit.doc, buf).then_some(hit))
     }
 
     /// One event by ledger id.
@@ -918,6 +1164,29 @@ impl Store {
     }
 }
 
+/// Binds one event's index words to the FTS insert (one word per column, the rest joined in
+/// the last column, unused columns NULL) and runs it.
+fn insert_words(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    id: i64,
+    words: &[&str],
+    rest: &mut String,
+) -> rusqlite::Result<()> {
+    stmt.clear_bindings();
+    stmt.raw_bind_parameter(1, id)?;
+    for (c, w) in words.iter().enumerate().take(FTS_COLUMNS) {
+        if c + 1 == FTS_COLUMNS && words.len() > FTS_COLUMNS {
+            rest.clear();
+            rest.push_str(&words[c..].join(" "));
+            stmt.raw_bind_parameter(c + 2, rest.as_str())?;
+        } else {
+            stmt.raw_bind_parameter(c + 2, *w)?;
+        }
+    }
+    stmt.raw_execute()?;
+    Ok(())
+}
+
 fn query_err(e: rusqlite::Error, fts_param: &'static str) -> StoreError {
     // User text is quoted before it reaches FTS5, so this is a safety net only.
     if e.to_string().contains("fts5") {
@@ -981,15 +1250,19 @@ mod tests {
 
     #[test]
     fn fts_query_quotes_terms_and_rejects_short_ones() {
+        let f = fts_query("住民基本台帳").unwrap().unwrap();
         assert_eq!(
-            fts_query("住民基本台帳").unwrap().as_deref(),
-            Some("\"住民基本台帳\"")
+            f.fts,
+            "\"住民基\" AND \"民基本\" AND \"基本台\" AND \"本台帳\""
         );
+        assert_eq!(f.terms, ["住民基本台帳"]);
+        let f = fts_query(" ABC  d\"ef abc aaaa").unwrap().unwrap();
         assert_eq!(
-            fts_query(" abc  d\"ef ").unwrap().as_deref(),
-            Some("\"abc\" AND \"d\"\"ef\"")
+            f.fts, "\"ABC\" AND \"d\"\"e\" AND \"\"\"ef\" AND \"abc\" AND \"aaa\"",
+            "distinct trigrams, quoted"
         );
-        assert_eq!(fts_query("   ").unwrap(), None);
+        assert_eq!(f.terms, ["abc", "d\"ef", "aaaa"], "folded, distinct");
+        assert!(fts_query("   ").unwrap().is_none());
         assert!(matches!(
             fts_query("abc ab"),
             Err(StoreError::InvalidParam { param: "q", .. })

@@ -11,6 +11,7 @@ fn evs(docs: &[(EventKind, Value)], ids: std::ops::Range<usize>) -> Vec<IndexEve
         ingested_micros: i as i64,
         kind: docs[i].0.clone(),
         doc: &docs[i].1,
+        raw: None,
     })
     .collect()
 }
@@ -153,7 +154,7 @@ fn newer_schema_version_is_refused_with_a_clear_error() {
             e,
             StoreError::UnsupportedSchema {
                 found: 99,
-                supported: 1,
+                supported: 2,
                 ..
             }
         ),
@@ -198,6 +199,7 @@ fn dotted_ecs_keys_are_understood() {
         ingested_micros: 0,
         kind: EventKind::Event,
         doc: &d,
+        raw: None,
     }])
     .unwrap();
     for q in [

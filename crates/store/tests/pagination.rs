@@ -126,6 +126,7 @@ fn pages_stay_consistent_while_new_events_arrive() {
             ingested_micros: 0,
             kind: k.clone(),
             doc: d,
+            raw: None,
         })
         .collect();
     s.index_batch(&evs).unwrap();

@@ -131,6 +131,7 @@ fn reingest_within_the_same_batch_as_the_quarantine_row() {
             ingested_micros: 0,
             kind: k.clone(),
             doc: d,
+            raw: None,
         })
         .collect();
     s.index_batch(&evs).unwrap();

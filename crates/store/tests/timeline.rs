@@ -94,12 +94,14 @@ fn missing_or_bad_timestamp_falls_back_to_ingest_time() {
             ingested_micros: 2_000,
             kind: EventKind::Event,
             doc: &d0,
+            raw: None,
         },
         IndexEvent {
             id: 1,
             ingested_micros: 1_000,
             kind: EventKind::Event,
             doc: &d1,
+            raw: None,
         },
     ])
     .unwrap();

@@ -43,6 +43,7 @@ pub fn index_all(store: &mut Store, docs: &[(EventKind, Value)], batch: usize) {
             ingested_micros: BASE_MICROS + i as i64,
             kind: k.clone(),
             doc: d,
+            raw: None,
         })
         .collect();
     for chunk in evs.chunks(batch) {
