@@ -391,45 +391,6 @@ impl RecordCursor {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn record_layout_is_pinned() {
-        let mut buf = Vec::new();
-        encode_record(&mut buf, 1, EntryKind::Event, 2, &[3u8; 16], b"hi");
-        let mut expect = Vec::new();
-        expect.extend_from_slice(&(8u32 + 8 + 1 + 1 + 16 + 2 + 4).to_le_bytes());
-        expect.extend_from_slice(&1u64.to_le_bytes());
-        expect.extend_from_slice(&2i64.to_le_bytes());
-        expect.extend_from_slice(&[1, 0]);
-        expect.extend_from_slice(&[3u8; 16]);
-        expect.extend_from_slice(b"hi");
-        let crc = crc32c::crc32c(&expect[4..]);
-        expect.extend_from_slice(&crc.to_le_bytes());
-        assert_eq!(buf, expect);
-        let (rec, n) = decode_record(&buf).unwrap();
-        assert_eq!(n, buf.len());
-        assert_eq!(rec.payload, b"hi");
-        assert!(rec.payload_matches());
-    }
-
-    #[test]
-    fn decode_detects_flips_and_truncation() {
-        let mut buf = Vec::new();
-        encode_record(&mut buf, 9, EntryKind::Admin, 2, &[0u8; 16], b"payload");
-        for cut in 0..buf.len() {
-            assert_eq!(decode_record(&buf[..cut]).unwrap_err(), DecodeStop::Incomplete);
-        }
-        for i in 4..buf.len() {
-            let mut b = buf.clone();
-            b[i] ^= 0x40;
-            assert!(matches!(decode_record(&b), Err(DecodeStop::Corrupt(_))), "flip at {i}");
-        }
-    }
-}
-
 /// Erases the payloads (and salts) of `indexes` from the payload store, in place: every segment
 /// holding one of them is rewritten (temporary file, fsync, rename, fsync directory) with those
 /// records replaced by erased records. The Merkle tree is not touched: entries commit only to
@@ -472,4 +433,43 @@ pub fn erase_in_segments(wal_dir: &Path, indexes: &[u64]) -> Result<Vec<u64>, Le
         }
     }
     Ok(erased)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_layout_is_pinned() {
+        let mut buf = Vec::new();
+        encode_record(&mut buf, 1, EntryKind::Event, 2, &[3u8; 16], b"hi");
+        let mut expect = Vec::new();
+        expect.extend_from_slice(&(8u32 + 8 + 1 + 1 + 16 + 2 + 4).to_le_bytes());
+        expect.extend_from_slice(&1u64.to_le_bytes());
+        expect.extend_from_slice(&2i64.to_le_bytes());
+        expect.extend_from_slice(&[1, 0]);
+        expect.extend_from_slice(&[3u8; 16]);
+        expect.extend_from_slice(b"hi");
+        let crc = crc32c::crc32c(&expect[4..]);
+        expect.extend_from_slice(&crc.to_le_bytes());
+        assert_eq!(buf, expect);
+        let (rec, n) = decode_record(&buf).unwrap();
+        assert_eq!(n, buf.len());
+        assert_eq!(rec.payload, b"hi");
+        assert!(rec.payload_matches());
+    }
+
+    #[test]
+    fn decode_detects_flips_and_truncation() {
+        let mut buf = Vec::new();
+        encode_record(&mut buf, 9, EntryKind::Admin, 2, &[0u8; 16], b"payload");
+        for cut in 0..buf.len() {
+            assert_eq!(decode_record(&buf[..cut]).unwrap_err(), DecodeStop::Incomplete);
+        }
+        for i in 4..buf.len() {
+            let mut b = buf.clone();
+            b[i] ^= 0x40;
+            assert!(matches!(decode_record(&b), Err(DecodeStop::Corrupt(_))), "flip at {i}");
+        }
+    }
 }
