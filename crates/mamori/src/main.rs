@@ -126,6 +126,18 @@ enum Cmd {
         #[arg(long)]
         reason: String,
     },
+    /// Erase events' personal data after their retention period (ledgered tombstone; the log
+    /// stays verifiable). The server must be stopped.
+    Erase {
+        #[command(flatten)]
+        d: DataArg,
+        /// Event id (ledger index) to erase; repeatable.
+        #[arg(long = "id", required = true)]
+        ids: Vec<u64>,
+        /// Why, e.g. the retention rule ("保存期間5年経過 / retention 5 years").
+        #[arg(long)]
+        reason: String,
+    },
     /// Create an API token (ledgered).
     Token {
         #[command(flatten)]
@@ -295,6 +307,11 @@ fn run(cli: Cli) -> Result<()> {
             println!("旧検証鍵 / old verifier key: {}", r.old_vkey);
             println!("新検証鍵 / new verifier key: {}", r.new_vkey);
             println!("証人・監査人に新しい検証鍵を伝えてください / give the new verifier key to witnesses and auditors");
+            Ok(())
+        }
+        Cmd::Erase { d, ids, reason } => {
+            let r = DataDir::new(&d.data).erase("cli", &ids, &reason)?;
+            println!("消去しました(墓標 #{})/ erased (tombstone #{}): {:?}", r.tombstone, r.tombstone, r.erased);
             Ok(())
         }
         Cmd::Token { d, name, role } => {

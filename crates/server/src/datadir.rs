@@ -225,6 +225,53 @@ impl DataDir {
         Ok(Ledger::open(lc)?)
     }
 
+    /// Erases the payloads of `ids` after their retention period (docs/ledger.md, "Erasure"):
+    /// 1. a `tombstone` entry naming the actor, the reason and the ids is ledgered first;
+    /// 2. the payloads and salts are removed from the payload store (the tree is untouched);
+    /// 3. the index rows are replaced by stubs and their full text removed.
+    ///
+    /// Refuses ids that are not events (admin records, key rotations and tombstones are the
+    /// audit trail itself) and ids not yet in the ledger. Needs the ledger lock (server stopped).
+    pub fn erase(&self, actor: &str, ids: &[u64], reason: &str) -> Result<EraseResult, DataDirError> {
+        if ids.is_empty() || reason.trim().is_empty() {
+            return Err(DataDirError::Other("消去には対象の番号と理由が必要です / erasure needs ids and a reason".into()));
+        }
+        let cfg = self.config()?;
+        let ledger = self.open_ledger(&cfg)?;
+        self.index_now(&ledger)?;
+        {
+            let store = Store::open_read_only(&self.index_path())?;
+            for id in ids {
+                match store.get(*id)? {
+                    Some(h) if h.kind.as_str() == "event" || h.kind.as_str() == "quarantine" => {}
+                    Some(h) => {
+                        return Err(DataDirError::Other(format!(
+                            "#{id} は {} の記録で、消去できません / #{id} is a {} record and cannot be erased",
+                            h.kind.as_str(),
+                            h.kind.as_str()
+                        )));
+                    }
+                    None => return Err(DataDirError::Other(format!("#{id} はありません / no event #{id}"))),
+                }
+            }
+        }
+        let doc = json!({
+            "@timestamp": mamori_event::format_ts(chrono::Utc::now()),
+            "event": {"kind": "event", "category": ["configuration"], "action": "payload-erased", "module": "mamori", "dataset": "mamori.admin", "outcome": "success", "reason": reason},
+            "user": {"name": actor},
+            "mamori": {"erasure": {"ids": ids, "reason": reason}},
+        });
+        let r = ledger.append_blocking(vec![NewEntry { kind: EntryKind::Tombstone, payload: serde_json::to_vec(&doc).expect("json") }])?;
+        ledger.wait_checkpoint(r.first_index + 1, Duration::from_secs(10));
+        self.index_now(&ledger)?;
+        ledger.close();
+        drop(ledger);
+        let erased = mamori_ledger::erase_payloads(&self.ledger_dir(), ids)?;
+        let mut store = Store::open(&self.index_path())?;
+        store.redact(ids)?;
+        Ok(EraseResult { tombstone: r.first_index, erased })
+    }
+
     /// Brings the index up to the ledger's durable size (for CLI commands that append).
     pub fn index_now(&self, ledger: &Ledger) -> Result<(), DataDirError> {
         let mut store = Store::open(&self.index_path())?;
@@ -246,6 +293,14 @@ impl DataDir {
         let auth = rebuild_auth(&store)?;
         Ok(Opened { cfg, ledger, store: Arc::new(Mutex::new(store)), auth: Arc::new(RwLock::new(auth)) })
     }
+}
+
+/// What `erase` did.
+pub struct EraseResult {
+    /// Ledger index of the tombstone entry.
+    pub tombstone: u64,
+    /// Ids whose payload was erased now (ids erased earlier are not repeated).
+    pub erased: Vec<u64>,
 }
 
 /// What `rotate_key` did.

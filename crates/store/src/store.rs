@@ -92,6 +92,17 @@ fn fts_schema() -> String {
     )
 }
 
+/// The FTS5 'delete' command for contentless tables, with the same parameters as the insert.
+fn fts_delete_sql() -> String {
+    let cols: Vec<String> = (0..FTS_COLUMNS).map(|c| format!("w{c}")).collect();
+    let vals: Vec<String> = (0..FTS_COLUMNS).map(|c| format!("?{}", c + 2)).collect();
+    format!(
+        "INSERT INTO events_fts (events_fts, rowid, {}) VALUES ('delete', ?1, {})",
+        cols.join(", "),
+        vals.join(", ")
+    )
+}
+
 fn fts_insert_sql() -> String {
     let cols: Vec<String> = (0..FTS_COLUMNS).map(|c| format!("w{c}")).collect();
     let vals: Vec<String> = (0..FTS_COLUMNS).map(|c| format!("?{}", c + 2)).collect();
@@ -906,6 +917,58 @@ impl Store {
             events,
             next_cursor,
         })
+    }
+
+    /// Replaces the rows of events whose payload was erased from the ledger (retention period
+    /// over) by the same stub a rebuild from the ledger produces (`{"mamori":{"erased":true}}`,
+    /// no extracted columns) and removes their full-text postings, with `secure_delete` so the
+    /// freed pages are zeroed, then truncates the WAL so no copy of the old pages remains in it.
+    /// Ids that are not indexed are an error; the ledger's tombstone is the record of who erased
+    /// what and why.
+    pub fn redact(&mut self, ids: &[u64]) -> Result<usize> {
+        let stub = serde_json::json!({"mamori": {"erased": true}}).to_string();
+        self.conn.pragma_update(None, "secure_delete", "ON").ctx("secure_delete")?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx("begin redact")?;
+        let mut n = 0;
+        for id in ids {
+            let id_sql = i64::try_from(*id).map_err(|_| StoreError::IdOutOfRange(*id))?;
+            // A contentless FTS5 row is deleted by replaying the exact values it was inserted with
+            // (the FTS5 'delete' command), recomputed from the stored document with the same
+            // extraction as at index time.
+            let doc: Option<String> = tx
+                .query_row("SELECT doc FROM events WHERE id = ?1", params![id_sql], |r| r.get(0))
+                .optional()
+                .ctx("read event for redaction")?;
+            let Some(doc) = doc else {
+                return Err(StoreError::invalid("ids", format!("event {id} is not in the index")));
+            };
+            let value: Value = serde_json::from_str(&doc).unwrap_or(Value::Null);
+            let mut words = Vec::new();
+            extract::index_words(&value, &mut words);
+            if !words.is_empty() {
+                let mut del = tx.prepare_cached(&fts_delete_sql()).ctx("prepare fts delete")?;
+                let mut rest = String::new();
+                insert_words(&mut del, id_sql, &words, &mut rest).ctx("delete full text")?;
+            }
+            let changed = tx
+                .execute(
+                    "UPDATE events SET doc = ?2, user_name = NULL, host_name = NULL, action = NULL, file_path = NULL WHERE id = ?1",
+                    params![id_sql, stub],
+                )
+                .ctx("redact event")?;
+            if changed == 0 {
+                return Err(StoreError::invalid("ids", format!("event {id} is not in the index")));
+            }
+            n += changed;
+        }
+        // Merge the full-text segments so the deleted ids' postings (which trigrams the erased
+        // text contained) are really gone, not only marked deleted. O(index size), but erasure
+        // runs rarely, in retention batches.
+        tx.execute("INSERT INTO events_fts (events_fts) VALUES ('optimize')", []).ctx("fts optimize")?;
+        tx.commit().ctx("commit redact")?;
+        self.conn.pragma_update(None, "secure_delete", "OFF").ctx("secure_delete")?;
+        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).ctx("wal checkpoint")?;
+        Ok(n)
     }
 
     /// One person's activity (`user.name` = `user`) in time order, **oldest first** by
