@@ -138,6 +138,26 @@ enum Cmd {
         #[arg(long)]
         reason: String,
     },
+    /// Import an HR roster CSV (職員名簿・人事異動; UTF-8 or CP932, 和暦 dates), ledgered.
+    RosterImport {
+        #[command(flatten)]
+        d: DataArg,
+        /// The roster file.
+        file: PathBuf,
+    },
+    /// Who used an account on a date: person, department, title, employment status.
+    Who {
+        #[command(flatten)]
+        d: DataArg,
+        /// Account name (tanaka.k, CITY\tanaka.k, tanaka.k@city.example.lg.jp …).
+        account: String,
+        /// Date (YYYY-MM-DD, YYYY/MM/DD or 和暦 such as 令和6年4月1日); default today.
+        #[arg(long)]
+        date: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Create an API token (ledgered).
     Token {
         #[command(flatten)]
@@ -314,6 +334,8 @@ fn run(cli: Cli) -> Result<()> {
             println!("消去しました(墓標 #{})/ erased (tombstone #{}): {:?}", r.tombstone, r.tombstone, r.erased);
             Ok(())
         }
+        Cmd::RosterImport { d, file } => roster_import(&d.data, &file),
+        Cmd::Who { d, account, date, json } => who(&d.data, &account, date.as_deref(), json),
         Cmd::Token { d, name, role } => {
             let dir = DataDir::new(&d.data);
             let opened = dir.open()?;
@@ -328,6 +350,53 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn roster_import(data: &std::path::Path, file: &std::path::Path) -> Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let name = file.display().to_string();
+    let (id, rec) = DataDir::new(data).import_roster("cli", &name, &bytes)?;
+    println!(
+        "{name}: 取込 {} 行 / imported {} rows, エラー {} 行 / {} rows refused (台帳 #{id} / ledger entry #{id})",
+        rec.rows.len(),
+        rec.rows.len(),
+        rec.errors.len(),
+        rec.errors.len()
+    );
+    for e in &rec.errors {
+        eprintln!("  {name}: {e}");
+    }
+    Ok(())
+}
+
+fn who(data: &std::path::Path, account: &str, date: Option<&str>, json: bool) -> Result<()> {
+    let date = match date {
+        Some(d) => mamori_directory::parse_date(d).map_err(|e| anyhow::anyhow!("--date: {e}"))?,
+        None => chrono::Local::now().date_naive(),
+    };
+    let dir = DataDir::new(data).directory()?;
+    let r = dir.resolve(account, date);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    let show = |p: &mamori_directory::PersonState| {
+        let post = p.post.as_ref().or(p.last_post.as_ref());
+        let dept = post.map(|p| format!("{} {}({})", p.dept_name, p.title, p.dept_code)).unwrap_or_else(|| "-".into());
+        println!("{date}: {} {}({})  {}  所属 / department: {dept}", p.staff_id, p.name, p.name_kana, p.status.label());
+        for c in &p.concurrent {
+            println!("  兼務 / concurrent: {} {}({})", c.dept_name, c.title, c.dept_code);
+        }
+    };
+    match &r {
+        mamori_directory::Resolution::Person(p) => show(p),
+        mamori_directory::Resolution::Shared(ps) => {
+            println!("共用アカウント / shared account: {} 人 / people", ps.len());
+            ps.iter().for_each(show);
+        }
+        mamori_directory::Resolution::Unknown(why) => println!("不明なアカウント / unknown account: {why:?}"),
+    }
+    Ok(())
 }
 
 fn proof(kind: ProofCmd) -> Result<()> {
