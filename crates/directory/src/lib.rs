@@ -17,12 +17,14 @@
 //!   ([`Directory::changes`]);
 //! - resolves an account name (`CITY\tanaka.k`, `tanaka.k@city.lg.jp`, an operator ID) to a
 //!   person and their state on a date, or to Shared or Unknown, never to nothing
-//!   ([`Directory::resolve`]).
+//!   ([`Directory::resolve`]);
+//! - keeps the registered removable media ledger (USB 管理台帳), answers whether a device was
+//!   registered and active on a date, and writes USBGuard rules from it ([`usb`]).
 //!
 //! What it does not do: any I/O beyond parsing the bytes it is given, ledgering (the caller
 //! ledgers [`ImportRecord`]s as JSON and rebuilds the directory by replaying them in ledger
-//! order with [`Directory::apply`]), LDAP/AD sync, access rights or their review, USB device
-//! registries, takeout approvals, vendors.
+//! order with [`Directory::apply`]), LDAP/AD sync, access rights or their review, takeout
+//! approvals, vendors.
 //!
 //! The rules for dates, accounts, imperfect rows and the time model are documented on the
 //! modules [`date`], [`account`], [`roster`] and [`directory`].
@@ -33,6 +35,7 @@ pub mod account;
 pub mod date;
 pub mod directory;
 pub mod roster;
+pub mod usb;
 
 pub use account::{AccountError, AccountForm, AccountName};
 pub use date::{DateError, Era, parse_date};
@@ -43,4 +46,9 @@ pub use directory::{
 pub use roster::{
     ChangeType, Column, ParsedRoster, Problem, RosterRow, RowError, SourceEncoding, parse_roster,
     parse_roster_detailed,
+};
+pub use usb::{
+    HexField, Owner, ParsedUsbCsv, ReplayError, UsbColumn, UsbDevice, UsbError, UsbImport, UsbKind,
+    UsbProblem, UsbRecord, UsbRegistry, UsbRow, UsbRowError, UsbStatus, UsbVerdict, normalize_hex_id,
+    parse_usb_csv, usbguard_escape, usbguard_rules,
 };

@@ -9,6 +9,8 @@
 //! - [`format::evtx`]: reads a Windows `.evtx` file into one ECS document per record
 //!   (Winlogbeat's `winlog.*` names plus ECS fields per event ID), with an error naming the
 //!   chunk and record for each damaged part ([`parse_evtx`]).
+//! - [`format::samba_audit`]: enriches syslog documents from Samba's
+//!   `vfs_full_audit` (`smbd_audit`) with ECS file fields ([`parse_samba_audit`]).
 //! - [`format::ndjson`]: splits an NDJSON body into lines and parses each one
 //!   as a JSON object ([`parse_ndjson`]).
 //!
@@ -28,6 +30,7 @@ pub use format::ndjson::{
     DEFAULT_MAX_LINE, LineError, LineErrorReason, NdjsonLines, NdjsonRecord, ndjson_lines,
     parse_ndjson,
 };
+pub use format::samba_audit::{SAMBA_AUDIT_APPNAME, enrich_syslog_doc, parse_samba_audit};
 pub use format::syslog::{SyslogContext, SyslogError, SyslogErrorKind, parse_syslog};
 pub use format::{Format, UnknownFormat};
 pub use framing::{DEFAULT_MAX_FRAME, Frame, Framer, FramingError, FramingMode};

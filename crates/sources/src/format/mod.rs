@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 pub mod evtx;
 pub mod ndjson;
+pub mod samba_audit;
 pub mod syslog;
 
 /// Input format selected on the command line (`--format`).

@@ -512,6 +512,7 @@ pub fn parse_syslog(raw: &[u8], ctx: &SyslogContext) -> Result<Map<String, Value
     if !flags.is_empty() {
         set(&mut doc, &["mamori", "syslog"], Value::Object(flags));
     }
+    crate::format::samba_audit::enrich_syslog_doc(&mut doc);
     Ok(doc)
 }
 
