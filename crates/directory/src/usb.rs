@@ -643,11 +643,13 @@ impl UsbRegistry {
         let parsed = parse_usb_csv(bytes, as_of);
         let mut errors = parsed.errors;
         let mut applied = 0;
+        let mut records = Vec::new();
         for row in parsed.rows {
             let mut first = true;
             for rec in &row.records {
                 match self.apply(rec) {
                     Ok(()) => {
+                        records.push(rec.clone());
                         if first {
                             applied += 1;
                         }
@@ -668,6 +670,7 @@ impl UsbRegistry {
         errors.sort_by_key(|e| e.row);
         UsbImport {
             applied,
+            records,
             errors,
             encoding: parsed.encoding,
         }
@@ -679,6 +682,9 @@ impl UsbRegistry {
 pub struct UsbImport {
     /// Rows whose registration was applied.
     pub applied: usize,
+    /// The records that were applied, in order: what the caller ledgers, so the registry can be
+    /// rebuilt by replaying them.
+    pub records: Vec<UsbRecord>,
     /// Rows that were not (or only partly: a status after a successful registration).
     pub errors: Vec<UsbRowError>,
     /// How the bytes were decoded.

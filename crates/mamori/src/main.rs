@@ -145,6 +145,21 @@ enum Cmd {
         /// The roster file.
         file: PathBuf,
     },
+    /// Import the USB 管理台帳 (registered removable media) CSV, ledgered.
+    UsbImport {
+        #[command(flatten)]
+        d: DataArg,
+        /// The registry CSV (管理番号,ベンダーID,製品ID,シリアル,種別,所有者,状態,登録日,備考).
+        file: PathBuf,
+    },
+    /// Print USBGuard rules allowing the registered, active devices (block the rest).
+    UsbRules {
+        #[command(flatten)]
+        d: DataArg,
+        /// Date the registry is taken at (default today; 和暦 accepted).
+        #[arg(long)]
+        date: Option<String>,
+    },
     /// Who used an account on a date: person, department, title, employment status.
     Who {
         #[command(flatten)]
@@ -335,6 +350,24 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::RosterImport { d, file } => roster_import(&d.data, &file),
+        Cmd::UsbImport { d, file } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let name = file.display().to_string();
+            let (id, imp) = DataDir::new(&d.data).import_usb("cli", &name, &bytes)?;
+            println!("{name}: 登録 {} 件 / registered {}, エラー {} 行 / {} rows refused (台帳 #{id} / ledger entry #{id})", imp.applied, imp.applied, imp.errors.len(), imp.errors.len());
+            for e in &imp.errors {
+                eprintln!("  {name}: {e}");
+            }
+            Ok(())
+        }
+        Cmd::UsbRules { d, date } => {
+            let date = match date {
+                Some(s) => mamori_directory::parse_date(&s).map_err(|e| anyhow::anyhow!("--date: {e}"))?,
+                None => chrono::Local::now().date_naive(),
+            };
+            print!("{}", mamori_directory::usbguard_rules(&DataDir::new(&d.data).usb_registry()?, date));
+            Ok(())
+        }
         Cmd::Who { d, account, date, json } => who(&d.data, &account, date.as_deref(), json),
         Cmd::Token { d, name, role } => {
             let dir = DataDir::new(&d.data);

@@ -298,6 +298,57 @@ impl DataDir {
         Ok((r.first_index, record))
     }
 
+    /// Imports the USB 管理台帳 CSV: the records that apply to the registry as rebuilt from the
+    /// ledger are ledgered as one admin entry; refused rows are returned with row and column.
+    pub fn import_usb(&self, actor: &str, file_name: &str, bytes: &[u8]) -> Result<(u64, mamori_directory::UsbImport), DataDirError> {
+        let cfg = self.config()?;
+        let ledger = self.open_ledger(&cfg)?;
+        self.index_now(&ledger)?;
+        let mut reg = self.usb_registry()?;
+        let today = chrono::Local::now().date_naive();
+        let imp = reg.import_csv(bytes, today);
+        let doc = json!({
+            "@timestamp": mamori_event::format_ts(chrono::Utc::now()),
+            "event": {"kind": "event", "category": ["configuration"], "action": "usb-registry-changed", "module": "mamori", "dataset": "mamori.admin", "outcome": "success"},
+            "user": {"name": actor},
+            "file": {"name": file_name},
+            "mamori": {"usb_records": imp.records, "refused_rows": imp.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>()},
+        });
+        let r = ledger.append_blocking(vec![NewEntry { kind: EntryKind::Admin, payload: serde_json::to_vec(&doc).expect("json") }])?;
+        self.index_now(&ledger)?;
+        ledger.close();
+        Ok((r.first_index, imp))
+    }
+
+    /// Rebuilds the USB registry by replaying the ledgered registry changes, oldest first.
+    pub fn usb_registry(&self) -> Result<mamori_directory::UsbRegistry, DataDirError> {
+        let mut records = Vec::new();
+        for (id, doc) in self.admin_docs("usb-registry-changed")? {
+            let recs: Vec<mamori_directory::UsbRecord> = serde_json::from_value(doc.pointer("/mamori/usb_records").cloned().unwrap_or_default())
+                .map_err(|e| DataDirError::Other(format!("USB registry record #{id}: {e}")))?;
+            records.extend(recs);
+        }
+        mamori_directory::UsbRegistry::replay(&records).map_err(|e| DataDirError::Other(e.to_string()))
+    }
+
+    /// Admin entries with `event.action` = `action`, oldest first, as (ledger id, document).
+    fn admin_docs(&self, action: &str) -> Result<Vec<(u64, serde_json::Value)>, DataDirError> {
+        let store = Store::open_read_only(&self.index_path())?;
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let q = mamori_store::Query { kind: Some("admin".into()), action: Some(action.into()), limit: Some(1000), cursor: cursor.clone(), ..Default::default() };
+            let page = store.search(&q)?;
+            out.extend(page.events.into_iter().map(|h| (h.id, h.doc)));
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        out.sort_by_key(|(id, _)| *id);
+        Ok(out)
+    }
+
     fn directory_with(&self, ledger: &Ledger) -> Result<mamori_directory::Directory, DataDirError> {
         self.index_now(ledger)?;
         self.directory()
@@ -306,24 +357,13 @@ impl DataDir {
     /// Rebuilds the directory (who each person was on each day) by replaying the ledgered roster
     /// imports, oldest first, from the index.
     pub fn directory(&self) -> Result<mamori_directory::Directory, DataDirError> {
-        let store = Store::open_read_only(&self.index_path())?;
         let mut records: Vec<(u64, mamori_directory::ImportRecord)> = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let q = mamori_store::Query { kind: Some("admin".into()), action: Some("roster-imported".into()), limit: Some(1000), cursor: cursor.clone(), ..Default::default() };
-            let page = store.search(&q)?;
-            for hit in page.events {
-                if let Some(rec) = hit.doc.pointer("/mamori/roster") {
-                    let rec = serde_json::from_value(rec.clone()).map_err(|e| DataDirError::Other(format!("roster record #{}: {e}", hit.id)))?;
-                    records.push((hit.id, rec));
-                }
-            }
-            match page.next_cursor {
-                Some(c) => cursor = Some(c),
-                None => break,
+        for (id, doc) in self.admin_docs("roster-imported")? {
+            if let Some(rec) = doc.pointer("/mamori/roster") {
+                let rec = serde_json::from_value(rec.clone()).map_err(|e| DataDirError::Other(format!("roster record #{id}: {e}")))?;
+                records.push((id, rec));
             }
         }
-        records.sort_by_key(|(id, _)| *id);
         let mut dir = mamori_directory::Directory::new();
         for (id, rec) in &records {
             dir.apply(rec).map_err(|e| DataDirError::Other(format!("roster record #{id}: {e}")))?;
