@@ -591,7 +591,7 @@ pub fn parse_roster_detailed(bytes: &[u8], recorded_at: DateTime<Utc>) -> Parsed
 
 /// Decodes the bytes: valid UTF-8 (BOM stripped) is UTF-8; anything else is read as CP932.
 /// Returns whether the decoding had to substitute U+FFFD for undecodable bytes.
-fn decode(bytes: &[u8]) -> (String, SourceEncoding, bool) {
+pub(crate) fn decode(bytes: &[u8]) -> (String, SourceEncoding, bool) {
     let (body, bom) = match bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
         Some(b) => (b, true),
         None => (bytes, false),
@@ -616,7 +616,7 @@ fn decode(bytes: &[u8]) -> (String, SourceEncoding, bool) {
 }
 
 /// Trims ASCII and ideographic spaces.
-fn trim(s: &str) -> &str {
+pub(crate) fn trim(s: &str) -> &str {
     s.trim_matches(|c: char| c.is_whitespace() || c == '\u{3000}')
 }
 

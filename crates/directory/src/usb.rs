@@ -58,7 +58,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::date::{DateError, halfwidth, parse_date};
-use crate::roster::SourceEncoding;
+use crate::roster::{SourceEncoding, decode, trim};
 
 /// Longest value quoted back in a [`UsbRowError`].
 const MAX_QUOTED: usize = 60;
@@ -928,32 +928,6 @@ pub struct ParsedUsbCsv {
     pub errors: Vec<UsbRowError>,
     /// How the bytes were decoded (None if they could not be).
     pub encoding: Option<SourceEncoding>,
-}
-
-fn decode(bytes: &[u8]) -> (String, SourceEncoding, bool) {
-    let (body, bom) = match bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
-        Some(b) => (b, true),
-        None => (bytes, false),
-    };
-    if let Ok(s) = std::str::from_utf8(body) {
-        let enc = if bom {
-            SourceEncoding::Utf8Bom
-        } else {
-            SourceEncoding::Utf8
-        };
-        return (s.to_owned(), enc, false);
-    }
-    if bom {
-        let (s, bad) = encoding_rs::UTF_8.decode_without_bom_handling(body);
-        return (s.into_owned(), SourceEncoding::Utf8Bom, bad);
-    }
-    // WHATWG Shift_JIS = Microsoft CP932 (with the NEC/IBM extensions).
-    let (s, bad) = encoding_rs::SHIFT_JIS.decode_without_bom_handling(body);
-    (s.into_owned(), SourceEncoding::Cp932, bad)
-}
-
-fn trim(s: &str) -> &str {
-    s.trim_matches(|c: char| c.is_whitespace() || c == '\u{3000}')
 }
 
 fn looks_like_excel_number(s: &str) -> bool {

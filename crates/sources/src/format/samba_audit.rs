@@ -38,6 +38,7 @@
 use std::net::IpAddr;
 
 use serde_json::{Map, Value};
+use super::syslog::set;
 
 /// syslog app-name (ident) used by `vfs_full_audit`.
 pub const SAMBA_AUDIT_APPNAME: &str = "smbd_audit";
@@ -61,22 +62,6 @@ pub fn enrich_syslog_doc(doc: &mut Map<String, Value>) {
         .unwrap_or_default()
         .to_owned();
     parse_samba_audit(&message, doc);
-}
-
-/// Sets `doc.a.b.c = value`, creating (or replacing non-object) parents.
-fn set(doc: &mut Map<String, Value>, path: &[&str], value: Value) {
-    let (last, parents) = path.split_last().expect("non-empty path");
-    let mut cur = doc;
-    for key in parents {
-        let slot = cur
-            .entry(key.to_string())
-            .or_insert_with(|| Value::Object(Map::new()));
-        if !slot.is_object() {
-            *slot = Value::Object(Map::new());
-        }
-        cur = slot.as_object_mut().expect("just made an object");
-    }
-    cur.insert(last.to_string(), value);
 }
 
 fn get<'a>(doc: &'a Map<String, Value>, path: &[&str]) -> Option<&'a Value> {

@@ -335,8 +335,8 @@ fn structured_data(elements: &[StructuredElement<&str>]) -> Map<String, Value> {
     sd
 }
 
-/// Sets `doc.a.b.c = value`, creating intermediate objects.
-fn set(doc: &mut Map<String, Value>, path: &[&str], value: Value) {
+/// Sets `doc.a.b.c = value`, creating (or replacing non-object) parents.
+pub(crate) fn set(doc: &mut Map<String, Value>, path: &[&str], value: Value) {
     let (last, parents) = path.split_last().expect("non-empty path");
     let mut cur = doc;
     for key in parents {
