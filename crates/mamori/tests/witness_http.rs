@@ -154,9 +154,11 @@ fn prefecture_witnesses_the_city_and_refuses_a_fork() {
     let (code, out) = run(&["verify", "--url", &city_url, "--log-key", &city.vkey]);
     assert_eq!(code, 0, "{out}");
 
-    // The witness comes back (same address, persisted state); the next checkpoint is cosigned
-    // again, from the size it last saw.
+    // The witness comes back (same address, persisted state): the city retries the failed
+    // submission by itself, so size 7 gets cosigned without new events; the next checkpoint is
+    // cosigned too, from the size it last saw.
     let pref_srv = Server::start(&pref_dir, &["--listen", &pref_addr]);
+    wait_cosigned(&client, &city_srv, &city.vkey, &pref.witness_vkey, 7);
     ingest(&client, &city_srv, &city.admin, "batch-C", 1);
     let cp_c = wait_cosigned(&client, &city_srv, &city.vkey, &pref.witness_vkey, 8);
     let cp_c_path = tmp.path().join("cp-c");

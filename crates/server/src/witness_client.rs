@@ -162,23 +162,33 @@ pub fn spawn_submitter(st: AppState, stop: Arc<AtomicBool>) -> Option<std::threa
             .spawn(move || {
                 let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().expect("http client");
                 let mut known: HashMap<String, u64> = HashMap::new();
-                let mut done_size = u64::MAX;
+                // Per witness: the checkpoint size it last cosigned (or was last tried with) and
+                // when a failed submission may be retried, so an unreachable witness is retried
+                // every few seconds even while no new checkpoint is published.
+                const RETRY: Duration = Duration::from_secs(5);
+                let mut done: HashMap<String, (u64, Option<std::time::Instant>)> = HashMap::new();
                 while !stop.load(Ordering::SeqCst) {
-                    let cp = st.ledger.wait_checkpoint(done_size.wrapping_add(1), Duration::from_millis(500));
-                    if cp.size == done_size {
-                        continue;
-                    }
+                    let cp = st.ledger.wait_checkpoint(st.ledger.checkpoint().size + 1, Duration::from_millis(500));
                     for w in &st.cfg.witnesses {
-                        match submit_once(&client, &st.ledger, w, &mut known) {
-                            SubmitResult::Cosigned => {}
+                        let (size, retry_at) = done.get(&w.url).copied().unwrap_or((u64::MAX, None));
+                        let due = size != cp.size || retry_at.is_some_and(|t| std::time::Instant::now() >= t);
+                        if !due {
+                            continue;
+                        }
+                        let retry_at = match submit_once(&client, &st.ledger, w, &mut known) {
+                            SubmitResult::Cosigned => None,
                             SubmitResult::Alarm(code, m) => {
                                 st.counters.witness_alarms.fetch_add(1, Ordering::Relaxed);
                                 tracing::error!(witness = %w.url, code, %m, "WITNESS ALARM: witness refused our checkpoint");
+                                None
                             }
-                            SubmitResult::Failed(m) => tracing::warn!(witness = %w.url, %m, "witness submission failed"),
-                        }
+                            SubmitResult::Failed(m) => {
+                                tracing::warn!(witness = %w.url, %m, "witness submission failed; will retry");
+                                Some(std::time::Instant::now() + RETRY)
+                            }
+                        };
+                        done.insert(w.url.clone(), (cp.size, retry_at));
                     }
-                    done_size = cp.size;
                 }
             })
             .expect("spawn submitter"),
