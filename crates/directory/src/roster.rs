@@ -482,35 +482,22 @@ pub fn parse_roster_detailed(bytes: &[u8], recorded_at: DateTime<Utc>) -> Parsed
         errors: Vec::new(),
         encoding: None,
     };
-    let file_error = |p: Problem| RowError::new(1, None, "", p);
-    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
-        out.errors.push(file_error(Problem::Utf16));
-        return out;
-    }
-    let (text, encoding, lossy) = decode(bytes);
-    out.encoding = Some(encoding);
-
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let mut records = reader.records();
-    let header = match records.next() {
-        None => {
-            out.errors.push(file_error(Problem::EmptyFile));
+    let (encoding, opened) = open_csv(bytes);
+    out.encoding = encoding;
+    let CsvFile { header, records, lossy } = match opened {
+        Ok(f) => f,
+        Err(p) => {
+            let p = match p {
+                CsvFileProblem::Utf16 => Problem::Utf16,
+                CsvFileProblem::EmptyFile => Problem::EmptyFile,
+                CsvFileProblem::Csv(e) => Problem::Csv(e),
+            };
+            out.errors.push(RowError::new(1, None, "", p));
             return out;
         }
-        Some(Err(e)) => {
-            out.errors.push(file_error(Problem::Csv(e.to_string())));
-            return out;
-        }
-        Some(Ok(h)) => h,
     };
     let mut columns: BTreeMap<Column, usize> = BTreeMap::new();
-    for (i, cell) in header.iter().enumerate() {
-        let h = halfwidth(cell.trim_start_matches('\u{FEFF}'))
-            .trim()
-            .to_owned();
+    for (i, h) in header_names(&header).into_iter().enumerate() {
         if let Some(c) = Column::from_header(&h)
             && columns.insert(c, i).is_some()
         {
@@ -589,9 +576,55 @@ pub fn parse_roster_detailed(bytes: &[u8], recorded_at: DateTime<Utc>) -> Parsed
     out
 }
 
+/// A CSV file opened for reading: its header record and the records after it.
+pub(crate) struct CsvFile {
+    /// The first record.
+    pub header: csv::StringRecord,
+    /// The data records (row 2 on).
+    pub records: csv::StringRecordsIntoIter<std::io::Cursor<String>>,
+    /// Whether decoding had to substitute U+FFFD for undecodable bytes.
+    pub lossy: bool,
+}
+
+/// What makes a whole CSV file unreadable (reported on row 1).
+pub(crate) enum CsvFileProblem {
+    Utf16,
+    EmptyFile,
+    Csv(String),
+}
+
+/// Opens a CSV file the way both the roster and the USB ledger read theirs: UTF-16 refused,
+/// UTF-8/CP932 detected ([`decode`]), quoted fields, ragged rows allowed (checked per row by the
+/// caller), the first record as header. Returns the encoding (None for UTF-16) beside the result.
+pub(crate) fn open_csv(bytes: &[u8]) -> (Option<SourceEncoding>, Result<CsvFile, CsvFileProblem>) {
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return (None, Err(CsvFileProblem::Utf16));
+    }
+    let (text, encoding, lossy) = decode(bytes);
+    let mut records = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(std::io::Cursor::new(text))
+        .into_records();
+    let file = match records.next() {
+        None => Err(CsvFileProblem::EmptyFile),
+        Some(Err(e)) => Err(CsvFileProblem::Csv(e.to_string())),
+        Some(Ok(header)) => Ok(CsvFile { header, records, lossy }),
+    };
+    (Some(encoding), file)
+}
+
+/// Header cells normalised for matching column names: BOM removed, half-width, trimmed.
+pub(crate) fn header_names(header: &csv::StringRecord) -> Vec<String> {
+    header
+        .iter()
+        .map(|cell| halfwidth(cell.trim_start_matches('\u{FEFF}')).trim().to_owned())
+        .collect()
+}
+
 /// Decodes the bytes: valid UTF-8 (BOM stripped) is UTF-8; anything else is read as CP932.
 /// Returns whether the decoding had to substitute U+FFFD for undecodable bytes.
-pub(crate) fn decode(bytes: &[u8]) -> (String, SourceEncoding, bool) {
+fn decode(bytes: &[u8]) -> (String, SourceEncoding, bool) {
     let (body, bom) = match bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
         Some(b) => (b, true),
         None => (bytes, false),

@@ -58,7 +58,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::date::{DateError, halfwidth, parse_date};
-use crate::roster::{SourceEncoding, decode, trim};
+use crate::roster::{CsvFile, CsvFileProblem, SourceEncoding, header_names, open_csv, trim};
 
 /// Longest value quoted back in a [`UsbRowError`].
 const MAX_QUOTED: usize = 60;
@@ -950,34 +950,22 @@ pub fn parse_usb_csv(bytes: &[u8], as_of: NaiveDate) -> ParsedUsbCsv {
         errors: Vec::new(),
         encoding: None,
     };
-    let file_error = |p: UsbProblem| UsbRowError::new(1, None, "", p);
-    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
-        out.errors.push(file_error(UsbProblem::Utf16));
-        return out;
-    }
-    let (text, encoding, lossy) = decode(bytes);
-    out.encoding = Some(encoding);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let mut records = reader.records();
-    let header = match records.next() {
-        None => {
-            out.errors.push(file_error(UsbProblem::EmptyFile));
+    let (encoding, opened) = open_csv(bytes);
+    out.encoding = encoding;
+    let CsvFile { header, records, lossy } = match opened {
+        Ok(f) => f,
+        Err(p) => {
+            let p = match p {
+                CsvFileProblem::Utf16 => UsbProblem::Utf16,
+                CsvFileProblem::EmptyFile => UsbProblem::EmptyFile,
+                CsvFileProblem::Csv(e) => UsbProblem::Csv(e),
+            };
+            out.errors.push(UsbRowError::new(1, None, "", p));
             return out;
         }
-        Some(Err(e)) => {
-            out.errors.push(file_error(UsbProblem::Csv(e.to_string())));
-            return out;
-        }
-        Some(Ok(h)) => h,
     };
     let mut columns: BTreeMap<UsbColumn, usize> = BTreeMap::new();
-    for (i, cell) in header.iter().enumerate() {
-        let h = halfwidth(cell.trim_start_matches('\u{FEFF}'))
-            .trim()
-            .to_owned();
+    for (i, h) in header_names(&header).into_iter().enumerate() {
         if let Some(c) = UsbColumn::from_header(&h) {
             columns.entry(c).or_insert(i);
         }
