@@ -376,6 +376,21 @@ pub(crate) fn is_separator(b: u8) -> bool {
     matches!(b, b'\n' | b'\r' | 0 | b' ' | b'\t')
 }
 
+/// Test helper for the framing modules: pushes `input` at once into a framer of `mode` with
+/// frame limit `max`, and returns every frame as (offset, bytes) followed by `finish`'s error.
+#[cfg(test)]
+pub(crate) fn frame_all(mode: FramingMode, input: &[u8], max: usize) -> Vec<Result<(u64, Vec<u8>), FramingError>> {
+    let mut f = Framer::with_max_frame_length(mode, max);
+    f.push(input);
+    let mut out: Vec<_> = std::iter::from_fn(|| f.next_frame())
+        .map(|r| r.map(|fr| (fr.offset, fr.data)))
+        .collect();
+    if let Err(e) = f.finish() {
+        out.push(Err(e));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -163,15 +163,7 @@ mod tests {
     use crate::framing::{Framer, FramingError, FramingMode};
 
     fn run(input: &[u8], max: usize) -> Vec<Result<(u64, Vec<u8>), FramingError>> {
-        let mut f = Framer::with_max_frame_length(FramingMode::OctetCounting, max);
-        f.push(input);
-        let mut out: Vec<_> = std::iter::from_fn(|| f.next_frame())
-            .map(|r| r.map(|fr| (fr.offset, fr.data)))
-            .collect();
-        if let Err(e) = f.finish() {
-            out.push(Err(e));
-        }
-        out
+        crate::framing::frame_all(FramingMode::OctetCounting, input, max)
     }
 
     #[test]
