@@ -333,20 +333,7 @@ impl DataDir {
 
     /// Admin entries with `event.action` = `action`, oldest first, as (ledger id, document).
     fn admin_docs(&self, action: &str) -> Result<Vec<(u64, serde_json::Value)>, DataDirError> {
-        let store = Store::open_read_only(&self.index_path())?;
-        let mut out = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let q = mamori_store::Query { kind: Some("admin".into()), action: Some(action.into()), limit: Some(1000), cursor: cursor.clone(), ..Default::default() };
-            let page = store.search(&q)?;
-            out.extend(page.events.into_iter().map(|h| (h.id, h.doc)));
-            match page.next_cursor {
-                Some(c) => cursor = Some(c),
-                None => break,
-            }
-        }
-        out.sort_by_key(|(id, _)| *id);
-        Ok(out)
+        admin_docs(&Store::open_read_only(&self.index_path())?, Some(action))
     }
 
     fn directory_with(&self, ledger: &Ledger) -> Result<mamori_directory::Directory, DataDirError> {
@@ -466,25 +453,39 @@ pub fn append_admin(ledger: &Ledger, actor: &str, record: &AdminRecord) -> Resul
     Ok(r.first_index)
 }
 
-/// Rebuilds accounts and tokens by replaying the admin records in the index, oldest first.
-pub fn rebuild_auth(store: &Store) -> Result<AuthState, DataDirError> {
-    let mut records = Vec::new();
+/// Admin entries (optionally only those with `event.action` = `action`), oldest first, as
+/// (ledger id, document), read page by page from the index.
+fn admin_docs(store: &Store, action: Option<&str>) -> Result<Vec<(u64, serde_json::Value)>, DataDirError> {
+    let mut out = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let q = mamori_store::Query { kind: Some("admin".into()), limit: Some(1000), cursor: cursor.clone(), ..Default::default() };
+        let q = mamori_store::Query {
+            kind: Some("admin".into()),
+            action: action.map(str::to_owned),
+            limit: Some(1000),
+            cursor: cursor.clone(),
+            ..Default::default()
+        };
         let page = store.search(&q)?;
-        for hit in page.events {
-            if let Some(rec) = hit.doc.get("mamori").and_then(|m| m.get("admin"))
-                && let Ok(r) = serde_json::from_value::<AdminRecord>(rec.clone()) {
-                    records.push((hit.id, r));
-                }
-        }
+        out.extend(page.events.into_iter().map(|h| (h.id, h.doc)));
         match page.next_cursor {
             Some(c) => cursor = Some(c),
             None => break,
         }
     }
-    records.sort_by_key(|(id, _)| *id);
+    out.sort_by_key(|(id, _)| *id);
+    Ok(out)
+}
+
+/// Rebuilds accounts and tokens by replaying the admin records in the index, oldest first.
+pub fn rebuild_auth(store: &Store) -> Result<AuthState, DataDirError> {
+    let records: Vec<(u64, AdminRecord)> = admin_docs(store, None)?
+        .into_iter()
+        .filter_map(|(id, doc)| {
+            let rec = doc.get("mamori").and_then(|m| m.get("admin"))?;
+            serde_json::from_value::<AdminRecord>(rec.clone()).ok().map(|r| (id, r))
+        })
+        .collect();
     let mut auth = AuthState::new();
     for (id, r) in &records {
         if let Err(e) = auth.apply(r) {
