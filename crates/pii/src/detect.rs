@@ -1,0 +1,1086 @@
+//! Detectors over normalised text (see [`crate::normalize`]).
+//!
+//! One pass of the lexicon automaton finds surnames, places, eras and context words; one pass
+//! over digit runs (a vectorisable byte prefilter) finds every number-shaped token; `@` is
+//! found with `memchr`. Each candidate's confidence comes from its own shape (check digit,
+//! grouping) and from the *nearest label before it* (個人番号, 注文番号 …) within a window,
+//! so "注文番号 123456789018 / 個人番号 123456789018" gives a decoy and a strong finding.
+//! Phone-shaped 11-digit numbers are phones, not 住民票コード; numbers glued to letters
+//! (`ABC-1234…`) are product codes.
+
+use crate::Kind;
+use crate::lexicon::{ERAS, Label, Pat, lexicon};
+
+/// A finding in normalised coordinates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// What it is.
+    pub kind: Kind,
+    /// Start byte in the normalised text.
+    pub start: usize,
+    /// End byte (exclusive) in the normalised text.
+    pub end: usize,
+    /// The value, normalised (digits without separators for IDs).
+    pub value: String,
+    /// 0..1.
+    pub confidence: f32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Hit {
+    start: usize,
+    end: usize,
+    pat: Pat,
+}
+
+/// How far before a value its label may stand (bytes of normalised text; ≈ 50 kanji).
+const LABEL_WINDOW: usize = 150;
+/// How far the city hall's own words reach (public notices).
+const OFFICE_WINDOW: usize = 90;
+
+struct Ctx<'a> {
+    text: &'a str,
+    hits: Vec<Hit>,
+    /// Indices into `hits` of context words, ascending.
+    labels: Vec<usize>,
+    hint: Option<Label>,
+}
+
+impl Ctx<'_> {
+    /// The nearest label before `pos` among number/field labels (For, Decoy, Symbol).
+    fn nearest_label(&self, pos: usize, window: usize) -> Option<(Label, usize)> {
+        let i = self.labels.partition_point(|&li| self.hits[li].end <= pos);
+        for &li in self.labels[..i].iter().rev() {
+            let h = self.hits[li];
+            if pos - h.end > window {
+                break;
+            }
+            if let Pat::Ctx(l @ (Label::For(_) | Label::Decoy | Label::Symbol)) = h.pat {
+                return Some((l, pos - h.end));
+            }
+        }
+        self.hint.map(|l| (l, window))
+    }
+
+    fn label_for(&self, pos: usize, kinds: &[Kind]) -> LabelVerdict {
+        match self.nearest_label(pos, LABEL_WINDOW) {
+            Some((Label::For(k), _)) if kinds.contains(&k) => LabelVerdict::Yes,
+            Some((Label::Symbol, _)) if kinds.contains(&Kind::HealthInsurance) && self.health_near(pos) => LabelVerdict::Yes,
+            Some((Label::Decoy, _)) => LabelVerdict::Decoy,
+            Some((Label::For(_), d)) if d < 40 => LabelVerdict::Other,
+            _ => LabelVerdict::None,
+        }
+    }
+
+    fn health_near(&self, pos: usize) -> bool {
+        let from = pos.saturating_sub(200);
+        let s = floor_char(self.text, from);
+        self.text[s..pos].contains("保険")
+    }
+
+    /// Is a word of `label` within `before` bytes before `start` or `after` bytes after `end`?
+    fn near(&self, start: usize, end: usize, label: Label, before: usize, after: usize) -> bool {
+        let i = self.labels.partition_point(|&li| self.hits[li].end <= start);
+        let back = self.labels[..i].iter().rev().take_while(|&&li| start - self.hits[li].end <= before);
+        if back.clone().any(|&li| self.hits[li].pat == Pat::Ctx(label)) {
+            return true;
+        }
+        self.labels[i..]
+            .iter()
+            .take_while(|&&li| self.hits[li].start < end + after)
+            .any(|&li| self.hits[li].start >= end && self.hits[li].pat == Pat::Ctx(label))
+    }
+
+    fn hit_at(&self, pos: usize) -> Option<Hit> {
+        let i = self.hits.partition_point(|h| h.start < pos);
+        self.hits.get(i).filter(|h| h.start == pos).copied()
+    }
+}
+
+#[derive(PartialEq)]
+enum LabelVerdict {
+    Yes,
+    Decoy,
+    Other,
+    None,
+}
+
+fn floor_char(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Detect everything in normalised `text`. `hint` acts as a label standing before the text
+/// (a table column's header).
+pub fn detect(text: &str, hint: Option<Label>) -> Vec<Candidate> {
+    let lex = lexicon();
+    let mut hits = Vec::new();
+    let mut labels = Vec::new();
+    for m in lex.ac.find_iter(text) {
+        let pat = lex.pats[m.pattern().as_usize()];
+        if matches!(pat, Pat::Ctx(_)) {
+            labels.push(hits.len());
+        }
+        hits.push(Hit {
+            start: m.start(),
+            end: m.end(),
+            pat,
+        });
+    }
+    let cx = Ctx { text, hits, labels, hint };
+    let mut out = Vec::new();
+    numbers(&cx, &mut out);
+    emails(&cx, &mut out);
+    words(&cx, &mut out);
+    resolve_overlaps(out)
+}
+
+fn resolve_overlaps(mut v: Vec<Candidate>) -> Vec<Candidate> {
+    v.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+    let mut out: Vec<Candidate> = Vec::with_capacity(v.len());
+    for c in v {
+        if let Some(last) = out.last_mut()
+            && c.start < last.end
+        {
+            if c.confidence > last.confidence {
+                *last = c;
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// Numbers
+// ---------------------------------------------------------------------------------------
+
+/// Position of the next ASCII digit at or after `from`. Hand-written: a 32-byte chunk test
+/// that LLVM vectorises, since `memchr` has no byte-range search.
+#[inline]
+fn next_digit(b: &[u8], mut from: usize) -> Option<usize> {
+    while from + 32 <= b.len() {
+        let chunk = &b[from..from + 32];
+        if chunk.iter().fold(false, |a, &x| a | (x.wrapping_sub(b'0') < 10)) {
+            return chunk.iter().position(|x| x.is_ascii_digit()).map(|p| from + p);
+        }
+        from += 32;
+    }
+    b[from..].iter().position(|x| x.is_ascii_digit()).map(|p| from + p)
+}
+
+const SEP_DASH: u8 = 1;
+const SEP_SPACE: u8 = 2;
+const SEP_DOT: u8 = 4;
+const SEP_SLASH: u8 = 8;
+const SEP_PAREN: u8 = 16;
+const SEP_OTHER: u8 = 32;
+
+struct Tok {
+    start: usize,
+    end: usize,
+    digits: String,
+    groups: Vec<u8>,
+    seps: u8,
+}
+
+impl Tok {
+    fn shape(&self, g: &[u8]) -> bool {
+        self.groups == g
+    }
+}
+
+fn sep_at(b: &[u8], i: usize) -> Option<(u8, usize)> {
+    match b.get(i)? {
+        b'-' => Some((SEP_DASH, 1)),
+        b' ' => Some((SEP_SPACE, 1)),
+        b'.' => Some((SEP_DOT, 1)),
+        b'/' => Some((SEP_SLASH, 1)),
+        b'(' | b')' => Some((SEP_PAREN, 1)),
+        b',' | b':' => Some((SEP_OTHER, 1)),
+        // ー (katakana prolonged sound mark) typed as a dash between digits.
+        0xE3 if b.get(i + 1) == Some(&0x83) && b.get(i + 2) == Some(&0xBC) => Some((SEP_DASH, 3)),
+        _ => None,
+    }
+}
+
+fn numbers(cx: &Ctx, out: &mut Vec<Candidate>) {
+    let b = cx.text.as_bytes();
+    let mut i = 0;
+    while let Some(s) = next_digit(b, i) {
+        let mut t = Tok {
+            start: s,
+            end: s,
+            digits: String::new(),
+            groups: Vec::new(),
+            seps: 0,
+        };
+        let mut j = s;
+        loop {
+            let g0 = j;
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            if t.digits.len() < 24 {
+                t.digits.push_str(&cx.text[g0..j.min(g0 + 24)]);
+            }
+            t.groups.push((j - g0).min(255) as u8);
+            t.end = j;
+            // One separator (a ")" may be followed by a space or dash) then a digit.
+            let mut k = j;
+            let mut seps = 0;
+            let mut nsep = 0;
+            while let Some((kind, len)) = sep_at(b, k) {
+                seps |= kind;
+                k += len;
+                nsep += 1;
+                if nsep == 2 && seps & SEP_PAREN == 0 {
+                    break;
+                }
+                if nsep > 2 {
+                    break;
+                }
+            }
+            if nsep == 0 || nsep > 2 || !(k < b.len() && b[k].is_ascii_digit()) || t.groups.len() >= 8 {
+                break;
+            }
+            if nsep == 2 && seps & SEP_PAREN == 0 {
+                break;
+            }
+            t.seps |= seps;
+            j = k;
+        }
+        i = t.end.max(s + 1);
+        classify(cx, &t, out);
+    }
+}
+
+fn glued_before(b: &[u8], s: usize) -> bool {
+    if s == 0 {
+        return false;
+    }
+    let p = b[s - 1];
+    if p.is_ascii_alphanumeric() || p == b'_' {
+        return true;
+    }
+    (p == b'-' || p == b'#') && s >= 2 && (b[s - 2].is_ascii_alphanumeric())
+}
+
+fn glued_after(b: &[u8], e: usize) -> bool {
+    match b.get(e) {
+        Some(c) if c.is_ascii_alphabetic() || *c == b'_' => true,
+        Some(b'-') => b.get(e + 1).is_some_and(|c| c.is_ascii_alphanumeric()),
+        _ => false,
+    }
+}
+
+fn push(out: &mut Vec<Candidate>, kind: Kind, start: usize, end: usize, value: String, confidence: f32) {
+    out.push(Candidate {
+        kind,
+        start,
+        end,
+        value,
+        confidence,
+    });
+}
+
+fn classify(cx: &Ctx, t: &Tok, out: &mut Vec<Candidate>) {
+    let b = cx.text.as_bytes();
+    // Dates first: they have their own shapes (S45.3.2, 1970/03/02, 1970年3月2日).
+    if let Some((end, y, m, d, era_start)) = date_at_token(cx.text, t) {
+        let start = era_start.unwrap_or(t.start);
+        birth(cx, start, end, y, m, d, out);
+        return;
+    }
+    // Passport: two capital letters glued before seven digits.
+    if t.groups.len() == 1 && t.groups[0] == 7 && t.start >= 2 {
+        let (a, c) = (b[t.start - 2], b[t.start - 1]);
+        let third = t.start >= 3 && b[t.start - 3].is_ascii_alphanumeric();
+        if a.is_ascii_uppercase() && c.is_ascii_uppercase() && !third && !glued_after(b, t.end) {
+            let conf = match cx.label_for(t.start - 2, &[Kind::Passport]) {
+                LabelVerdict::Yes => 0.9,
+                LabelVerdict::Decoy => 0.05,
+                LabelVerdict::Other => 0.15,
+                LabelVerdict::None => 0.35,
+            };
+            push(
+                out,
+                Kind::Passport,
+                t.start - 2,
+                t.end,
+                cx.text[t.start - 2..t.end].to_string(),
+                conf,
+            );
+            return;
+        }
+    }
+    if glued_before(b, t.start) || glued_after(b, t.end) || t.seps & SEP_OTHER != 0 {
+        return;
+    }
+    let n = t.digits.len();
+    let d = t.digits.as_str();
+    let g = &t.groups;
+    let single = g.len() == 1;
+    let dash_only = t.seps & !(SEP_DASH) == 0;
+    let clean = t.seps & !(SEP_DASH | SEP_SPACE) == 0 && (t.seps.count_ones() <= 1);
+    let lv = |kinds: &[Kind]| cx.label_for(t.start, kinds);
+
+    // 〒 / postal code NNN-NNNN.
+    if t.shape(&[3, 4]) && dash_only {
+        let mark = t.start >= 3 && &cx.text[floor_char(cx.text, t.start - 3)..t.start] == "〒";
+        let mark = mark || (t.start >= 4 && cx.text[floor_char(cx.text, t.start - 4)..t.start].trim_end() == "〒");
+        let mut conf: f32 = match lv(&[Kind::PostalCode, Kind::Address]) {
+            LabelVerdict::Yes => 0.75,
+            LabelVerdict::Decoy => 0.05,
+            _ if mark => 0.7,
+            _ => 0.3,
+        };
+        if cx.near(t.start, t.end, Label::Office, OFFICE_WINDOW, 40) {
+            conf = conf.min(0.25);
+        }
+        push(out, Kind::PostalCode, t.start, t.end, d.to_string(), conf);
+        return;
+    }
+    // Phone numbers (checked before the IDs: phone-shaped 10/11-digit numbers are phones).
+    if let Some(conf) = phone_shape(d, g, t.seps) {
+        let v = lv(&[Kind::Phone]);
+        let mut c = match v {
+            LabelVerdict::Yes => conf.max(0.8),
+            LabelVerdict::Decoy => 0.05,
+            LabelVerdict::Other if single => 0.1,
+            _ => conf,
+        };
+        // An ID label right before a phone-shaped 11/12-digit number wins (個人番号 0901…).
+        let id_kinds = [
+            Kind::JuminhyoCode,
+            Kind::MyNumber,
+            Kind::DriversLicense,
+            Kind::BasicPensionNumber,
+            Kind::BankAccount,
+            Kind::HealthInsurance,
+        ];
+        if !matches!(v, LabelVerdict::Yes) && single && cx.label_for(t.start, &id_kinds) == LabelVerdict::Yes {
+            // fall through to the ID checks below
+        } else {
+            if cx.near(t.start, t.end, Label::Office, OFFICE_WINDOW, 40) {
+                c = c.min(0.3);
+            }
+            push(out, Kind::Phone, t.start, t.end, d.to_string(), c);
+            return;
+        }
+    }
+    if !clean {
+        return;
+    }
+    // Credit cards: 13–19 digits, Luhn + IIN, grouped 4-4-4-4 / 4-6-5 / 4-4-4-4-3 or plain.
+    if (13..=19).contains(&n)
+        && crate::checkdigit::credit_card(d)
+        && (single || g.iter().take(g.len() - 1).all(|&x| x == 4) || t.shape(&[4, 6, 5]) || t.shape(&[4, 6, 4]))
+    {
+        let c = match lv(&[Kind::CreditCard]) {
+            LabelVerdict::Yes => 0.95,
+            LabelVerdict::Decoy => 0.1,
+            LabelVerdict::Other => 0.4,
+            LabelVerdict::None => 0.7,
+        };
+        push(out, Kind::CreditCard, t.start, t.end, d.to_string(), c);
+        return;
+    }
+    // 12 digits: 運転免許証 (label decides) or 個人番号 (check digit + label).
+    if n == 12 && (single || t.shape(&[4, 4, 4])) {
+        if lv(&[Kind::DriversLicense]) == LabelVerdict::Yes {
+            push(out, Kind::DriversLicense, t.start, t.end, d.to_string(), 0.9);
+            return;
+        }
+        if crate::checkdigit::my_number(d) {
+            let c = match lv(&[Kind::MyNumber]) {
+                LabelVerdict::Yes => 0.95,
+                LabelVerdict::Decoy => 0.05,
+                LabelVerdict::Other => 0.15,
+                LabelVerdict::None if !single => 0.55,
+                LabelVerdict::None => 0.4,
+            };
+            push(out, Kind::MyNumber, t.start, t.end, d.to_string(), c);
+        }
+        return;
+    }
+    // 13 digits: 法人番号.
+    if n == 13 && (single || t.shape(&[1, 4, 4, 4])) && crate::checkdigit::corporate_number(d) {
+        let c = match lv(&[Kind::CorporateNumber]) {
+            LabelVerdict::Yes => 0.9,
+            LabelVerdict::Decoy => 0.05,
+            LabelVerdict::Other => 0.15,
+            LabelVerdict::None if !single => 0.5,
+            LabelVerdict::None => 0.3,
+        };
+        push(out, Kind::CorporateNumber, t.start, t.end, d.to_string(), c);
+        return;
+    }
+    // 11 digits: 住民票コード.
+    if n == 11 && (single || t.shape(&[4, 4, 3]) || t.shape(&[3, 4, 4])) && crate::checkdigit::juminhyo_code(d) {
+        let c = match lv(&[Kind::JuminhyoCode]) {
+            LabelVerdict::Yes => 0.9,
+            LabelVerdict::Decoy => 0.05,
+            LabelVerdict::Other => 0.1,
+            LabelVerdict::None => 0.3,
+        };
+        push(out, Kind::JuminhyoCode, t.start, t.end, d.to_string(), c);
+        return;
+    }
+    // 10 digits: 基礎年金番号 (4-6).
+    if n == 10 && (t.shape(&[4, 6]) || single) {
+        let c = match lv(&[Kind::BasicPensionNumber]) {
+            LabelVerdict::Yes => 0.9,
+            _ if t.shape(&[4, 6]) && dash_only => 0.35,
+            _ => 0.0,
+        };
+        if c > 0.0 {
+            push(out, Kind::BasicPensionNumber, t.start, t.end, d.to_string(), c);
+            return;
+        }
+    }
+    // Labelled-only kinds: 口座番号 (7 digits), 被保険者 記号・番号 (1–10 digits).
+    if single && n <= 10 {
+        match cx.nearest_label(t.start, 60) {
+            Some((Label::For(Kind::BankAccount), _)) if n == 7 => {
+                push(out, Kind::BankAccount, t.start, t.end, d.to_string(), 0.9);
+            }
+            Some((Label::For(Kind::HealthInsurance), _)) if n >= 2 => {
+                push(out, Kind::HealthInsurance, t.start, t.end, d.to_string(), 0.85);
+            }
+            Some((Label::Symbol, _)) if n >= 2 && cx.health_near(t.start) => {
+                push(out, Kind::HealthInsurance, t.start, t.end, d.to_string(), 0.8);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Phone-number shapes with a base confidence: mobile 070/080/090, IP 050, free dial
+/// 0120/0800 (an organisation's, so low), fixed lines (10 digits: 0 + area code of 1–4
+/// digits + local number ending in four digits).
+fn phone_shape(d: &str, g: &[u8], seps: u8) -> Option<f32> {
+    let n = d.len();
+    if !d.starts_with('0') || d.starts_with("00") || seps & (SEP_SLASH | SEP_DOT | SEP_OTHER) != 0 && seps & SEP_DOT == 0 {
+        return None;
+    }
+    if seps & (SEP_SLASH | SEP_OTHER) != 0 {
+        return None;
+    }
+    let single = g.len() == 1;
+    let mobile = ["070", "080", "090", "050"].iter().any(|p| d.starts_with(p));
+    if n == 11 && mobile && (single || g == [3, 4, 4]) {
+        return Some(0.65);
+    }
+    if (n == 10 && d.starts_with("0120") && (single || g == [4, 3, 3] || g == [4, 2, 4]))
+        || (n == 11 && d.starts_with("0800") && (single || g == [4, 3, 4]))
+    {
+        return Some(0.3);
+    }
+    if n == 10 && !mobile && !d.starts_with("0120") {
+        if single {
+            return Some(0.45);
+        }
+        if g.len() == 3 && g[2] == 4 && (2..=5).contains(&g[0]) && g[0] + g[1] == 6 {
+            return Some(0.6);
+        }
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------------
+// Dates
+// ---------------------------------------------------------------------------------------
+
+/// Era boundaries (inclusive) as (y, m, d).
+const ERA_SPANS: [((i32, u32, u32), (i32, u32, u32)); 5] = [
+    ((1868, 1, 1), (1912, 7, 29)),
+    ((1912, 7, 30), (1926, 12, 24)),
+    ((1926, 12, 25), (1989, 1, 7)),
+    ((1989, 1, 8), (2019, 4, 30)),
+    ((2019, 5, 1), (2118, 12, 31)),
+];
+
+fn days_in_month(y: i32, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+/// Gregorian date of an era date, if it exists and lies inside the era.
+pub fn era_to_gregorian(era: usize, year: u32, m: u32, d: u32) -> Option<(i32, u32, u32)> {
+    let (_, first, max) = ERAS.get(era)?;
+    if year == 0 || year as i32 > *max {
+        return None;
+    }
+    let y = first + year as i32 - 1;
+    if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
+        return None;
+    }
+    let (lo, hi) = ERA_SPANS[era];
+    ((y, m, d) >= lo && (y, m, d) <= hi).then_some((y, m, d))
+}
+
+fn kanji_digit(c: char) -> Option<u32> {
+    Some(match c {
+        '〇' | '零' => 0,
+        '一' => 1,
+        '二' => 2,
+        '三' => 3,
+        '四' => 4,
+        '五' => 5,
+        '六' => 6,
+        '七' => 7,
+        '八' => 8,
+        '九' => 9,
+        _ => return None,
+    })
+}
+
+/// A number at byte `i`: ASCII digits (1–4) or 漢数字 (四十五, 十, 一九七〇), or 元 (= 1).
+/// Leading spaces are skipped. Returns (value, end).
+fn number_at(s: &str, mut i: usize) -> Option<(u32, usize)> {
+    let b = s.as_bytes();
+    while b.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    let st = i;
+    while i < b.len() && b[i].is_ascii_digit() && i - st < 4 {
+        i += 1;
+    }
+    if i > st {
+        if b.get(i).is_some_and(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        return Some((s[st..i].parse().ok()?, i));
+    }
+    let rest = &s[i..];
+    if rest.starts_with('元') {
+        return Some((1, i + '元'.len_utf8()));
+    }
+    let mut val = 0u32;
+    let mut cur = 0u32;
+    let mut any = false;
+    let mut positional = true; // 一九七〇 style
+    let mut pos_val = 0u32;
+    for (off, c) in rest.char_indices() {
+        if let Some(dg) = kanji_digit(c) {
+            cur = dg;
+            pos_val = pos_val * 10 + dg;
+            any = true;
+        } else if c == '十' {
+            val += if cur == 0 { 10 } else { cur * 10 };
+            cur = 0;
+            positional = false;
+            any = true;
+        } else if c == '百' {
+            val += if cur == 0 { 100 } else { cur * 100 };
+            cur = 0;
+            positional = false;
+            any = true;
+        } else {
+            if !any {
+                return None;
+            }
+            let v = if positional { pos_val } else { val + cur };
+            return Some((v, i + off));
+        }
+        if off > 12 {
+            return None;
+        }
+    }
+    if any {
+        let v = if positional { pos_val } else { val + cur };
+        return Some((v, s.len()));
+    }
+    None
+}
+
+fn skip_spaces(b: &[u8], mut i: usize) -> usize {
+    while b.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    i
+}
+
+/// "Y年M月D日" or "Y.M.D" / "Y/M/D" / "Y-M-D" at byte `i`; returns (y, m, d, end).
+fn ymd_at(s: &str, i: usize) -> Option<(u32, u32, u32, usize)> {
+    let (y, j) = number_at(s, i)?;
+    let b = s.as_bytes();
+    let j = skip_spaces(b, j);
+    if s[j..].starts_with('年') {
+        let (m, k) = number_at(s, j + 3)?;
+        let k = skip_spaces(b, k);
+        if !s[k..].starts_with('月') {
+            return None;
+        }
+        let (d, l) = number_at(s, k + 3)?;
+        let l = skip_spaces(b, l);
+        if !s[l..].starts_with('日') {
+            return None;
+        }
+        return Some((y, m, d, l + 3));
+    }
+    let sep = *b.get(j)?;
+    if !matches!(sep, b'.' | b'/' | b'-') {
+        return None;
+    }
+    let (m, k) = number_at(s, j + 1)?;
+    if b.get(k) != Some(&sep) || !b.get(k + 1).is_some_and(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let (d, l) = number_at(s, k + 1)?;
+    if b.get(l).is_some_and(|c| c.is_ascii_digit() || *c == sep) {
+        return None;
+    }
+    Some((y, m, d, l))
+}
+
+/// A date starting at a digit token: letter era (S45.3.2) or Western (1970/3/2, 1970年3月2日).
+/// Returns (end, y, m, d, start if the date starts before the token).
+fn date_at_token(s: &str, t: &Tok) -> Option<(usize, i32, u32, u32, Option<usize>)> {
+    let b = s.as_bytes();
+    let letter = if t.start >= 1 { Some(b[t.start - 1]) } else { None };
+    let letter_era = match letter {
+        Some(b'M') => Some(0),
+        Some(b'T') => Some(1),
+        Some(b'S') => Some(2),
+        Some(b'H') => Some(3),
+        Some(b'R') => Some(4),
+        _ => None,
+    };
+    if let Some(era) = letter_era
+        && !(t.start >= 2 && b[t.start - 2].is_ascii_alphanumeric())
+        && t.groups.len() >= 3
+        && t.groups[0] <= 2
+    {
+        let (y, m, d, end) = ymd_at(s, t.start)?;
+        let (gy, gm, gd) = era_to_gregorian(era, y, m, d)?;
+        return Some((end, gy, gm, gd, Some(t.start - 1)));
+    }
+    if t.groups[0] == 4 && (t.groups.len() >= 3 || s[t.start + 4..].trim_start_matches(' ').starts_with('年')) {
+        let (y, m, d, end) = ymd_at(s, t.start)?;
+        if !(1868..=2100).contains(&y) || !(1..=12).contains(&m) || d == 0 || d > days_in_month(y as i32, m) {
+            return None;
+        }
+        return Some((end, y as i32, m, d, None));
+    }
+    None
+}
+
+fn birth(cx: &Ctx, start: usize, end: usize, y: i32, m: u32, d: u32, out: &mut Vec<Candidate>) {
+    let labelled = matches!(cx.nearest_label(start, 60), Some((Label::For(Kind::BirthDate), _)));
+    let after = &cx.text[end..floor_char(cx.text, (end + 12).min(cx.text.len()))];
+    let after = after.trim_start_matches([' ', '(', ')']);
+    let born = after.starts_with('生') || after.starts_with("生まれ");
+    let conf = if labelled {
+        0.9
+    } else if born {
+        0.85
+    } else {
+        0.15
+    };
+    push(out, Kind::BirthDate, start, end, format!("{y:04}-{m:02}-{d:02}"), conf);
+}
+
+// ---------------------------------------------------------------------------------------
+// E-mail
+// ---------------------------------------------------------------------------------------
+
+fn emails(cx: &Ctx, out: &mut Vec<Candidate>) {
+    let b = cx.text.as_bytes();
+    let local = |c: u8| c.is_ascii_alphanumeric() || b"._%+-".contains(&c);
+    let dom = |c: u8| c.is_ascii_alphanumeric() || c == b'.' || c == b'-';
+    let mut last_end = 0;
+    for at in memchr::memchr_iter(b'@', b) {
+        if at < last_end {
+            continue;
+        }
+        let mut s = at;
+        while s > 0 && local(b[s - 1]) && at - s < 64 {
+            s -= 1;
+        }
+        let mut e = at + 1;
+        while e < b.len() && dom(b[e]) && e - at < 255 {
+            e += 1;
+        }
+        while e > at + 1 && (b[e - 1] == b'.' || b[e - 1] == b'-') {
+            e -= 1;
+        }
+        if s == at || e <= at + 1 {
+            continue;
+        }
+        let domain = &cx.text[at + 1..e];
+        let Some(dot) = domain.rfind('.') else { continue };
+        let tld = &domain[dot + 1..];
+        if tld.len() < 2 || !tld.bytes().all(|c| c.is_ascii_alphabetic()) || domain.starts_with('.') {
+            continue;
+        }
+        let localpart = cx.text[s..at].to_ascii_lowercase();
+        let role = [
+            "info",
+            "contact",
+            "support",
+            "soumu",
+            "kouhou",
+            "koho",
+            "webmaster",
+            "admin",
+            "office",
+            "somu",
+            "jinji",
+            "noreply",
+            "no-reply",
+        ]
+        .iter()
+        .any(|r| localpart == *r || localpart.starts_with(&format!("{r}-")) || localpart.starts_with(&format!("{r}.")));
+        let mut conf: f32 = if role { 0.35 } else { 0.75 };
+        if cx.label_for(s, &[Kind::Email]) == LabelVerdict::Yes && !role {
+            conf = 0.85;
+        }
+        if cx.near(s, e, Label::Office, OFFICE_WINDOW, 40) {
+            conf = conf.min(0.35);
+        }
+        last_end = e;
+        push(out, Kind::Email, s, e, cx.text[s..e].to_string(), conf);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Names, addresses, era dates (from the automaton's hits)
+// ---------------------------------------------------------------------------------------
+
+fn is_kanji(c: char) -> bool {
+    matches!(c as u32, 0x4E00..=0x9FFF | 0x3400..=0x4DBF | 0xF900..=0xFAFF | 0x3005 | 0x20000..=0x2FFFF)
+}
+
+fn is_kana(c: char) -> bool {
+    matches!(c as u32, 0x3041..=0x3096 | 0x30A1..=0x30FA | 0x30FC)
+}
+
+fn words(cx: &Ctx, out: &mut Vec<Candidate>) {
+    let mut covered_until = 0usize;
+    for (hi, h) in cx.hits.iter().enumerate() {
+        if h.start < covered_until {
+            continue;
+        }
+        match h.pat {
+            Pat::Surname => {
+                if let Some(c) = name_at(cx, *h) {
+                    covered_until = c.end;
+                    out.push(c);
+                }
+            }
+            Pat::Municipality => {
+                let pref = (hi > 0)
+                    .then(|| cx.hits[hi - 1])
+                    .filter(|p| p.pat == Pat::Prefecture && pref_joins(cx.text, p.end, h.start));
+                if let Some(c) = address_at(cx, pref.map(|p| p.start), *h) {
+                    covered_until = c.end;
+                    out.push(c);
+                }
+            }
+            Pat::Era(e) => {
+                if let Some((y, m, d, end)) = ymd_at(cx.text, h.end)
+                    && let Some((gy, gm, gd)) = era_to_gregorian(e as usize, y, m, d)
+                {
+                    birth(cx, h.start, end, gy, gm, gd, out);
+                    covered_until = end;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A prefecture joins a municipality directly or across a 郡 (北海道虻田郡洞爺湖町).
+fn pref_joins(text: &str, pref_end: usize, muni_start: usize) -> bool {
+    if pref_end == muni_start {
+        return true;
+    }
+    if muni_start < pref_end || muni_start - pref_end > 18 {
+        return false;
+    }
+    let gap = &text[pref_end..muni_start];
+    gap.ends_with('郡') && gap.chars().all(is_kanji)
+}
+
+fn name_at(cx: &Ctx, h: Hit) -> Option<Candidate> {
+    let lex = lexicon();
+    let text = cx.text;
+    // The name must start a word: not glued to a preceding kanji unless that is a label.
+    if let Some(prev) = text[..h.start].chars().next_back()
+        && is_kanji(prev)
+    {
+        let label_before = cx
+            .hits
+            .iter()
+            .rev()
+            .find(|x| x.end <= h.start)
+            .is_some_and(|x| x.end == h.start && matches!(x.pat, Pat::Ctx(_)));
+        if !label_before {
+            return None;
+        }
+    }
+    let mut g = h.end;
+    if text.as_bytes().get(g) == Some(&b' ') {
+        g += 1;
+    }
+    // Longest given name of 1–4 chars that ends at a word boundary.
+    let rest = &text[g..];
+    let mut ends: Vec<usize> = Vec::new();
+    for (off, c) in rest.char_indices().take(4) {
+        if !(is_kanji(c) || is_kana(c)) {
+            break;
+        }
+        ends.push(off + c.len_utf8());
+    }
+    let mut given_end = None;
+    for &e in ends.iter().rev() {
+        let cand = &rest[..e];
+        if !lex.given.contains(cand) {
+            continue;
+        }
+        let after = g + e;
+        let next = text[after..].chars().next();
+        let boundary = match next {
+            None => true,
+            Some(c) if !(is_kanji(c) || is_kana(c)) => true,
+            Some(c) if is_kana(c) && !cand.chars().all(is_kana) => true,
+            Some(_) => cx
+                .hit_at(after)
+                .is_some_and(|x| matches!(x.pat, Pat::Ctx(Label::Honorific | Label::Title))),
+        };
+        if boundary {
+            given_end = Some(after);
+            break;
+        }
+    }
+    let end = given_end.unwrap_or(h.end);
+    let after = text[end..].trim_start_matches(' ');
+    let honorific = ["様", "殿", "さん", "君", "氏"].iter().any(|x| after.starts_with(x));
+    let labelled = matches!(cx.nearest_label(h.start, 40), Some((Label::For(Kind::PersonName), _)));
+    let mut conf: f32 = match (given_end.is_some(), honorific, labelled) {
+        (true, true, _) | (true, _, true) => 0.9,
+        (true, false, false) => 0.6,
+        (false, true, _) => 0.5,
+        (false, false, true) => 0.45,
+        (false, false, false) => return None,
+    };
+    // Staff in an org chart or a notice (課長 山田太郎, 山田太郎課長): not residents' data.
+    let title_before = cx.near(h.start, h.start, Label::Title, 15, 0);
+    let title_after = cx
+        .hit_at(end)
+        .or_else(|| cx.hit_at(end + 1))
+        .is_some_and(|x| x.pat == Pat::Ctx(Label::Title));
+    if title_before || title_after {
+        conf = conf.min(0.15);
+    }
+    Some(Candidate {
+        kind: Kind::PersonName,
+        start: h.start,
+        end,
+        value: text[h.start..end].to_string(),
+        confidence: conf,
+    })
+}
+
+const NOT_ADDRESS_AFTER: &[&str] = &[
+    "役所",
+    "役場",
+    "長",
+    "民",
+    "内",
+    "立",
+    "営",
+    "議会",
+    "教育委員会",
+    "職員",
+    "の",
+    "が",
+    "は",
+    "を",
+    "に",
+    "と",
+    "で",
+    "や",
+    "へ",
+    "から",
+    "まで",
+    "全域",
+    "全体",
+    "周辺",
+    "出身",
+    "在住",
+    "在勤",
+    "など",
+    "等",
+    "外",
+    "選挙",
+    "消防",
+    "水道",
+    "社会福祉",
+];
+
+fn address_at(cx: &Ctx, pref_start: Option<usize>, h: Hit) -> Option<Candidate> {
+    let text = cx.text;
+    let start = pref_start.unwrap_or(h.start);
+    let mut p = h.end;
+    let rest = &text[p..];
+    if NOT_ADDRESS_AFTER.iter().any(|w| rest.starts_with(w)) {
+        return None;
+    }
+    // 政令市の区: 1–4 kanji + 区 right after a 市.
+    if text[h.start..h.end].ends_with('市') {
+        let mut k = 0;
+        for (off, c) in rest.char_indices().take(5) {
+            if c == '区' && k > 0 {
+                p += off + c.len_utf8();
+                break;
+            }
+            if !is_kanji(c) {
+                break;
+            }
+            k += 1;
+        }
+    }
+    // Town name (大字・字 included): kanji/kana, at most 20 chars.
+    let mut aza = false;
+    let mut n = 0;
+    for (off, c) in text[p..].char_indices() {
+        if !(is_kanji(c) || is_kana(c) || c == 'ヶ' || c == 'ケ') || n >= 20 {
+            p += off;
+            break;
+        }
+        if kanji_digit(c).is_some() || c == '十' {
+            // 二条大路南 is a town name; 四丁目 is a block number.
+            let block =
+                number_at(text, p + off).is_some_and(|(_, a)| ["丁目", "番地", "番", "号"].iter().any(|x| text[a..].starts_with(x)));
+            if block {
+                p += off;
+                break;
+            }
+        }
+        if cx.hit_at(p + off).is_some_and(|x| matches!(x.pat, Pat::Ctx(_))) && n > 0 {
+            p += off;
+            break;
+        }
+        n += 1;
+        if c == '字' {
+            aza = true;
+        }
+        if off + c.len_utf8() == text.len() - p {
+            p = text.len();
+            break;
+        }
+    }
+    // Block numbers: 1丁目2番3号, 1-2-3, 123番地, 四丁目.
+    let mut has_num = false;
+    let mut q = p;
+    loop {
+        let Some((_, after_num)) = number_at(text, q) else { break };
+        let r = &text[after_num..];
+        let suffix = ["丁目", "番地の", "番地", "番", "号", "-", "の"].iter().find(|s| r.starts_with(*s));
+        has_num = true;
+        match suffix {
+            Some(s) => {
+                q = after_num + s.len();
+                if *s == "号" {
+                    break;
+                }
+            }
+            None => {
+                q = after_num;
+                break;
+            }
+        }
+    }
+    let end = if has_num { q } else { p };
+    let end = text[..end].trim_end_matches(['-', ' ']).len();
+    let labelled = matches!(cx.nearest_label(start, 60), Some((Label::For(Kind::Address), _)));
+    let mut conf: f32 = match (has_num, labelled) {
+        (true, true) => 0.95,
+        (true, false) if pref_start.is_some() || aza => 0.8,
+        (true, false) => 0.7,
+        (false, true) => 0.45,
+        (false, false) => 0.15,
+    };
+    if cx.near(start, end, Label::Office, OFFICE_WINDOW, 60) {
+        conf = conf.min(0.25);
+    }
+    Some(Candidate {
+        kind: Kind::Address,
+        start,
+        end,
+        value: text[start..end].to_string(),
+        confidence: conf,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(s: &str, min: f32) -> Vec<(Kind, String)> {
+        detect(&crate::normalize::normalize(s).text, None)
+            .into_iter()
+            .filter(|c| c.confidence >= min)
+            .map(|c| (c.kind, c.value))
+            .collect()
+    }
+
+    #[test]
+    fn labelled_my_number_beats_order_number() {
+        let v = kinds("注文番号 123456789018\n個人番号 1234-5678-9018", 0.5);
+        assert_eq!(v, vec![(Kind::MyNumber, "123456789018".into())]);
+    }
+
+    #[test]
+    fn invalid_check_digit_is_not_my_number() {
+        assert!(kinds("個人番号 123456789019", 0.0).is_empty());
+    }
+
+    #[test]
+    fn era_dates_incl_kanji_and_gannen() {
+        let v = kinds("生年月日 昭和四十五年三月二日", 0.5);
+        assert_eq!(v, vec![(Kind::BirthDate, "1970-03-02".into())]);
+        let v = kinds("生年月日：S45.3.2", 0.5);
+        assert_eq!(v, vec![(Kind::BirthDate, "1970-03-02".into())]);
+        let v = kinds("平成元年1月8日生", 0.5);
+        assert_eq!(v, vec![(Kind::BirthDate, "1989-01-08".into())]);
+        // 平成元年1月7日 did not exist (still 昭和64年).
+        assert!(kinds("生年月日 平成元年1月7日", 0.0).is_empty());
+        assert!(kinds("生年月日 昭和65年1月1日", 0.0).is_empty());
+    }
+
+    #[test]
+    fn names_and_org_chart() {
+        let v = kinds("申請者氏名 山田 太郎 様", 0.5);
+        assert_eq!(v, vec![(Kind::PersonName, "山田 太郎".into())]);
+        assert!(kinds("総務課長 山田太郎", 0.5).is_empty());
+    }
+
+    #[test]
+    fn addresses_and_city_hall() {
+        let v = kinds("住所 奈良県奈良市二条大路南1丁目1番1号", 0.5);
+        assert_eq!(v, vec![(Kind::Address, "奈良県奈良市二条大路南1丁目1番1号".into())]);
+        assert!(kinds("所在地 奈良県奈良市二条大路南1丁目1番1号 奈良市役所", 0.5).is_empty());
+    }
+
+    #[test]
+    fn phones_cards_postal_email() {
+        let v = kinds(
+            "携帯 090-1234-5678 カード番号 4111 1111 1111 1111 〒630-8580 mail: hanako.y@example.ne.jp",
+            0.5,
+        );
+        let k: Vec<Kind> = v.iter().map(|x| x.0).collect();
+        assert_eq!(k, vec![Kind::Phone, Kind::CreditCard, Kind::PostalCode, Kind::Email]);
+    }
+}

@@ -1,0 +1,463 @@
+//! Japanese personal-data scanner (個人情報検出, issue 7): where is personal data before it
+//! leaves — on a share, in outgoing mail, in a PDF about to be published.
+//!
+//! What it does:
+//! - extracts text and tables from plain text (UTF-8, CP932, EUC-JP, UTF-16, auto-detected),
+//!   CSV/TSV, xlsx/xls, docx/pptx, PDF text layers, .eml with attachments and zip archives
+//!   (recursive, zip-bomb limits) — [`extract`]; unreadable parts are reported, never skipped;
+//! - normalises (NFKC, every dash and space variant) with a map back to the original offsets
+//!   ([`normalize`]);
+//! - finds the kinds of [`Kind`]: check-digit IDs (個人番号, 法人番号, 住民票コード, cards),
+//!   labelled IDs (基礎年金番号, 運転免許証, 旅券, 被保険者証, 口座番号), phones, postal codes,
+//!   e-mail, 和暦 and Western birth dates, addresses (都道府県 + 市区町村 from the bundled
+//!   全国地方公共団体コード list) and names (IPA dictionary 人名 entries), each with a confidence
+//!   raised by labels (個人番号, 氏名 …) and lowered by decoys (注文番号, 課長, 市役所 …) —
+//!   [`detect`];
+//! - classifies whole table columns (氏名, 住所, 生年月日 …) so a 397-name list is one strong
+//!   finding with a count ([`table`]);
+//! - keeps an incremental share-scan state without raw values ([`share`]).
+//!
+//! What it does not do: morphological analysis, OCR of scanned PDFs, legacy .doc/.ppt, any
+//! network I/O, storing or alerting (the server does that with what [`share`] returns).
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod checkdigit;
+pub mod detect;
+pub mod extract;
+pub mod lexicon;
+pub mod normalize;
+pub mod share;
+pub mod table;
+
+use serde::Serialize;
+use std::path::Path;
+use std::time::Instant;
+
+pub use extract::{Content, Limits, Place, Segment};
+
+/// The kinds of personal data found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// 個人番号 (12 digits, check digit).
+    MyNumber,
+    /// 法人番号 (13 digits, leading check digit).
+    CorporateNumber,
+    /// 住民票コード (11 digits, modulus 11).
+    JuminhyoCode,
+    /// 基礎年金番号 (4-6 digits).
+    BasicPensionNumber,
+    /// 運転免許証番号 (12 digits, labelled).
+    DriversLicense,
+    /// 旅券番号 (2 letters + 7 digits).
+    Passport,
+    /// 被保険者証の記号・番号 (labelled).
+    HealthInsurance,
+    /// 口座番号 (labelled).
+    BankAccount,
+    /// Payment card (Luhn + IIN).
+    CreditCard,
+    /// Phone number.
+    Phone,
+    /// E-mail address.
+    Email,
+    /// 郵便番号.
+    PostalCode,
+    /// 住所.
+    Address,
+    /// 氏名.
+    PersonName,
+    /// 生年月日.
+    BirthDate,
+}
+
+impl Kind {
+    /// Every kind, in output order.
+    pub const ALL: [Kind; 15] = [
+        Kind::MyNumber,
+        Kind::CorporateNumber,
+        Kind::JuminhyoCode,
+        Kind::BasicPensionNumber,
+        Kind::DriversLicense,
+        Kind::Passport,
+        Kind::HealthInsurance,
+        Kind::BankAccount,
+        Kind::CreditCard,
+        Kind::Phone,
+        Kind::Email,
+        Kind::PostalCode,
+        Kind::Address,
+        Kind::PersonName,
+        Kind::BirthDate,
+    ];
+
+    /// The snake_case name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::MyNumber => "my_number",
+            Kind::CorporateNumber => "corporate_number",
+            Kind::JuminhyoCode => "juminhyo_code",
+            Kind::BasicPensionNumber => "basic_pension_number",
+            Kind::DriversLicense => "drivers_license",
+            Kind::Passport => "passport",
+            Kind::HealthInsurance => "health_insurance",
+            Kind::BankAccount => "bank_account",
+            Kind::CreditCard => "credit_card",
+            Kind::Phone => "phone",
+            Kind::Email => "email",
+            Kind::PostalCode => "postal_code",
+            Kind::Address => "address",
+            Kind::PersonName => "person_name",
+            Kind::BirthDate => "birth_date",
+        }
+    }
+
+    /// Japanese label for officers.
+    pub fn ja(self) -> &'static str {
+        match self {
+            Kind::MyNumber => "個人番号",
+            Kind::CorporateNumber => "法人番号",
+            Kind::JuminhyoCode => "住民票コード",
+            Kind::BasicPensionNumber => "基礎年金番号",
+            Kind::DriversLicense => "運転免許証番号",
+            Kind::Passport => "旅券番号",
+            Kind::HealthInsurance => "被保険者証記号番号",
+            Kind::BankAccount => "口座番号",
+            Kind::CreditCard => "クレジットカード番号",
+            Kind::Phone => "電話番号",
+            Kind::Email => "メールアドレス",
+            Kind::PostalCode => "郵便番号",
+            Kind::Address => "住所",
+            Kind::PersonName => "氏名",
+            Kind::BirthDate => "生年月日",
+        }
+    }
+
+    /// Parse the snake_case name.
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// IDs with a check digit (the F1 ≥ 0.98 group).
+    pub fn has_check_digit(self) -> bool {
+        matches!(self, Kind::MyNumber | Kind::CorporateNumber | Kind::JuminhyoCode | Kind::CreditCard)
+    }
+}
+
+/// Where a finding is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Location {
+    /// Text: 1-based line and column (characters).
+    Line {
+        /// Line (1-based).
+        line: usize,
+        /// Column in characters (1-based).
+        column: usize,
+    },
+    /// Spreadsheet or CSV cell (A1 notation) or a range for a whole column.
+    Cell {
+        /// Sheet name (`""` for CSV).
+        sheet: String,
+        /// `B7` or `B2:B398`.
+        cell: String,
+    },
+    /// PDF page (1-based).
+    Page {
+        /// Page number.
+        page: u32,
+    },
+}
+
+/// One finding.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// What it is.
+    pub kind: Kind,
+    /// The value as found (normalised). Print [`Finding::masked`] unless values are wanted.
+    pub value: String,
+    /// Where.
+    pub location: Location,
+    /// 0..1.
+    pub confidence: f32,
+    /// Up to ~20 characters of text before the value.
+    pub before: String,
+    /// Up to ~20 characters of text after the value.
+    pub after: String,
+    /// Values this finding stands for (1, or the matching cells of a classified column).
+    pub count: usize,
+    /// Archive member / attachment path inside the file (`inner/list.csv`), if any.
+    pub member: Option<String>,
+    /// All values of a classified column (for evaluation; never serialised).
+    #[serde(skip)]
+    pub values: Vec<String>,
+}
+
+impl Finding {
+    /// The value with most characters masked: digits and letters become `*` except the last
+    /// two, names keep their first character, e-mail keeps the first letter and the domain.
+    pub fn masked(&self) -> String {
+        mask(self.kind, &self.value)
+    }
+
+    /// Context with the value masked (or shown).
+    pub fn context(&self, show_values: bool) -> String {
+        let v = if show_values { self.value.clone() } else { self.masked() };
+        format!("{}[{}]{}", self.before, v, self.after)
+    }
+}
+
+/// Mask a value of `kind`.
+pub fn mask(kind: Kind, v: &str) -> String {
+    match kind {
+        Kind::Email => {
+            let (l, d) = v.split_once('@').unwrap_or((v, ""));
+            let first: String = l.chars().take(1).collect();
+            format!("{first}***@{d}")
+        }
+        Kind::PersonName | Kind::Address => {
+            let keep = if kind == Kind::Address { 6 } else { 1 };
+            v.chars()
+                .enumerate()
+                .map(|(i, c)| if i < keep || c == ' ' { c } else { '*' })
+                .collect()
+        }
+        Kind::BirthDate => {
+            let y: String = v.chars().take(4).collect();
+            format!("{y}-**-**")
+        }
+        _ => {
+            let n = v.chars().filter(|c| c.is_ascii_alphanumeric()).count();
+            let mut seen = 0;
+            v.chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        seen += 1;
+                        if seen + 2 > n { c } else { '*' }
+                    } else {
+                        c
+                    }
+                })
+                .collect()
+        }
+    }
+}
+
+/// Scan options.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Extraction limits (sizes, depth, zip-bomb ratio, cells, time).
+    pub limits: Limits,
+    /// Findings below this confidence are dropped from the report (default 0.1; the CLI
+    /// filters further with `--min-confidence`).
+    pub keep_above: f32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            limits: Limits::default(),
+            keep_above: 0.1,
+        }
+    }
+}
+
+/// A part of a file that could not be read, with the reason.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    /// Archive member or attachment, if the problem is inside one.
+    pub member: Option<String>,
+    /// Why (Japanese / English).
+    pub reason: String,
+}
+
+/// Everything about one file.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReport {
+    /// Path or name given.
+    pub path: String,
+    /// Detected format (`text/utf-8`, `csv`, `xlsx`, `pdf`, `zip` …), or `unknown`.
+    pub format: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Findings at or above [`Options::keep_above`], in file order.
+    pub findings: Vec<Finding>,
+    /// Unreadable parts (a whole file that could not be read has one problem and no findings).
+    pub problems: Vec<Problem>,
+    /// Wall-clock time spent (ms).
+    pub elapsed_ms: u64,
+    /// Text characters (or cells) examined.
+    pub examined: u64,
+    /// True if a limit cut the scan short (see problems).
+    pub truncated: bool,
+}
+
+impl FileReport {
+    /// Highest confidence found, 0 if none.
+    pub fn max_confidence(&self) -> f32 {
+        self.findings.iter().map(|f| f.confidence).fold(0.0, f32::max)
+    }
+}
+
+/// Scan one file's bytes.
+pub fn scan_bytes(name: &str, bytes: &[u8], opts: &Options) -> FileReport {
+    let t0 = Instant::now();
+    let ex = extract::extract(name, bytes, &opts.limits);
+    let mut findings = Vec::new();
+    let mut examined = 0u64;
+    for seg in &ex.segments {
+        examined += seg.size() as u64;
+        scan_segment(seg, opts, &mut findings);
+    }
+    FileReport {
+        path: name.to_string(),
+        format: ex.format,
+        bytes: bytes.len() as u64,
+        findings,
+        problems: ex.problems,
+        elapsed_ms: t0.elapsed().as_millis() as u64,
+        examined,
+        truncated: ex.truncated,
+    }
+}
+
+/// Scan one file from disk (refuses files over the size limit without reading them).
+pub fn scan_path(path: &Path, opts: &Options) -> FileReport {
+    let name = path.display().to_string();
+    let fail = |reason: String, bytes: u64| FileReport {
+        path: name.clone(),
+        format: "unknown".into(),
+        bytes,
+        findings: Vec::new(),
+        problems: vec![Problem { member: None, reason }],
+        elapsed_ms: 0,
+        examined: 0,
+        truncated: false,
+    };
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => return fail(format!("読めません / cannot read: {e}"), 0),
+    };
+    if meta.len() > opts.limits.max_file_bytes {
+        return fail(
+            format!(
+                "大きすぎます / too large: {} bytes > limit {}",
+                meta.len(),
+                opts.limits.max_file_bytes
+            ),
+            meta.len(),
+        );
+    }
+    match std::fs::read(path) {
+        Ok(b) => scan_bytes(&name, &b, opts),
+        Err(e) => fail(format!("読めません / cannot read: {e}"), meta.len()),
+    }
+}
+
+/// Scan plain text (already decoded); findings located by line/column.
+pub fn scan_text(text: &str, opts: &Options) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let seg = Segment {
+        member: None,
+        place: Place::Text,
+        content: Content::Text(text.to_string()),
+    };
+    scan_segment(&seg, opts, &mut out);
+    out
+}
+
+/// Scan one extracted segment.
+pub fn scan_segment(seg: &Segment, opts: &Options, out: &mut Vec<Finding>) {
+    match &seg.content {
+        Content::Text(t) => {
+            let n = normalize::normalize(t);
+            let cands = detect::detect(&n.text, None);
+            let mut lines = LineIndex::new(t);
+            for c in cands {
+                if c.confidence < opts.keep_above {
+                    continue;
+                }
+                let (s, e) = n.orig_range(c.start, c.end);
+                let location = match &seg.place {
+                    Place::Page(p) => Location::Page { page: *p },
+                    Place::Sheet(sheet) => Location::Cell {
+                        sheet: sheet.clone(),
+                        cell: String::new(),
+                    },
+                    Place::Text => {
+                        let (line, column) = lines.locate(s);
+                        Location::Line { line, column }
+                    }
+                };
+                let (before, after) = snippet(t, s, e);
+                out.push(Finding {
+                    kind: c.kind,
+                    value: c.value.clone(),
+                    location,
+                    confidence: c.confidence,
+                    before,
+                    after,
+                    count: 1,
+                    member: seg.member.clone(),
+                    values: vec![c.value],
+                });
+            }
+        }
+        Content::Table(rows) => {
+            let sheet = match &seg.place {
+                Place::Sheet(s) => s.clone(),
+                _ => String::new(),
+            };
+            for mut f in table::scan_table(rows, &sheet) {
+                if f.confidence >= opts.keep_above {
+                    f.member = seg.member.clone();
+                    out.push(f);
+                }
+            }
+        }
+    }
+}
+
+/// Up to 20 characters either side, newlines as spaces.
+pub(crate) fn snippet(t: &str, s: usize, e: usize) -> (String, String) {
+    let before: String = t[..s].chars().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect();
+    let after: String = t[e..].chars().take(20).collect();
+    let clean = |x: String| x.replace(['\n', '\r', '\t'], " ");
+    (clean(before), clean(after))
+}
+
+/// Byte offset → (line, column) with a cursor (offsets asked in ascending order are O(n)).
+struct LineIndex<'a> {
+    text: &'a str,
+    line: usize,
+    line_start: usize,
+    pos: usize,
+}
+
+impl<'a> LineIndex<'a> {
+    fn new(text: &'a str) -> Self {
+        LineIndex {
+            text,
+            line: 1,
+            line_start: 0,
+            pos: 0,
+        }
+    }
+
+    fn locate(&mut self, off: usize) -> (usize, usize) {
+        if off < self.pos {
+            self.line = 1;
+            self.line_start = 0;
+            self.pos = 0;
+        }
+        let b = self.text.as_bytes();
+        for nl in memchr::memchr_iter(b'\n', &b[self.pos..off]) {
+            self.line += 1;
+            self.line_start = self.pos + nl + 1;
+        }
+        self.pos = off;
+        let col = self.text[self.line_start..off].chars().count() + 1;
+        (self.line, col)
+    }
+}

@@ -1,0 +1,189 @@
+//! NFKC normalisation with a map back to the original byte offsets.
+//!
+//! Detectors run on normalised text (full-width digits and letters become ASCII, half-width
+//! katakana become full-width, ㍻ becomes 平成, every dash becomes `-`, every space becomes
+//! ` `) but findings must point into the original text. Hand-written around
+//! `unicode-normalization` for speed: most bytes of Japanese text (kanji, kana, ASCII) are
+//! NFKC-stable, so they are copied in runs and only the few characters that can change go
+//! through the normaliser; the offset map records only the places where lengths change.
+
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::compose;
+
+/// Normalised text plus a sparse map from its byte offsets to the original's.
+#[derive(Debug, Clone)]
+pub struct Normalized {
+    /// The normalised text.
+    pub text: String,
+    /// `(normalised offset, original offset)` at every place lengths diverge, ascending.
+    /// Empty when the text did not change.
+    map: Vec<(u32, u32)>,
+    orig_len: usize,
+}
+
+impl Normalized {
+    /// The original byte offset of normalised byte offset `n` (the start of the original
+    /// character that produced it).
+    pub fn orig(&self, n: usize) -> usize {
+        if self.map.is_empty() {
+            return n.min(self.orig_len);
+        }
+        let i = self.map.partition_point(|&(nn, _)| nn as usize <= n);
+        if i == 0 {
+            return n;
+        }
+        let (bn, bo) = self.map[i - 1];
+        (bo as usize + (n - bn as usize)).min(self.orig_len)
+    }
+
+    /// The original byte range of a normalised byte range (end is exclusive).
+    pub fn orig_range(&self, start: usize, end: usize) -> (usize, usize) {
+        if self.map.is_empty() {
+            return (start, end);
+        }
+        let s = self.orig(start);
+        // The end maps to the end of the original character that produced byte end-1.
+        let e = if end == 0 { 0 } else { self.orig_end(end) };
+        (s, e.max(s))
+    }
+
+    fn orig_end(&self, end: usize) -> usize {
+        // Find the breakpoint at or after `end`: if a changed char ends exactly at `end` there
+        // is a breakpoint there.
+        let i = self.map.partition_point(|&(nn, _)| (nn as usize) < end);
+        if i < self.map.len() && self.map[i].0 as usize == end {
+            return self.map[i].1 as usize;
+        }
+        self.orig(end)
+    }
+}
+
+/// True if `c` can change under NFKC or under our dash/space folding.
+#[inline]
+fn may_change(c: char) -> bool {
+    let u = c as u32;
+    matches!(u,
+        0x00A0..=0x00FF
+        | 0x2000..=0x2FFF
+        | 0x3000
+        | 0x3099..=0x309C
+        | 0x3200..=0x33FF
+        | 0xF900..=0xFAFF
+        | 0xFE30..=0xFE6F
+        | 0xFF00..=0xFFEF)
+}
+
+#[inline]
+fn fold(c: char) -> char {
+    match c {
+        '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{2043}' | '\u{FE63}' | '\u{FF0D}' => '-',
+        '\u{3000}' | '\u{00A0}' | '\u{2000}'..='\u{200A}' | '\u{202F}' | '\u{205F}' => ' ',
+        _ => c,
+    }
+}
+
+/// Normalise `s` (NFKC per character, half-width voiced marks composed, dashes and spaces
+/// folded).
+pub fn normalize(s: &str) -> Normalized {
+    let bytes = s.as_bytes();
+    if !needs_work(bytes) {
+        return Normalized {
+            text: s.to_owned(),
+            map: Vec::new(),
+            orig_len: s.len(),
+        };
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut map: Vec<(u32, u32)> = Vec::new();
+    let mut run_start = 0usize;
+    let mut buf = String::new();
+    for (i, c) in s.char_indices() {
+        if !may_change(c) {
+            continue;
+        }
+        buf.clear();
+        let f = fold(c);
+        if f != c {
+            buf.push(f);
+        } else {
+            for d in std::iter::once(c).nfkc() {
+                buf.push(fold(d));
+            }
+        }
+        let clen = c.len_utf8();
+        if buf.len() == clen && buf.as_bytes() == &bytes[i..i + clen] {
+            continue;
+        }
+        out.push_str(&s[run_start..i]);
+        // Half-width voiced sound marks: compose with the previous char (ｶﾞ → ガ).
+        if let Some(m @ ('\u{3099}' | '\u{309A}')) = buf.chars().next()
+            && buf.chars().count() == 1
+            && let Some(prev) = out.chars().next_back()
+            && let Some(comp) = compose(prev, m)
+        {
+            out.truncate(out.len() - prev.len_utf8());
+            while map.last().is_some_and(|&(nn, _)| nn as usize > out.len()) {
+                map.pop();
+            }
+            out.push(comp);
+            map.push((out.len() as u32, (i + clen) as u32));
+            run_start = i + clen;
+            continue;
+        }
+        map.push((out.len() as u32, i as u32));
+        out.push_str(&buf);
+        map.push((out.len() as u32, (i + clen) as u32));
+        run_start = i + clen;
+    }
+    out.push_str(&s[run_start..]);
+    Normalized {
+        text: out,
+        map,
+        orig_len: s.len(),
+    }
+}
+
+/// Cheap byte test: can anything in `b` change? Lead bytes 0xC2/0xC3 (Latin-1), 0xE2
+/// (U+2000–2FFF), 0xEF (U+F000–FFFF) and a few E3 sequences (ideographic space, squared
+/// era names, voiced marks).
+fn needs_work(b: &[u8]) -> bool {
+    if memchr::memchr3(0xEF, 0xE2, 0xC2, b).is_some() || memchr::memchr(0xC3, b).is_some() {
+        return true;
+    }
+    let mut it = memchr::memchr_iter(0xE3, b);
+    // Only a minority of E3 sequences matter; check the second byte.
+    it.any(|i| match b.get(i + 1) {
+        Some(0x80) => b.get(i + 2) == Some(&0x80),
+        Some(0x82) => matches!(b.get(i + 2), Some(0x99..=0x9C)),
+        Some(0x88..=0x8F) => true,
+        _ => false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fullwidth_digits_and_dashes_fold_and_map_back() {
+        let s = "番号：１２３４－５６７８　ｶﾞ";
+        let n = normalize(s);
+        assert_eq!(n.text, "番号:1234-5678 ガ");
+        let p = n.text.find('1').unwrap();
+        assert_eq!(&s[n.orig(p)..n.orig(p) + 3], "１");
+        let e = n.text.find('8').unwrap() + 1;
+        let (os, oe) = n.orig_range(p, e);
+        assert_eq!(&s[os..oe], "１２３４－５６７８");
+        let g = n.text.find('ガ').unwrap();
+        let (gs, ge) = n.orig_range(g, g + 'ガ'.len_utf8());
+        assert_eq!(&s[gs..ge], "ｶﾞ");
+    }
+
+    #[test]
+    fn era_square_and_unchanged_text() {
+        assert_eq!(normalize("㍻元年").text, "平成元年");
+        let n = normalize("山田太郎、奈良市。");
+        assert_eq!(n.text, "山田太郎、奈良市。");
+        assert_eq!(n.orig(6), 6);
+    }
+}
