@@ -370,6 +370,8 @@ pub struct Directory {
     accounts: BTreeMap<String, BTreeMap<String, BTreeSet<usize>>>,
     /// Internal domains → the imports (seq) that list an account with it.
     domains: BTreeMap<String, BTreeSet<usize>>,
+    /// LDAP, grants, entitlements, takeouts, vendors, sign-offs (see [`crate::book`]).
+    pub(crate) book: crate::book::Book,
 }
 
 /// Event order within a day (see the module doc).
@@ -483,6 +485,16 @@ impl Directory {
         let mut facts: Vec<&Fact> = latest.into_values().collect();
         facts.sort_by_key(|f| (f.row.effective, rank(f.row.change), f.seq, f.index));
         facts
+    }
+
+    /// Every 所属コード named by a roster row (main posts and 兼務).
+    pub(crate) fn dept_codes_in_roster(&self) -> BTreeSet<String> {
+        self.facts
+            .values()
+            .flatten()
+            .map(|f| f.row.dept_code.clone())
+            .filter(|c| !c.is_empty())
+            .collect()
     }
 
     /// 職員番号 of everyone known.

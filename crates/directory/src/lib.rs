@@ -21,21 +21,56 @@
 //! - keeps the registered removable media ledger (USB 管理台帳), answers whether a device was
 //!   registered and active on a date, and writes USBGuard rules from it ([`usb`]).
 //!
-//! What it does not do: any I/O beyond parsing the bytes it is given, ledgering (the caller
-//! ledgers [`ImportRecord`]s as JSON and rebuilds the directory by replaying them in ledger
-//! order with [`Directory::apply`]), LDAP/AD sync, access rights or their review, takeout
-//! approvals, vendors.
+//! - syncs LDAP/AD accounts, groups, disabled flags and last logons ([`ldap`]);
+//! - keeps access grants (permission exports, smb.conf, LDAP groups) and per-department
+//!   entitlements ([`access`]), answers [`Directory::grants_of`] and [`Directory::entitled`];
+//! - reviews access as of a date (leavers, unjustified grants, dormant, shared, generic and
+//!   unknown accounts, wide access) with a ledgered sign-off ([`review`], PDF in [`pdf`]);
+//! - takeout requests (持ち出し申請) with the supervisor approval rule and reconciliation of
+//!   observed USB writes, mails and exports ([`takeout`], [`Directory::approved_takeout`]);
+//! - vendor contracts and deletion-certificate reminders ([`vendor`]).
+//!
+//! Everything besides the roster and the USB ledger is applied as [`DirectoryRecord`]s
+//! ([`book`]) naming who did it.
+//!
+//! What it does not do: I/O beyond the LDAP client ([`ldap::fetch`]) and reading a font for
+//! the PDF; ledgering (the caller ledgers [`ImportRecord`]s and [`DirectoryRecord`]s as JSON
+//! and rebuilds the directory by replaying them in ledger order with [`Directory::apply`] and
+//! [`Directory::apply_record`]); querying events (the caller hands observed takeouts in).
 //!
 //! The rules for dates, accounts, imperfect rows and the time model are documented on the
 //! modules [`date`], [`account`], [`roster`] and [`directory`].
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod account;
+pub mod book;
 pub mod date;
 pub mod directory;
+pub mod ldap;
+pub mod pdf;
+pub mod review;
 pub mod roster;
+pub mod takeout;
 pub mod usb;
+pub mod vendor;
+
+pub use access::{
+    Access, Entitlement, EntitlementSet, Grant, GrantMapping, GrantRowError, GrantSnapshot,
+    Principal, parse_grant_csv, parse_smb_conf,
+};
+pub use book::{
+    DirectoryChange, DirectoryRecord, GrantOf, RECORD_FORMAT, RecordError, UnknownAccount,
+    is_generic_account,
+};
+pub use ldap::{Flavor, LdapSettings, LdapSnapshot, SnapshotDiff};
+pub use review::{AccessReview, Finding, FindingKind, ReviewParams, SignOff};
+pub use takeout::{
+    Channel, Medium, Observed, Reconciled, Takeout, TakeoutAction, TakeoutError, TakeoutRequest,
+    TakeoutState, Unmatched,
+};
+pub use vendor::{VendorAction, VendorContract, VendorReminder};
 
 pub use account::{AccountError, AccountForm, AccountName};
 pub use date::{DateError, Era, parse_date};

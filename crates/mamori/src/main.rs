@@ -10,6 +10,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+mod cmd_directory;
+
 #[derive(Parser)]
 #[command(name = "mamori", version, about = "守り — 改ざんできない監査証跡と内部不正検知 / tamper-evident audit trail")]
 struct Cli {
@@ -160,6 +162,8 @@ enum Cmd {
         #[arg(long)]
         date: Option<String>,
     },
+    #[command(flatten)]
+    Directory(cmd_directory::DirectoryCmd),
     /// Who used an account on a date: person, department, title, employment status.
     Who {
         #[command(flatten)]
@@ -255,6 +259,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Serve { d, listen, syslog_tcp, syslog_udp, syslog_tls, tls_cert, tls_key, demo } => {
             serve(d.data, Listeners { listen, syslog_tcp, syslog_udp, syslog_tls, tls_cert, tls_key }, demo)
         }
+        Cmd::Ingest { d, format, server: None, files, .. } if format == "roster" => cmd_directory::ingest_roster(&d.data, &files),
         Cmd::Ingest { d, format, server, token, files } => ingest(d.data, &format, server, token, files),
         Cmd::Search { d, q, json } => {
             let store = mamori_store::Store::open_read_only(&DataDir::new(&d.data).index_path()).context("opening the index")?;
@@ -368,6 +373,7 @@ fn run(cli: Cli) -> Result<()> {
             print!("{}", mamori_directory::usbguard_rules(&DataDir::new(&d.data).usb_registry()?, date));
             Ok(())
         }
+        Cmd::Directory(c) => cmd_directory::run(c),
         Cmd::Who { d, account, date, json } => who(&d.data, &account, date.as_deref(), json),
         Cmd::Token { d, name, role } => {
             let dir = DataDir::new(&d.data);

@@ -341,21 +341,26 @@ impl DataDir {
         self.directory()
     }
 
-    /// Rebuilds the directory (who each person was on each day) by replaying the ledgered roster
-    /// imports, oldest first, from the index.
+    /// Rebuilds the directory (who each person was on each day, and the LDAP snapshots, grants,
+    /// entitlements, takeouts, vendors and sign-offs) by replaying the ledgered roster imports
+    /// and directory records, oldest first, from the index.
     pub fn directory(&self) -> Result<mamori_directory::Directory, DataDirError> {
-        let mut records: Vec<(u64, mamori_directory::ImportRecord)> = Vec::new();
-        for (id, doc) in self.admin_docs("roster-imported")? {
-            if let Some(rec) = doc.pointer("/mamori/roster") {
-                let rec = serde_json::from_value(rec.clone()).map_err(|e| DataDirError::Other(format!("roster record #{id}: {e}")))?;
-                records.push((id, rec));
-            }
-        }
-        let mut dir = mamori_directory::Directory::new();
-        for (id, rec) in &records {
-            dir.apply(rec).map_err(|e| DataDirError::Other(format!("roster record #{id}: {e}")))?;
-        }
-        Ok(dir)
+        directory_from(&Store::open_read_only(&self.index_path())?)
+    }
+
+    /// Ledgers a directory change (LDAP sync, grants, entitlements, takeout transition, vendor,
+    /// review sign-off) done by `actor`, after checking it against the directory replayed from
+    /// the ledger (so replay cannot refuse it). Needs the ledger lock (server stopped).
+    pub fn record_directory(&self, actor: &str, change: mamori_directory::DirectoryChange) -> Result<(u64, mamori_directory::DirectoryRecord), DataDirError> {
+        let cfg = self.config()?;
+        let ledger = self.open_ledger(&cfg)?;
+        let dir = self.directory_with(&ledger)?;
+        let rec = directory_record(actor, change);
+        dir.check_record(&rec).map_err(|e| DataDirError::Other(e.to_string()))?;
+        let r = ledger.append_blocking(vec![NewEntry { kind: EntryKind::Admin, payload: directory_payload(&rec) }])?;
+        self.index_now(&ledger)?;
+        ledger.close();
+        Ok((r.first_index, rec))
     }
 
     /// Brings the index up to the ledger's durable size (for CLI commands that append).
@@ -475,6 +480,57 @@ fn admin_docs(store: &Store, action: Option<&str>) -> Result<Vec<(u64, serde_jso
     }
     out.sort_by_key(|(id, _)| *id);
     Ok(out)
+}
+
+/// The ledger actions of directory records (see `mamori_directory::DirectoryChange::action`).
+pub const DIRECTORY_ACTIONS: [&str; 6] =
+    ["ldap-synced", "grants-imported", "entitlements-imported", "takeout-changed", "vendor-changed", "access-review-signed"];
+
+/// A new directory record by `actor`, id from the time and a counter.
+pub fn directory_record(actor: &str, change: mamori_directory::DirectoryChange) -> mamori_directory::DirectoryRecord {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let now = chrono::Utc::now();
+    mamori_directory::DirectoryRecord {
+        format: mamori_directory::RECORD_FORMAT,
+        id: format!("dir-{}-{}-{}", now.timestamp_micros(), std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed)),
+        recorded_at: now,
+        actor: actor.to_owned(),
+        change,
+    }
+}
+
+/// The ledger payload of a directory record: an ECS admin event naming the actor, the record
+/// under `mamori.directory`.
+pub fn directory_payload(rec: &mamori_directory::DirectoryRecord) -> Vec<u8> {
+    let doc = json!({
+        "@timestamp": mamori_event::format_ts(rec.recorded_at),
+        "event": {"kind": "event", "category": ["configuration", "iam"], "action": rec.change.action(), "module": "mamori", "dataset": "mamori.admin", "outcome": "success"},
+        "user": {"name": rec.actor},
+        "mamori": {"directory": rec},
+    });
+    serde_json::to_vec(&doc).expect("serializable")
+}
+
+/// Rebuilds the directory from the index: roster imports and directory records, in ledger
+/// order (a record is checked against the state before it, as when it was ledgered).
+pub fn directory_from(store: &Store) -> Result<mamori_directory::Directory, DataDirError> {
+    let mut entries: Vec<(u64, serde_json::Value)> = admin_docs(store, Some("roster-imported"))?;
+    for a in DIRECTORY_ACTIONS {
+        entries.extend(admin_docs(store, Some(a))?);
+    }
+    entries.sort_by_key(|(id, _)| *id);
+    let mut dir = mamori_directory::Directory::new();
+    for (id, doc) in &entries {
+        if let Some(rec) = doc.pointer("/mamori/roster") {
+            let rec: mamori_directory::ImportRecord = serde_json::from_value(rec.clone()).map_err(|e| DataDirError::Other(format!("roster record #{id}: {e}")))?;
+            dir.apply(&rec).map_err(|e| DataDirError::Other(format!("roster record #{id}: {e}")))?;
+        } else if let Some(rec) = doc.pointer("/mamori/directory") {
+            let rec: mamori_directory::DirectoryRecord = serde_json::from_value(rec.clone()).map_err(|e| DataDirError::Other(format!("directory record #{id}: {e}")))?;
+            dir.apply_record(&rec).map_err(|e| DataDirError::Other(format!("directory record #{id}: {e}")))?;
+        }
+    }
+    Ok(dir)
 }
 
 /// Rebuilds accounts and tokens by replaying the admin records in the index, oldest first.

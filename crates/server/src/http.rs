@@ -220,6 +220,7 @@ pub fn router(st: AppState) -> Router {
         .route("/tile/{*path}", get(get_tile))
         .route("/add-checkpoint", post(crate::witness_client::post_add_checkpoint))
         .merge(crate::es::routes())
+        .merge(crate::directory_http::routes())
         .layer(DefaultBodyLimit::max(max_body))
         // One structured `tracing` span per request (method, path, status, latency).
         .layer(tower_http::trace::TraceLayer::new_for_http())

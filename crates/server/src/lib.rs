@@ -12,6 +12,7 @@
 
 pub mod config;
 pub mod datadir;
+pub mod directory_http;
 pub mod es;
 pub mod http;
 pub mod indexer;

@@ -1,0 +1,164 @@
+//! The access review as a PDF (A4, Japanese), with an embedded TrueType font (IPAex Gothic
+//! from Debian's `fonts-ipaexfont`, or any TTF given). Text stays searchable and copyable
+//! (printpdf writes a ToUnicode map), so `pdftotext` reads it back.
+
+use printpdf::{IndirectFontRef, Mm, PdfDocument, PdfDocumentReference, PdfLayerReference};
+
+use crate::review::{AccessReview, FindingKind, SignOff};
+
+/// Fonts tried in order when none is given.
+pub const FONT_CANDIDATES: &[&str] = &[
+    "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf",
+    "/usr/share/fonts/truetype/ipaexfont-gothic/ipaexg.ttf",
+    "/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf",
+    "/usr/share/fonts/truetype/fonts-japanese-gothic.ttf",
+];
+
+/// Why the PDF could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PdfError {
+    /// No Japanese font.
+    #[error("日本語フォントがありません(fonts-ipaexfont を入れるか --font で指定)/ no Japanese TrueType font found (install fonts-ipaexfont or pass a font)")]
+    NoFont,
+    /// The font could not be read.
+    #[error("フォントを読めません / cannot read the font {0}: {1}")]
+    Font(String, String),
+    /// printpdf failed.
+    #[error("PDF を作れません / PDF error: {0}")]
+    Pdf(String),
+}
+
+/// The first font of [`FONT_CANDIDATES`] that exists, read.
+pub fn find_font() -> Result<Vec<u8>, PdfError> {
+    for p in FONT_CANDIDATES {
+        if let Ok(b) = std::fs::read(p) {
+            return Ok(b);
+        }
+    }
+    Err(PdfError::NoFont)
+}
+
+const PAGE_W: f32 = 210.0;
+const PAGE_H: f32 = 297.0;
+const MARGIN: f32 = 15.0;
+
+struct Writer {
+    doc: PdfDocumentReference,
+    font: IndirectFontRef,
+    layer: PdfLayerReference,
+    y: f32,
+}
+
+/// Width in em of a character: CJK and full-width 1, others about 0.55.
+fn char_em(c: char) -> f32 {
+    if (c as u32) < 0x2E80 { 0.55 } else { 1.0 }
+}
+
+fn wrap(text: &str, size_pt: f32) -> Vec<String> {
+    let em_mm = size_pt * 0.3528;
+    let max = (PAGE_W - 2.0 * MARGIN) / em_mm;
+    let mut lines = Vec::new();
+    for para in text.split('\n') {
+        let mut cur = String::new();
+        let mut w = 0.0;
+        for c in para.chars() {
+            let cw = char_em(c);
+            if w + cw > max && !cur.is_empty() {
+                lines.push(std::mem::take(&mut cur));
+                w = 0.0;
+            }
+            cur.push(c);
+            w += cw;
+        }
+        lines.push(cur);
+    }
+    lines
+}
+
+impl Writer {
+    fn line(&mut self, text: &str, size: f32) {
+        for l in wrap(text, size) {
+            let h = size * 0.3528 * 1.5;
+            if self.y - h < MARGIN {
+                let (p, l2) = self.doc.add_page(Mm(PAGE_W), Mm(PAGE_H), "本文");
+                self.layer = self.doc.get_page(p).get_layer(l2);
+                self.y = PAGE_H - MARGIN;
+            }
+            self.y -= h;
+            self.layer.use_text(l, size, Mm(MARGIN), Mm(self.y), &self.font);
+        }
+    }
+}
+
+/// Renders the review (and the sign-offs given for it) as PDF bytes with the font.
+pub fn review_pdf(review: &AccessReview, signoffs: &[(String, SignOff)], font: &[u8]) -> Result<Vec<u8>, PdfError> {
+    let title = format!("アクセス権棚卸し報告書 {}", review.as_of);
+    let (doc, page, layer) = PdfDocument::new(&title, Mm(PAGE_W), Mm(PAGE_H), "本文");
+    let font = doc
+        .add_external_font(std::io::Cursor::new(font))
+        .map_err(|e| PdfError::Font("(bytes)".into(), e.to_string()))?;
+    let layer = doc.get_page(page).get_layer(layer);
+    let mut w = Writer { doc, font, layer, y: PAGE_H - MARGIN };
+    w.line(&format!("{title} / Access review as of {}", review.as_of), 14.0);
+    w.line(
+        &format!(
+            "在職職員 {} 人、確認したアカウント {} 件、指摘 {} 件 / {} employed, {} accounts, {} findings",
+            review.employed,
+            review.accounts,
+            review.findings.len(),
+            review.employed,
+            review.accounts,
+            review.findings.len()
+        ),
+        9.0,
+    );
+    w.line(
+        &format!(
+            "基準: 休眠 {} 日、広すぎる権限 {}% 以上かつ {} 人以上 / thresholds: dormant {} days, wide {}% and {} holders",
+            review.params.dormant_days,
+            review.params.wide_percent,
+            review.params.wide_min_holders,
+            review.params.dormant_days,
+            review.params.wide_percent,
+            review.params.wide_min_holders
+        ),
+        9.0,
+    );
+    w.line(&format!("指摘の SHA-256 / findings SHA-256: {}", review.findings_sha256), 7.0);
+    if review.findings.is_empty() {
+        w.line("指摘事項はありません / no findings", 11.0);
+    }
+    let mut last_kind: Option<FindingKind> = None;
+    for f in &review.findings {
+        if last_kind != Some(f.kind) {
+            w.line("", 6.0);
+            w.line(&format!("■ {}", f.kind.label()), 11.0);
+            last_kind = Some(f.kind);
+        }
+        w.line(&format!("[{}]", f.id), 8.0);
+        w.line(&f.message, 9.0);
+        for (dept, h, s, ent) in &f.by_department {
+            w.line(
+                &format!("    {dept}: {h} / {s} 人{}", if *ent { "" } else { "(根拠なし / not entitled)" }),
+                8.0,
+            );
+        }
+        for (who, s) in signoffs {
+            if let Some(c) = s.comments.get(&f.id) {
+                w.line(&format!("    確認者コメント / reviewer's comment ({}): {c}", s.reviewer), 8.0);
+                let _ = who;
+            }
+        }
+    }
+    for (who, s) in signoffs {
+        w.line("", 6.0);
+        w.line(
+            &format!("確認 / signed off: {} {}(記録者 / recorded by {who})", s.reviewer, s.signed_on),
+            10.0,
+        );
+        if !s.summary.is_empty() {
+            w.line(&s.summary, 9.0);
+        }
+    }
+    w.doc.save_to_bytes().map_err(|e| PdfError::Pdf(e.to_string()))
+}
