@@ -117,8 +117,13 @@ pub fn syslog_lines_batch(
     let mut batch = Batch::default();
     let mut lines = Vec::new();
     let ctx_at = |offset: u64| mamori_sources::SyslogContext { received, peer: None, default_offset, frame_offset: Some(offset) };
-    let push = |batch: &mut Batch, data: &[u8], offset: u64, line: usize| match mamori_sources::parse_syslog(data, &ctx_at(offset)) {
-        Ok(doc) => batch.push_doc(doc, data, received, origin, line, offset, None),
+    // slapd operations and USB devices span lines: completed from earlier lines of this file.
+    let mut corr = mamori_sources::format::correlate::LineCorrelator::default();
+    let mut push = |batch: &mut Batch, data: &[u8], offset: u64, line: usize| match mamori_sources::parse_syslog(data, &ctx_at(offset)) {
+        Ok(mut doc) => {
+            corr.observe(&mut doc);
+            batch.push_doc(doc, data, received, origin, line, offset, None)
+        }
         Err(e) => batch.push_rejected(data, &e.to_string(), received, origin, line, offset),
     };
     let mut framer = mamori_sources::Framer::with_max_frame_length(mamori_sources::FramingMode::NewlineDelimited, max_line);
@@ -163,6 +168,26 @@ pub fn evtx_batch(file_name: &str, bytes: &[u8], received: DateTime<Utc>, origin
     (batch, items)
 }
 
+/// Parses an `audit.log` into a batch: one input per assembled event (numbered by its first
+/// record's line); lines that are not audit records are quarantined with line and offset.
+pub fn auditd_batch(bytes: &[u8], received: DateTime<Utc>, origin: &Origin) -> (Batch, Vec<usize>) {
+    let mut batch = Batch::default();
+    let mut lines = Vec::new();
+    for item in mamori_sources::parse_auditd(bytes) {
+        match item {
+            Ok(ev) => {
+                batch.push_doc(ev.doc, ev.raw.as_bytes(), received, origin, ev.line, ev.offset, None);
+                lines.push(ev.line);
+            }
+            Err(e) => {
+                batch.push_rejected(&e.raw, &e.to_string(), received, origin, e.line, e.offset);
+                lines.push(e.line);
+            }
+        }
+    }
+    (batch, lines)
+}
+
 /// Builds the batch for one input file of any supported format; returns it with each input's
 /// line (or record) number.
 pub fn file_batch(
@@ -177,6 +202,7 @@ pub fn file_batch(
     match format {
         mamori_sources::Format::Syslog => syslog_lines_batch(bytes, max_line, received, syslog_offset, origin),
         mamori_sources::Format::Evtx => evtx_batch(file_name, bytes, received, origin),
+        mamori_sources::Format::Auditd => auditd_batch(bytes, received, origin),
         mamori_sources::Format::EcsNdjson => ndjson_batch(bytes, max_line, received, origin),
     }
 }

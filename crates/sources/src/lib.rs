@@ -11,6 +11,8 @@
 //!   chunk and record for each damaged part ([`parse_evtx`]).
 //! - [`format::samba_audit`]: enriches syslog documents from Samba's
 //!   `vfs_full_audit` (`smbd_audit`) with ECS file fields ([`parse_samba_audit`]).
+//! - [`format::auditd`]: Linux `audit.log` records grouped by serial
+//!   ([`framing::audit_assembler`]) into one ECS event each ([`parse_auditd`]).
 //! - [`format::ndjson`]: splits an NDJSON body into lines and parses each one
 //!   as a JSON object ([`parse_ndjson`]).
 //!
@@ -25,6 +27,7 @@
 pub mod format;
 pub mod framing;
 
+pub use format::auditd::{AuditRecord, AuditdError, AuditdErrorReason, AuditdEvent, parse_auditd};
 pub use format::evtx::{EvtxError, EvtxErrorReason, EvtxEvent, evtx_to_ecs, parse_evtx};
 pub use format::ndjson::{
     DEFAULT_MAX_LINE, LineError, LineErrorReason, NdjsonLines, NdjsonRecord, ndjson_lines,

@@ -5,7 +5,11 @@
 use std::fmt;
 use std::str::FromStr;
 
+pub mod auditd;
+pub mod auth;
+pub mod correlate;
 pub mod evtx;
+pub mod kernel_usb;
 pub mod ndjson;
 pub mod samba_audit;
 pub mod syslog;
@@ -20,6 +24,8 @@ pub enum Format {
     Syslog,
     /// Windows event log files, `.evtx` (`evtx`); one whole file per input.
     Evtx,
+    /// Linux audit `audit.log` (`auditd`), records assembled into events by serial.
+    Auditd,
 }
 
 impl Format {
@@ -29,6 +35,7 @@ impl Format {
             Format::EcsNdjson => "ecs-ndjson",
             Format::Syslog => "syslog",
             Format::Evtx => "evtx",
+            Format::Auditd => "auditd",
         }
     }
 }
@@ -54,6 +61,7 @@ impl FromStr for Format {
             "ecs-ndjson" => Ok(Format::EcsNdjson),
             "syslog" => Ok(Format::Syslog),
             "evtx" => Ok(Format::Evtx),
+            "auditd" => Ok(Format::Auditd),
             _ => Err(UnknownFormat(s.to_string())),
         }
     }

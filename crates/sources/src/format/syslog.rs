@@ -513,6 +513,8 @@ pub fn parse_syslog(raw: &[u8], ctx: &SyslogContext) -> Result<Map<String, Value
         set(&mut doc, &["mamori", "syslog"], Value::Object(flags));
     }
     crate::format::samba_audit::enrich_syslog_doc(&mut doc);
+    crate::format::auth::enrich_syslog_doc(&mut doc);
+    crate::format::kernel_usb::enrich_syslog_doc(&mut doc);
     Ok(doc)
 }
 

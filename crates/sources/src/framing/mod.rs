@@ -27,6 +27,7 @@
 
 use std::collections::VecDeque;
 
+pub mod audit_assembler;
 pub mod newline;
 pub mod octet_counting;
 
