@@ -70,6 +70,12 @@ fn run(subdirs: &[&str], emerging: bool) -> (usize, Vec<String>) {
             if !fired {
                 failed.push(format!("{} ({}) did not fire on {}", case.rule_id, set.rules()[want].title, case.evtx.display()));
             }
+            // The same record as mamori stores it (ECS with winlog.*) must fire the rule too.
+            let bytes = std::fs::read(&case.evtx).unwrap();
+            let ecs_fired = mamori_sources::parse_evtx("r.evtx", &bytes).into_iter().filter_map(Result::ok).any(|e| set.matches(&serde_json::Value::Object(e.doc)).contains(&want));
+            if !ecs_fired {
+                failed.push(format!("{} ({}) did not fire on the ECS form of {}", case.rule_id, set.rules()[want].title, case.evtx.display()));
+            }
         }
     }
     (cases, failed)
