@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 mod cmd_directory;
+mod cmd_mapping;
 
 #[derive(Parser)]
 #[command(name = "mamori", version, about = "守り — 改ざんできない監査証跡と内部不正検知 / tamper-evident audit trail")]
@@ -75,9 +76,16 @@ enum Cmd {
         /// API token for --server.
         #[arg(long, env = "MAMORI_TOKEN")]
         token: Option<String>,
+        /// Mapping for --format csv-mapping / webhook: a shipped or ledgered name (juki-a,
+        /// zeimu-b, fukushi-c, chat-a, share-b …) or a TOML file.
+        #[arg(long)]
+        mapping: Option<String>,
         /// Files; - for stdin.
         files: Vec<PathBuf>,
     },
+    /// Declarative mappings for business-system CSV and webhooks: check, set, list.
+    #[command(subcommand)]
+    Mapping(cmd_mapping::MappingCmd),
     /// Search the index.
     Search {
         #[command(flatten)]
@@ -260,7 +268,9 @@ fn run(cli: Cli) -> Result<()> {
             serve(d.data, Listeners { listen, syslog_tcp, syslog_udp, syslog_tls, tls_cert, tls_key }, demo)
         }
         Cmd::Ingest { d, format, server: None, files, .. } if format == "roster" => cmd_directory::ingest_roster(&d.data, &files),
-        Cmd::Ingest { d, format, server, token, files } => ingest(d.data, &format, server, token, files),
+        Cmd::Ingest { d, format, server, token, files, mapping } if mapping.is_some() || cmd_mapping::is_mapped(&format) => cmd_mapping::ingest(d.data, &format, mapping, server, token, files),
+        Cmd::Ingest { d, format, server, token, files, .. } => ingest(d.data, &format, server, token, files),
+        Cmd::Mapping(c) => cmd_mapping::run(c),
         Cmd::Search { d, q, json } => {
             let store = mamori_store::Store::open_read_only(&DataDir::new(&d.data).index_path()).context("opening the index")?;
             let query = mamori_store::Query { user: q.user, host: q.host, action: q.action, path: q.path, q: q.q, kind: q.kind, from: q.from, to: q.to, limit: q.limit, cursor: None };

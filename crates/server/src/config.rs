@@ -17,6 +17,9 @@ pub struct Config {
     /// This instance acting as a witness for other logs.
     #[serde(default)]
     pub witness: WitnessRole,
+    /// Source health: silence thresholds (docs/sources/health.md).
+    #[serde(default)]
+    pub sources: crate::health::HealthConfig,
 }
 
 /// Ledger settings.
@@ -153,6 +156,7 @@ impl Config {
             server: ServerConfig::default(),
             witnesses: Vec::new(),
             witness: WitnessRole::default(),
+            sources: crate::health::HealthConfig::default(),
         }
     }
 }

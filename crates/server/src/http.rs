@@ -55,12 +55,17 @@ pub struct AppState {
     pub cfg: Arc<crate::Config>,
     /// Start time.
     pub started: Instant,
+    /// Source health (last seen, rate, silence).
+    pub health: Arc<crate::health::Health>,
+    /// Declarative mappings (shipped and ledgered).
+    pub mappings: Arc<RwLock<crate::mappings::Mappings>>,
 }
 
 impl AppState {
     /// Builds the state from an opened data directory.
     pub fn new(dir: DataDir, opened: &Opened) -> Result<AppState, crate::datadir::DataDirError> {
         let reader = Store::open_read_only(&dir.index_path())?;
+        let mappings = crate::mappings::Mappings::rebuild(&reader)?;
         let witness = if opened.cfg.witness.enabled {
             Some(Arc::new(Mutex::new(crate::witness_client::load_witness(&dir, &opened.cfg)?)))
         } else {
@@ -75,6 +80,8 @@ impl AppState {
             witness,
             cfg: Arc::new(opened.cfg.clone()),
             started: Instant::now(),
+            health: Arc::new(crate::health::Health::new(opened.cfg.sources.clone())),
+            mappings: Arc::new(RwLock::new(mappings)),
         })
     }
 }
@@ -215,6 +222,10 @@ pub fn router(st: AppState) -> Router {
         .route("/api/v1/admin/tokens/{id}/revoke", post(post_revoke))
         .route("/api/v1/admin/audit", get(get_admin_audit))
         .route("/api/v1/status", get(get_status))
+        .route("/api/v1/sources", get(crate::health::get_sources))
+        .route("/api/v1/webhook/{mapping}", post(crate::mappings::post_webhook))
+        .route("/api/v1/mappings", get(crate::mappings::get_mappings))
+        .route("/api/v1/admin/mappings/{name}", axum::routing::put(crate::mappings::put_mapping))
         .route("/metrics", get(get_metrics))
         .route("/checkpoint", get(get_checkpoint))
         .route("/tile/{*path}", get(get_tile))
@@ -229,11 +240,13 @@ pub fn router(st: AppState) -> Router {
 
 /// Runs the HTTP server until `shutdown` resolves.
 pub async fn serve(st: AppState, listener: tokio::net::TcpListener, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let _health = crate::health::spawn(st.health.clone(), st.ledger.clone());
     axum::serve(listener, router(st)).with_graceful_shutdown(shutdown).await
 }
 
 /// Runs the HTTPS server until `shutdown` resolves.
 pub async fn serve_tls(st: AppState, listener: crate::tls::TlsListener, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let _health = crate::health::spawn(st.health.clone(), st.ledger.clone());
     axum::serve(listener, router(st)).with_graceful_shutdown(shutdown).await
 }
 
@@ -244,6 +257,9 @@ struct IngestParams {
     /// File name, for error messages and quarantine (EVTX uploads).
     #[serde(default)]
     name: Option<String>,
+    /// Mapping name for `csv-mapping` and `webhook`.
+    #[serde(default)]
+    mapping: Option<String>,
 }
 
 /// `POST /api/v1/events[?format=ecs-ndjson|syslog|evtx][&name=FILE]`: NDJSON of ECS documents
@@ -260,7 +276,14 @@ async fn post_events(State(st): State<AppState>, headers: HeaderMap, params: Res
     };
     let origin = Origin { source, format: format.as_str().to_owned() };
     let name = params.name.unwrap_or_else(|| "upload".into());
-    let (batch, lines) = crate::pipeline::file_batch(format, &name, &body, max, received, crate::syslog::offset_of(&st), &origin);
+    let (batch, lines) = match format {
+        mamori_sources::Format::CsvMapping | mamori_sources::Format::Webhook => {
+            let m = crate::mappings::require(&st, params.mapping.as_deref())?;
+            let origin = Origin { source: format!("{}:{}", origin.source, m.name), format: origin.format.clone() };
+            crate::pipeline::mapped_batch(&m, &name, &body, received, &origin)
+        }
+        _ => crate::pipeline::file_batch(format, &name, &body, max, received, crate::syslog::offset_of(&st), &origin),
+    };
     let ids = append_batch(&st, &batch).await?;
     let items: Vec<Value> = batch
         .outcomes
@@ -564,6 +587,7 @@ async fn get_metrics(State(st): State<AppState>, headers: HeaderMap) -> Result<R
     m("mamori_ledger_fsync_seconds_max", "gauge", "Longest fdatasync latency.", format!("{:.6}", s.fsync_max_nanos.load(Ordering::Relaxed) as f64 / 1e9));
     m("mamori_index_lag", "gauge", "Durable entries not yet indexed.", durable.saturating_sub(indexed).to_string());
     m("mamori_witness_alarms_total", "counter", "Inconsistent checkpoints seen (fork alarms).", c.witness_alarms.load(Ordering::Relaxed).to_string());
+    out.push_str(&st.health.metrics(Utc::now().timestamp_micros()));
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
 }
 

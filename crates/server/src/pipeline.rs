@@ -204,5 +204,38 @@ pub fn file_batch(
         mamori_sources::Format::Evtx => evtx_batch(file_name, bytes, received, origin),
         mamori_sources::Format::Auditd => auditd_batch(bytes, received, origin),
         mamori_sources::Format::EcsNdjson => ndjson_batch(bytes, max_line, received, origin),
+        mamori_sources::Format::CsvMapping | mamori_sources::Format::Webhook => {
+            // Callers resolve the mapping and use `mapped_batch`; without one nothing can be read,
+            // but the bytes are still kept.
+            let mut batch = Batch::default();
+            let why = format!("{format} にはマッピングの指定が必要です / {format} needs a mapping (--mapping NAME or ?mapping=NAME)");
+            batch.push_rejected(bytes, &why, received, origin, 1, 0);
+            (batch, vec![1])
+        }
     }
+}
+
+/// Builds the batch for a business-system CSV export or a file of webhook payloads read through
+/// a declarative mapping (`csv-mapping`, `webhook`); one input per row or record, bad ones
+/// quarantined with line, column and value.
+pub fn mapped_batch(mapping: &mamori_sources::Mapping, file_name: &str, bytes: &[u8], received: DateTime<Utc>, origin: &Origin) -> (Batch, Vec<usize>) {
+    let rows = match mapping.input {
+        mamori_sources::mapping::Input::Csv => mamori_sources::parse_csv_mapped(mapping, file_name, bytes, received).rows,
+        mamori_sources::mapping::Input::Json => mamori_sources::parse_webhook(mapping, file_name, bytes, received),
+    };
+    let mut batch = Batch::default();
+    let mut lines = Vec::new();
+    for r in rows {
+        match r {
+            Ok(rec) => {
+                batch.push_doc(rec.doc, &rec.raw, received, origin, rec.line as usize, rec.offset, None);
+                lines.push(rec.line as usize);
+            }
+            Err(e) => {
+                batch.push_rejected(&e.raw, &e.to_string(), received, origin, e.line as usize, e.offset);
+                lines.push(e.line as usize);
+            }
+        }
+    }
+    (batch, lines)
 }

@@ -13,6 +13,9 @@
 //!   `vfs_full_audit` (`smbd_audit`) with ECS file fields ([`parse_samba_audit`]).
 //! - [`format::auditd`]: Linux `audit.log` records grouped by serial
 //!   ([`framing::audit_assembler`]) into one ECS event each ([`parse_auditd`]).
+//! - [`mapping`], [`format::csv_mapping`], [`format::webhook`]: business-system CSV exports
+//!   (住基・税・福祉) and chat / cloud-sharing webhooks read through declarative TOML mappings
+//!   ([`parse_csv_mapped`], [`parse_webhook`]).
 //! - [`format::ndjson`]: splits an NDJSON body into lines and parses each one
 //!   as a JSON object ([`parse_ndjson`]).
 //!
@@ -26,8 +29,12 @@
 
 pub mod format;
 pub mod framing;
+pub mod mapping;
 
 pub use format::auditd::{AuditRecord, AuditdError, AuditdErrorReason, AuditdEvent, parse_auditd};
+pub use format::csv_mapping::{CsvParsed, MappedRecord, RowError, parse_csv_mapped};
+pub use format::webhook::parse_webhook;
+pub use mapping::{Mapping, MappingError};
 pub use format::evtx::{EvtxError, EvtxErrorReason, EvtxEvent, evtx_to_ecs, parse_evtx};
 pub use format::ndjson::{
     DEFAULT_MAX_LINE, LineError, LineErrorReason, NdjsonLines, NdjsonRecord, ndjson_lines,

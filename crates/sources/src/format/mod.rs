@@ -8,11 +8,13 @@ use std::str::FromStr;
 pub mod auditd;
 pub mod auth;
 pub mod correlate;
+pub mod csv_mapping;
 pub mod evtx;
 pub mod kernel_usb;
 pub mod ndjson;
 pub mod samba_audit;
 pub mod syslog;
+pub mod webhook;
 
 /// Input format selected on the command line (`--format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -24,6 +26,11 @@ pub enum Format {
     Syslog,
     /// Windows event log files, `.evtx` (`evtx`); one whole file per input.
     Evtx,
+    /// Business-system CSV exports read through a declarative mapping (`csv-mapping`; the
+    /// mapping is given separately, see [`crate::mapping`]).
+    CsvMapping,
+    /// Webhook / audit-log JSON read through a declarative mapping (`webhook`).
+    Webhook,
     /// Linux audit `audit.log` (`auditd`), records assembled into events by serial.
     Auditd,
 }
@@ -35,6 +42,8 @@ impl Format {
             Format::EcsNdjson => "ecs-ndjson",
             Format::Syslog => "syslog",
             Format::Evtx => "evtx",
+            Format::CsvMapping => "csv-mapping",
+            Format::Webhook => "webhook",
             Format::Auditd => "auditd",
         }
     }
@@ -61,6 +70,8 @@ impl FromStr for Format {
             "ecs-ndjson" => Ok(Format::EcsNdjson),
             "syslog" => Ok(Format::Syslog),
             "evtx" => Ok(Format::Evtx),
+            "csv-mapping" => Ok(Format::CsvMapping),
+            "webhook" => Ok(Format::Webhook),
             "auditd" => Ok(Format::Auditd),
             _ => Err(UnknownFormat(s.to_string())),
         }
