@@ -174,7 +174,11 @@ pub(crate) fn compile(c: &rsigma_parser::CorrelationRule, file: &str, rules: &[R
         CorrelationType::TemporalOrdered => CorrelationKind::TemporalOrdered,
         other => return Err(format!("correlation type {} is not supported", other.as_str())),
     };
-    let predicates = if predicates.is_empty() && matches!(kind, CorrelationKind::Temporal | CorrelationKind::TemporalOrdered) {
+    // Temporal without a condition means "all referenced rules" (spec). The parser fills in
+    // `gte: 1` for a missing condition, which for temporal types would mean "any one rule" —
+    // not a correlation — so it is read as the spec's default.
+    let default_temporal = predicates.is_empty() || predicates == [(Op::Gte, 1.0)];
+    let predicates = if default_temporal && matches!(kind, CorrelationKind::Temporal | CorrelationKind::TemporalOrdered) {
         vec![(Op::Gte, refs.len() as f64)]
     } else {
         predicates

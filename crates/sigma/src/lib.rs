@@ -502,6 +502,16 @@ impl RuleSet {
     }
 }
 
+/// The time of an event: `Event.System.TimeCreated.SystemTime` of a raw EVTX record, or
+/// `@timestamp` of an ECS document.
+pub fn event_time(event: &serde_json::Value) -> Option<chrono::DateTime<chrono::Utc>> {
+    let t = event
+        .pointer("/Event/System/TimeCreated/#attributes/SystemTime")
+        .or_else(|| event.get("@timestamp"))
+        .and_then(|v| v.as_str())?;
+    chrono::DateTime::parse_from_rfc3339(t).ok().map(|t| t.with_timezone(&chrono::Utc))
+}
+
 fn fingerprint(sources: &[(String, String)]) -> String {
     let mut sorted: Vec<&(String, String)> = sources.iter().collect();
     sorted.sort();
