@@ -195,7 +195,9 @@ impl Directory {
             let ldap = snap.and_then(|s| s.account(account));
             let enabled = ldap.map(|a| a.enabled);
             let grants = self.grants_of(account, as_of);
-            let active = enabled == Some(true) || !grants.is_empty();
+            // Group and everyone grants need the directory account; a disabled account cannot
+            // use them. Direct grants in a system (its own login) can be used regardless.
+            let active = enabled == Some(true) || grants.iter().any(|g| g.via_group.is_none());
             let resolution = self.resolve_account(account, as_of);
             if is_generic_account(account) && active {
                 let mut f = base(FindingKind::GenericAccount, account, None);
