@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(rsyslog rsyslog-elasticsearch rsyslog-gnutls bsdutils curl ca-certificates golang-go golang-golang-x-mod-dev usbguard samba smbclient auditd openssh-server openssh-client sshpass sudo)
+APT_PACKAGES=(rsyslog rsyslog-elasticsearch rsyslog-gnutls bsdutils curl ca-certificates golang-go golang-golang-x-mod-dev usbguard samba smbclient auditd openssh-server openssh-client sshpass sudo slapd ldap-utils postfix swaks squid cups cups-client printer-driver-cups-pdf openssl)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -12,6 +12,8 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
+  # postfix asks for a mail setup at install; the tests configure their own private instance.
+  echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 

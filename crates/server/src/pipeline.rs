@@ -188,6 +188,104 @@ pub fn auditd_batch(bytes: &[u8], received: DateTime<Utc>, origin: &Origin) -> (
     (batch, lines)
 }
 
+/// Parses a Postfix log file (syslog lines as rsyslog writes them, or Postfix's own
+/// `maillog_file`): every line is an event (as with [`syslog_lines_batch`]), and each message's
+/// lines are correlated by queue id into one extra `postfix.message` event, added when qmgr logs
+/// `removed` (numbered with that line), or at the end of the file for messages still open then
+/// (`mamori.mail.complete: false`, numbered with the last line).
+pub fn postfix_batch(
+    body: &[u8],
+    max_line: usize,
+    received: DateTime<Utc>,
+    default_offset: Option<chrono::FixedOffset>,
+    origin: &Origin,
+) -> (Batch, Vec<usize>) {
+    let mut batch = Batch::default();
+    let mut lines = Vec::new();
+    let mut corr = mamori_sources::MailCorrelator::new();
+    let ctx_at = |offset: u64| mamori_sources::SyslogContext { received, peer: None, default_offset, frame_offset: Some(offset) };
+    let mut push = |batch: &mut Batch, lines: &mut Vec<usize>, data: &[u8], offset: u64, line: usize| {
+        match mamori_sources::parse_syslog(data, &ctx_at(offset)) {
+            Ok(doc) => {
+                let derived = corr.push(&doc);
+                batch.push_doc(doc, data, received, origin, line, offset, None);
+                lines.push(line);
+                for d in derived {
+                    batch.push_doc(d, data, received, origin, line, offset, None);
+                    lines.push(line);
+                }
+            }
+            Err(e) => {
+                batch.push_rejected(data, &e.to_string(), received, origin, line, offset);
+                lines.push(line);
+            }
+        }
+    };
+    let mut framer = mamori_sources::Framer::with_max_frame_length(mamori_sources::FramingMode::NewlineDelimited, max_line);
+    framer.push(body);
+    let mut line = 0;
+    while let Some(f) = framer.next_frame() {
+        line += 1;
+        match f {
+            Ok(fr) => push(&mut batch, &mut lines, &fr.data, fr.offset, line),
+            Err(e) => {
+                batch.push_rejected(e.bytes(), &e.to_string(), received, origin, line, e.offset());
+                lines.push(line);
+            }
+        }
+    }
+    if let Err(e) = framer.finish() {
+        line += 1;
+        push(&mut batch, &mut lines, e.bytes(), e.offset(), line);
+    }
+    for d in corr.finish() {
+        batch.push_doc(d, b"", received, origin, line, body.len() as u64, None);
+        lines.push(line);
+    }
+    (batch, lines)
+}
+
+/// Parses a file of text log lines (Squid `access.log`, CUPS `page_log`/`access_log`) with
+/// `parse`, one event per line. A line the parser cannot read is still an event: its raw text
+/// (searchable) with the parser's error, naming line, offset and column, in `error.message`.
+/// Blank lines carry nothing and are skipped; a line longer than `max_line` is quarantined.
+pub fn text_lines_batch(
+    body: &[u8],
+    max_line: usize,
+    received: DateTime<Utc>,
+    origin: &Origin,
+    parse: fn(&[u8], mamori_sources::LinePos) -> (Doc, Option<mamori_sources::LineParseError>),
+) -> (Batch, Vec<usize>) {
+    let mut batch = Batch::default();
+    let mut lines = Vec::new();
+    let push = |batch: &mut Batch, lines: &mut Vec<usize>, data: &[u8], offset: u64, line: usize| {
+        if data.iter().all(|b| b.is_ascii_whitespace()) {
+            return;
+        }
+        let (doc, _err) = parse(data, mamori_sources::LinePos { line, offset });
+        batch.push_doc(doc, data, received, origin, line, offset, None);
+        lines.push(line);
+    };
+    let mut framer = mamori_sources::Framer::with_max_frame_length(mamori_sources::FramingMode::NewlineDelimited, max_line);
+    framer.push(body);
+    let mut line = 0;
+    while let Some(f) = framer.next_frame() {
+        line += 1;
+        match f {
+            Ok(fr) => push(&mut batch, &mut lines, &fr.data, fr.offset, line),
+            Err(e) => {
+                batch.push_rejected(e.bytes(), &e.to_string(), received, origin, line, e.offset());
+                lines.push(line);
+            }
+        }
+    }
+    if let Err(e) = framer.finish() {
+        line += 1;
+        push(&mut batch, &mut lines, e.bytes(), e.offset(), line);
+    }
+    (batch, lines)
+}
+
 /// Builds the batch for one input file of any supported format; returns it with each input's
 /// line (or record) number.
 pub fn file_batch(
@@ -204,6 +302,10 @@ pub fn file_batch(
         mamori_sources::Format::Evtx => evtx_batch(file_name, bytes, received, origin),
         mamori_sources::Format::Auditd => auditd_batch(bytes, received, origin),
         mamori_sources::Format::EcsNdjson => ndjson_batch(bytes, max_line, received, origin),
+        mamori_sources::Format::Postfix => postfix_batch(bytes, max_line, received, syslog_offset, origin),
+        mamori_sources::Format::Squid => text_lines_batch(bytes, max_line, received, origin, mamori_sources::format::squid::squid_line_doc),
+        mamori_sources::Format::CupsPage => text_lines_batch(bytes, max_line, received, origin, mamori_sources::format::cups::page_log_line_doc),
+        mamori_sources::Format::CupsAccess => text_lines_batch(bytes, max_line, received, origin, mamori_sources::format::cups::access_log_line_doc),
         mamori_sources::Format::CsvMapping | mamori_sources::Format::Webhook => {
             // Callers resolve the mapping and use `mapped_batch`; without one nothing can be read,
             // but the bytes are still kept.

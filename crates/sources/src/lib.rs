@@ -16,6 +16,10 @@
 //! - [`mapping`], [`format::csv_mapping`], [`format::webhook`]: business-system CSV exports
 //!   (住基・税・福祉) and chat / cloud-sharing webhooks read through declarative TOML mappings
 //!   ([`parse_csv_mapped`], [`parse_webhook`]).
+//! - [`format::postfix`]: per-line mail fields for Postfix syslog lines and the
+//!   [`MailCorrelator`] that joins one message's lines by queue id into one message event.
+//! - [`format::squid`], [`format::cups`]: Squid `access.log` (native/combined) and CUPS
+//!   `page_log`/`access_log` lines, with typed per-line errors ([`LineParseError`]).
 //! - [`format::ndjson`]: splits an NDJSON body into lines and parses each one
 //!   as a JSON object ([`parse_ndjson`]).
 //!
@@ -40,6 +44,10 @@ pub use format::ndjson::{
     DEFAULT_MAX_LINE, LineError, LineErrorReason, NdjsonLines, NdjsonRecord, ndjson_lines,
     parse_ndjson,
 };
+pub use format::cups::{parse_access_log_line, parse_page_log_line};
+pub use format::postfix::{MailCorrelator, parse_postfix_message};
+pub use format::squid::parse_squid_line;
+pub use format::text_line::{LineParseError, LinePos};
 pub use format::samba_audit::{SAMBA_AUDIT_APPNAME, enrich_syslog_doc, parse_samba_audit};
 pub use format::syslog::{SyslogContext, SyslogError, SyslogErrorKind, parse_syslog};
 pub use format::{Format, UnknownFormat};

@@ -9,11 +9,15 @@ pub mod auditd;
 pub mod auth;
 pub mod correlate;
 pub mod csv_mapping;
+pub mod cups;
 pub mod evtx;
 pub mod kernel_usb;
 pub mod ndjson;
+pub mod postfix;
 pub mod samba_audit;
+pub mod squid;
 pub mod syslog;
+pub mod text_line;
 pub mod webhook;
 
 /// Input format selected on the command line (`--format`).
@@ -33,6 +37,15 @@ pub enum Format {
     Webhook,
     /// Linux audit `audit.log` (`auditd`), records assembled into events by serial.
     Auditd,
+    /// Postfix logs (`postfix`): syslog lines or `maillog_file`, each line an event, plus one
+    /// derived message event per queue id ([`postfix::MailCorrelator`]).
+    Postfix,
+    /// Squid `access.log` (`squid`), native and combined/common formats detected per line.
+    Squid,
+    /// CUPS `page_log` (`cups-page`), default or mamori's keyed `PageLogFormat`.
+    CupsPage,
+    /// CUPS `access_log` (`cups-access`), Common Log Format plus IPP operation and status.
+    CupsAccess,
 }
 
 impl Format {
@@ -45,6 +58,10 @@ impl Format {
             Format::CsvMapping => "csv-mapping",
             Format::Webhook => "webhook",
             Format::Auditd => "auditd",
+            Format::Postfix => "postfix",
+            Format::Squid => "squid",
+            Format::CupsPage => "cups-page",
+            Format::CupsAccess => "cups-access",
         }
     }
 }
@@ -73,6 +90,10 @@ impl FromStr for Format {
             "csv-mapping" => Ok(Format::CsvMapping),
             "webhook" => Ok(Format::Webhook),
             "auditd" => Ok(Format::Auditd),
+            "postfix" => Ok(Format::Postfix),
+            "squid" => Ok(Format::Squid),
+            "cups-page" => Ok(Format::CupsPage),
+            "cups-access" => Ok(Format::CupsAccess),
             _ => Err(UnknownFormat(s.to_string())),
         }
     }

@@ -515,6 +515,9 @@ pub fn parse_syslog(raw: &[u8], ctx: &SyslogContext) -> Result<Map<String, Value
     crate::format::samba_audit::enrich_syslog_doc(&mut doc);
     crate::format::auth::enrich_syslog_doc(&mut doc);
     crate::format::kernel_usb::enrich_syslog_doc(&mut doc);
+    crate::format::postfix::enrich_syslog_doc(&mut doc);
+    crate::format::squid::enrich_syslog_doc(&mut doc);
+    crate::format::cups::enrich_syslog_doc(&mut doc);
     Ok(doc)
 }
 
