@@ -38,6 +38,10 @@ pub enum Action {
     ReadAdminAudit,
     /// Co-sign checkpoints as a witness.
     WitnessCosign,
+    /// Read alerts (with the person, department and evidence).
+    ReadAlerts,
+    /// Triage, assign and close alerts (ledgered officer actions).
+    ManageAlerts,
 }
 
 /// Alias: the spec calls these permissions as well.
@@ -45,7 +49,7 @@ pub type Permission = Action;
 
 impl Action {
     /// All actions, in declaration order.
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 15] = [
         Action::IngestEvents,
         Action::ReadEvents,
         Action::ReadProofs,
@@ -59,6 +63,8 @@ impl Action {
         Action::RotateKeys,
         Action::ReadAdminAudit,
         Action::WitnessCosign,
+        Action::ReadAlerts,
+        Action::ManageAlerts,
     ];
 
     /// The stable `snake_case` name.
@@ -77,6 +83,8 @@ impl Action {
             Action::RotateKeys => "rotate_keys",
             Action::ReadAdminAudit => "read_admin_audit",
             Action::WitnessCosign => "witness_cosign",
+            Action::ReadAlerts => "read_alerts",
+            Action::ManageAlerts => "manage_alerts",
         }
     }
 }
@@ -122,6 +130,9 @@ pub const PERMISSIONS: &[(Action, &[Role])] = &[
     (Action::RotateKeys, &[Admin]),
     (Action::ReadAdminAudit, &[Admin, Auditor]),
     (Action::WitnessCosign, &[Witness]),
+    // Alerts name people and their departments: investigation tools, like timelines.
+    (Action::ReadAlerts, &[Officer, Auditor, Viewer]),
+    (Action::ManageAlerts, &[Officer]),
 ];
 
 /// The roles allowed to perform `action` according to [`PERMISSIONS`]

@@ -59,6 +59,8 @@ pub struct AppState {
     pub health: Arc<crate::health::Health>,
     /// Declarative mappings (shipped and ledgered).
     pub mappings: Arc<RwLock<crate::mappings::Mappings>>,
+    /// Streaming detection and alerts.
+    pub detection: Arc<crate::detection::Detection>,
 }
 
 impl AppState {
@@ -66,6 +68,7 @@ impl AppState {
     pub fn new(dir: DataDir, opened: &Opened) -> Result<AppState, crate::datadir::DataDirError> {
         let reader = Store::open_read_only(&dir.index_path())?;
         let mappings = crate::mappings::Mappings::rebuild(&reader)?;
+        let detection = crate::detection::Detection::start(&dir, &opened.ledger)?;
         let witness = if opened.cfg.witness.enabled {
             Some(Arc::new(Mutex::new(crate::witness_client::load_witness(&dir, &opened.cfg)?)))
         } else {
@@ -82,6 +85,7 @@ impl AppState {
             started: Instant::now(),
             health: Arc::new(crate::health::Health::new(opened.cfg.sources.clone())),
             mappings: Arc::new(RwLock::new(mappings)),
+            detection,
         })
     }
 }
@@ -101,7 +105,7 @@ impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, ja: impl Into<String>, en: impl Into<String>) -> Self {
         ApiError { status, code, ja: ja.into(), en: en.into(), retry_after: None }
     }
-    fn bad_request(en: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(en: impl Into<String>) -> Self {
         let en = en.into();
         ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("リクエストが不正です: {en}"), en)
     }
@@ -115,7 +119,7 @@ impl ApiError {
         e.retry_after = Some(1);
         e
     }
-    fn internal(en: impl Into<String>) -> Self {
+    pub(crate) fn internal(en: impl Into<String>) -> Self {
         let en = en.into();
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("内部エラー: {en}"), en)
     }
@@ -226,6 +230,10 @@ pub fn router(st: AppState) -> Router {
         .route("/api/v1/webhook/{mapping}", post(crate::mappings::post_webhook))
         .route("/api/v1/mappings", get(crate::mappings::get_mappings))
         .route("/api/v1/admin/mappings/{name}", axum::routing::put(crate::mappings::put_mapping))
+        .route("/api/v1/alerts", get(crate::detection::get_alerts))
+        .route("/api/v1/alerts/{id}", get(crate::detection::get_alert_http))
+        .route("/api/v1/alerts/{id}/triage", post(crate::detection::post_triage))
+        .route("/api/v1/alerts/{id}/close", post(crate::detection::post_close))
         .route("/metrics", get(get_metrics))
         .route("/checkpoint", get(get_checkpoint))
         .route("/tile/{*path}", get(get_tile))

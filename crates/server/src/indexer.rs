@@ -55,6 +55,11 @@ impl Decoded {
         self.records.first().map(|r| r.index)
     }
 
+    /// The records with their documents (for detection after indexing).
+    pub fn into_batch(self) -> crate::detection::Batch {
+        self.records.into_iter().zip(self.docs).map(|(r, (d, _))| (r, d)).collect()
+    }
+
     /// Indexes the batch.
     pub fn index_into(&self, store: &mut Store) -> Result<usize, mamori_store::StoreError> {
         let events: Vec<IndexEvent<'_>> = self
@@ -112,6 +117,8 @@ pub fn catch_up(ledger: &Ledger, store: &mut Store) -> Result<(), mamori_store::
 pub fn spawn(ledger: Ledger, store: Arc<Mutex<Store>>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
     const NO_REWIND: u64 = u64::MAX;
     let from = store.lock().unwrap().indexed_upto().ok().flatten().map_or(0, |i| i + 1);
+    // Streaming detection (crate::detection), when the server started a detector for this index.
+    let detector = crate::detection::for_index(store.lock().unwrap().path());
     let (tx, rx) = std::sync::mpsc::sync_channel::<Decoded>(2);
     let rewind = Arc::new(std::sync::atomic::AtomicU64::new(NO_REWIND));
     let reader = {
@@ -148,7 +155,13 @@ pub fn spawn(ledger: Ledger, store: Arc<Mutex<Store>>, stop: Arc<AtomicBool>) ->
                 }
                 let mut s = store.lock().unwrap();
                 match batch.index_into(&mut s) {
-                    Ok(n) => expected += n as u64,
+                    Ok(n) => {
+                        expected += n as u64;
+                        drop(s);
+                        if let Some(d) = &detector {
+                            d.submit(batch.into_batch());
+                        }
+                    }
                     Err(e) => {
                         tracing::error!(error = %e, "indexing failed; retrying");
                         expected = s.indexed_upto().ok().flatten().map_or(0, |i| i + 1);

@@ -12,6 +12,7 @@
 
 pub mod config;
 pub mod datadir;
+pub mod detection;
 pub mod directory_http;
 pub mod es;
 pub mod health;

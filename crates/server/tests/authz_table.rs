@@ -113,6 +113,11 @@ async fn every_endpoint_by_every_role() {
         Row { method: "POST", pattern: "/api/v1/admin/tokens", path: "/api/v1/admin/tokens".into(), body: Some(r#"{"name":"made-by-{role}","role":"viewer"}"#.into()), allowed: &[Admin], actions: &[Action::ManageTokens], ok: 201 },
         Row { method: "POST", pattern: "/api/v1/admin/tokens/{id}/revoke", path: format!("/api/v1/admin/tokens/{victim}/revoke"), body: None, allowed: &[Admin], actions: &[Action::ManageTokens], ok: 200 },
         Row { method: "GET", pattern: "/api/v1/admin/audit", path: "/api/v1/admin/audit".into(), body: None, allowed: &[Admin, Auditor], actions: &[Action::ReadAdminAudit], ok: 200 },
+        Row { method: "GET", pattern: "/api/v1/alerts", path: "/api/v1/alerts".into(), body: None, allowed: &[Officer, Auditor, Viewer], actions: &[Action::ReadAlerts], ok: 200 },
+        // No such alert: an allowed caller gets 404, a denied one 403.
+        Row { method: "GET", pattern: "/api/v1/alerts/{id}", path: "/api/v1/alerts/999999".into(), body: None, allowed: &[Officer, Auditor, Viewer], actions: &[Action::ReadAlerts], ok: 404 },
+        Row { method: "POST", pattern: "/api/v1/alerts/{id}/triage", path: "/api/v1/alerts/999999/triage".into(), body: Some(r#"{"reason":"authz"}"#.into()), allowed: &[Officer], actions: &[Action::ManageAlerts], ok: 404 },
+        Row { method: "POST", pattern: "/api/v1/alerts/{id}/close", path: "/api/v1/alerts/999999/close".into(), body: Some(r#"{"reason":"authz"}"#.into()), allowed: &[Officer], actions: &[Action::ManageAlerts], ok: 404 },
         Row { method: "GET", pattern: "/api/v1/status", path: "/api/v1/status".into(), body: None, allowed: &[Admin, Officer, Auditor, Viewer], actions: &[Action::ReadEvents, Action::ReadMetrics], ok: 200 },
         Row { method: "GET", pattern: "/metrics", path: "/metrics".into(), body: None, allowed: &[Admin, Officer, Auditor], actions: &[Action::ReadMetrics], ok: 200 },
         Row { method: "POST", pattern: "/_bulk", path: "/_bulk".into(), body: bulk.clone(), allowed: &[Admin, Ingest], actions: &[Action::IngestEvents], ok: 200 },
