@@ -572,6 +572,18 @@ impl Mapping {
                 set(&mut doc, "mamori.sharing.external_recipients", Value::from(external));
             }
         }
+        if !doc.contains_key("message") {
+            // A one-line summary for officers and full-text search (the system's name, who, what,
+            // how many), when the mapping sets no message of its own.
+            let g = |p: &str| mamori_event::get_path(&doc, p).map(text_of);
+            let mut parts: Vec<String> = [g("mamori.export.system"), g("user.name"), g("mamori.export.operation").or(g("event.action")), g("file.name")].into_iter().flatten().collect();
+            if let Some(n) = g("mamori.export.records") {
+                parts.push(format!("{n}件"));
+            }
+            if !parts.is_empty() {
+                doc.insert("message".into(), Value::from(parts.join(" ")));
+            }
+        }
         Ok(doc)
     }
 }

@@ -102,8 +102,11 @@ pub fn parse_csv_mapped(mapping: &Mapping, file: &str, bytes: &[u8], received: D
         if !more {
             break;
         }
+        // The record's own start (the reader's position before the read can still be on the
+        // previous record's line terminator).
+        let start = record.position().cloned().unwrap_or(start);
         let end = rdr.position().byte() as usize;
-        let raw_text = text.get(start.byte() as usize..end).unwrap_or("").trim_end_matches(['\r', '\n']);
+        let raw_text = text.get(start.byte() as usize..end).unwrap_or("").trim_matches(['\r', '\n']);
         seen += 1;
         if seen <= mapping.skip_rows {
             continue;
@@ -187,6 +190,7 @@ map = { "照会" = "view", "CSV出力" = "csv-export" }
         let d = &r[0].as_ref().unwrap().doc;
         assert_eq!(d["event"]["action"], "view");
         assert_eq!(d["@timestamp"], "2024-04-01T00:00:00.000000Z");
+        assert_eq!(d["event"]["original"], "R6.4.1,9:00:00,u1,照会,1");
         let e = r[1].as_ref().unwrap_err();
         assert_eq!((e.line, e.error.column.as_str(), e.error.value.as_str()), (3, "件数", "abc"));
         let d = &r[2].as_ref().unwrap().doc;
