@@ -579,7 +579,7 @@ pub fn enrich_syslog_doc(doc: &mut Map<String, Value>) {
             "event" => {
                 if let Some(ev) = v.as_object() {
                     for (ek, evv) in ev {
-                        if !matches!(ek.as_str(), "original" | "kind") {
+                        if !matches!(ek.as_str(), "original" | "kind" | "module" | "dataset") {
                             set(doc, &["event", ek], evv.clone());
                         }
                     }
