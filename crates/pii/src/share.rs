@@ -232,3 +232,18 @@ pub fn scan_incremental(
     }
     delta
 }
+
+/// Every file under `roots` (files given directly are kept), sorted per directory, with the
+/// directories that could not be read.
+pub fn list_files(roots: &[PathBuf]) -> (Vec<PathBuf>, Vec<String>) {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for r in roots {
+        if r.is_dir() {
+            walk(r, &mut files, &mut errors);
+        } else {
+            files.push(r.clone());
+        }
+    }
+    (files, errors)
+}

@@ -72,7 +72,20 @@ pub(crate) fn extract_mail(member: Option<&str>, bytes: &[u8], depth: usize, bud
             Some(h) => format!("{h}/{name}"),
             None => name.clone(),
         };
-        let contents = att.contents();
+        // A text attachment without a charset (a CP932 CSV) is decoded by mail-parser as
+        // UTF-8 and mangled: take the transfer-decoded raw bytes and detect the encoding here.
+        let raw_text;
+        let contents: &[u8] = if att.is_text() && att.content_type().and_then(|c| c.attribute("charset")).is_none() {
+            let raw = msg.raw_message().get(att.raw_body_offset() as usize..att.raw_end_offset() as usize).unwrap_or_default();
+            raw_text = match att.content_transfer_encoding().map(|e| e.to_ascii_lowercase()) {
+                Some(e) if e == "base64" => mail_parser::decoders::base64::base64_decode(raw),
+                Some(e) if e == "quoted-printable" => mail_parser::decoders::quoted_printable::quoted_printable_decode(raw),
+                _ => Some(raw.to_vec()),
+            };
+            raw_text.as_deref().unwrap_or(att.contents())
+        } else {
+            att.contents()
+        };
         budget.unpacked += contents.len() as u64;
         if budget.unpacked > budget.limits.max_unpacked_bytes {
             ex.truncated = true;
