@@ -286,6 +286,26 @@ pub fn text_lines_batch(
     (batch, lines)
 }
 
+/// Parses a USBGuard audit log or `usbguard watch` output: one input per audit line or watch
+/// block; lines of neither shape are quarantined with line and offset.
+pub fn usbguard_batch(bytes: &[u8], received: DateTime<Utc>, origin: &Origin) -> (Batch, Vec<usize>) {
+    let mut batch = Batch::default();
+    let mut lines = Vec::new();
+    for item in mamori_sources::format::usbguard::parse_usbguard(bytes) {
+        match item {
+            Ok(ev) => {
+                batch.push_doc(ev.doc, ev.raw.as_bytes(), received, origin, ev.line, ev.offset, None);
+                lines.push(ev.line);
+            }
+            Err(e) => {
+                batch.push_rejected(&e.raw, &e.to_string(), received, origin, e.line, e.offset);
+                lines.push(e.line);
+            }
+        }
+    }
+    (batch, lines)
+}
+
 /// Builds the batch for one input file of any supported format; returns it with each input's
 /// line (or record) number.
 pub fn file_batch(
@@ -301,6 +321,7 @@ pub fn file_batch(
         mamori_sources::Format::Syslog => syslog_lines_batch(bytes, max_line, received, syslog_offset, origin),
         mamori_sources::Format::Evtx => evtx_batch(file_name, bytes, received, origin),
         mamori_sources::Format::Auditd => auditd_batch(bytes, received, origin),
+        mamori_sources::Format::Usbguard => usbguard_batch(bytes, received, origin),
         mamori_sources::Format::EcsNdjson => ndjson_batch(bytes, max_line, received, origin),
         mamori_sources::Format::Postfix => postfix_batch(bytes, max_line, received, syslog_offset, origin),
         mamori_sources::Format::Squid => text_lines_batch(bytes, max_line, received, origin, mamori_sources::format::squid::squid_line_doc),

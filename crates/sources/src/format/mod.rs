@@ -17,6 +17,7 @@ pub mod postfix;
 pub mod samba_audit;
 pub mod squid;
 pub mod syslog;
+pub mod usbguard;
 pub mod text_line;
 pub mod webhook;
 
@@ -37,6 +38,8 @@ pub enum Format {
     Webhook,
     /// Linux audit `audit.log` (`auditd`), records assembled into events by serial.
     Auditd,
+    /// USBGuard audit log and `usbguard watch` output (`usbguard`).
+    Usbguard,
     /// Postfix logs (`postfix`): syslog lines or `maillog_file`, each line an event, plus one
     /// derived message event per queue id ([`postfix::MailCorrelator`]).
     Postfix,
@@ -58,6 +61,7 @@ impl Format {
             Format::CsvMapping => "csv-mapping",
             Format::Webhook => "webhook",
             Format::Auditd => "auditd",
+            Format::Usbguard => "usbguard",
             Format::Postfix => "postfix",
             Format::Squid => "squid",
             Format::CupsPage => "cups-page",
@@ -90,6 +94,7 @@ impl FromStr for Format {
             "csv-mapping" => Ok(Format::CsvMapping),
             "webhook" => Ok(Format::Webhook),
             "auditd" => Ok(Format::Auditd),
+            "usbguard" => Ok(Format::Usbguard),
             "postfix" => Ok(Format::Postfix),
             "squid" => Ok(Format::Squid),
             "cups-page" => Ok(Format::CupsPage),
