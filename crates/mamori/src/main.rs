@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+mod cmd_alerts;
 mod cmd_directory;
 mod cmd_mapping;
 
@@ -185,6 +186,11 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// アラートの一覧・遡及検知 / list alerts, or retro-hunt over the store (--hunt --rules DIR).
+    Alerts(cmd_alerts::AlertsArgs),
+    /// アラートの表示・対応 / show, triage or close an alert (ledgered).
+    #[command(subcommand)]
+    Alert(cmd_alerts::AlertCmd),
     /// Create an API token (ledgered).
     Token {
         #[command(flatten)]
@@ -385,6 +391,8 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Directory(c) => cmd_directory::run(c),
         Cmd::Who { d, account, date, json } => who(&d.data, &account, date.as_deref(), json),
+        Cmd::Alerts(a) => cmd_alerts::run_alerts(a),
+        Cmd::Alert(c) => cmd_alerts::run_alert(c),
         Cmd::Token { d, name, role } => {
             let dir = DataDir::new(&d.data);
             let opened = dir.open()?;
