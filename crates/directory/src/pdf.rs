@@ -2,7 +2,14 @@
 //! from Debian's `fonts-ipaexfont`, or any TTF given). Text stays searchable and copyable
 //! (printpdf writes a ToUnicode map), so `pdftotext` reads it back.
 
-use printpdf::{IndirectFontRef, Mm, PdfDocument, PdfDocumentReference, PdfLayerReference};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use owned_ttf_parser::{AsFaceRef, OwnedFace};
+use printpdf::{
+    FontData, FontMetrics, GlyphMetrics, IndirectFontRef, Mm, PdfDocument, PdfDocumentReference,
+    PdfLayerReference,
+};
 
 use crate::review::{AccessReview, FindingKind, SignOff};
 
@@ -36,6 +43,65 @@ pub fn find_font() -> Result<Vec<u8>, PdfError> {
         }
     }
     Err(PdfError::NoFont)
+}
+
+/// printpdf's own font backend maps each glyph to the *first* code point the font's cmap gives
+/// it; in Japanese fonts the Kangxi radicals (U+2F00…) and CJK compatibility ideographs share
+/// glyphs with the unified ideographs and come first, so 木 would be extracted as ⽊ (U+2F4A)
+/// and a search for 鈴木 in the PDF would fail. This backend is printpdf's, except that a
+/// unified ideograph wins over a radical or compatibility code point for the same glyph.
+#[derive(Clone, Debug)]
+struct CjkFace {
+    face: Arc<OwnedFace>,
+}
+
+fn is_radical_or_compat(c: char) -> bool {
+    matches!(c as u32, 0x2E80..=0x2FDF | 0xF900..=0xFAFF | 0x2F800..=0x2FA1F)
+}
+
+impl FontData for CjkFace {
+    fn font_metrics(&self) -> FontMetrics {
+        let f = self.face.as_face_ref();
+        FontMetrics { ascent: f.ascender(), descent: f.descender(), units_per_em: f.units_per_em() }
+    }
+
+    fn glyph_id(&self, c: char) -> Option<u16> {
+        self.face.as_face_ref().glyph_index(c).map(|g| g.0)
+    }
+
+    fn glyph_ids(&self) -> HashMap<u16, char> {
+        let f = self.face.as_face_ref();
+        let mut map: HashMap<u16, char> = HashMap::new();
+        let Some(cmap) = f.tables().cmap else { return map };
+        for sub in cmap.subtables.into_iter().filter(|s| s.is_unicode()) {
+            sub.codepoints(|cp| {
+                let (Some(ch), Some(g)) = (char::from_u32(cp), sub.glyph_index(cp)) else { return };
+                if g.0 == 0 {
+                    return;
+                }
+                map.entry(g.0)
+                    .and_modify(|old| {
+                        if is_radical_or_compat(*old) && !is_radical_or_compat(ch) {
+                            *old = ch;
+                        }
+                    })
+                    .or_insert(ch);
+            });
+        }
+        map
+    }
+
+    fn glyph_count(&self) -> u16 {
+        self.face.as_face_ref().number_of_glyphs()
+    }
+
+    fn glyph_metrics(&self, glyph_id: u16) -> Option<GlyphMetrics> {
+        let f = self.face.as_face_ref();
+        let g = owned_ttf_parser::GlyphId(glyph_id);
+        let width = f.glyph_hor_advance(g)? as u32;
+        let height = f.glyph_bounding_box(g).map(|b| b.y_max - b.y_min - f.descender()).unwrap_or(1000) as u32;
+        Some(GlyphMetrics { width, height })
+    }
 }
 
 const PAGE_W: f32 = 210.0;
@@ -94,8 +160,9 @@ impl Writer {
 pub fn review_pdf(review: &AccessReview, signoffs: &[(String, SignOff)], font: &[u8]) -> Result<Vec<u8>, PdfError> {
     let title = format!("アクセス権棚卸し報告書 {}", review.as_of);
     let (doc, page, layer) = PdfDocument::new(&title, Mm(PAGE_W), Mm(PAGE_H), "本文");
+    let face = OwnedFace::from_vec(font.to_vec(), 0).map_err(|e| PdfError::Font("(bytes)".into(), e.to_string()))?;
     let font = doc
-        .add_external_font(std::io::Cursor::new(font))
+        .add_external_font_data(font.to_vec(), CjkFace { face: Arc::new(face) })
         .map_err(|e| PdfError::Font("(bytes)".into(), e.to_string()))?;
     let layer = doc.get_page(page).get_layer(layer);
     let mut w = Writer { doc, font, layer, y: PAGE_H - MARGIN };

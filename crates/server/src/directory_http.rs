@@ -1,11 +1,12 @@
 //! Directory API: the access review, unknown accounts, grants of an account, takeout requests
 //! (持ち出し申請) with reconciliation, vendors, review sign-offs. Reads need `ReadTimeline`
-//! (officers, auditors); changes need `ManageConfig` and are ledgered with the caller's name
+//! (officers, auditors, viewers: they name people); changes need `ManageConfig` (admin) or
+//! `ManageAlerts` (officer) and are ledgered with the caller's name
 //! before they take effect, checked against the directory replayed from the index so that a
 //! replay after restart gives the same state.
 
 use crate::datadir::{directory_from, directory_payload, directory_record};
-use crate::http::{ApiError, AppState, authorize};
+use crate::http::{ApiError, AppState, authorize, authorize_any};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
@@ -20,6 +21,10 @@ use mamori_ledger::{EntryKind, NewEntry};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::time::Duration;
+
+/// Who may record directory changes: administrators (configuration) and officers (who
+/// handle takeout requests and reviews as their case work).
+const WRITE_ACTIONS: &[Action] = &[Action::ManageConfig, Action::ManageAlerts];
 
 /// Directory writes are checked against the state and appended one at a time.
 static WRITE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -135,7 +140,7 @@ struct SignBody {
 }
 
 async fn post_signoff(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
-    let who = authorize(&st, &headers, Action::ManageConfig)?;
+    let who = authorize_any(&st, &headers, WRITE_ACTIONS)?;
     let b: SignBody = json_body(&body)?;
     let as_of = date_of(Some(&b.as_of))?;
     let params = b.params.unwrap_or_default();
@@ -176,7 +181,7 @@ async fn get_takeouts(State(st): State<AppState>, headers: HeaderMap) -> Result<
 }
 
 async fn post_takeout(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
-    let who = authorize(&st, &headers, Action::ManageConfig)?;
+    let who = authorize_any(&st, &headers, WRITE_ACTIONS)?;
     let action: TakeoutAction = json_body(&body)?;
     let tid = action.id().to_owned();
     let id = record(&st, &who.name, DirectoryChange::Takeout(action)).await?;
@@ -221,7 +226,7 @@ async fn get_vendors(State(st): State<AppState>, headers: HeaderMap) -> Result<R
 }
 
 async fn post_vendor(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
-    let who = authorize(&st, &headers, Action::ManageConfig)?;
+    let who = authorize_any(&st, &headers, WRITE_ACTIONS)?;
     let action: VendorAction = json_body(&body)?;
     let id = record(&st, &who.name, DirectoryChange::Vendor(action)).await?;
     Ok((StatusCode::CREATED, axum::Json(json!({"ledger_id": id}))).into_response())
