@@ -113,10 +113,11 @@ pub trait Context {
     fn governed(&self, resource: &str) -> bool;
     /// The USB 管理台帳 verdict.
     fn usb(&self, vendor: &str, product: &str, serial: &str, date: NaiveDate) -> UsbCheck;
-    /// An approved takeout (持出申請) covering this person, date and channel: its request id.
-    /// Answered from the directory's takeout requests once that API exists; until then from
-    /// the policy's `[[takeout]]` list.
-    fn approved_takeout(&self, staff_id: &str, date: NaiveDate, channel: Channel) -> Option<String>;
+    /// An approved takeout (持出申請) covering this person, date and channel (the event gives
+    /// the device or the recipients and the record count): its request id. Answered from the
+    /// directory's ledgered takeout requests (approved by the supervisor), and from the
+    /// policy's `[[takeout]]` list.
+    fn approved_takeout(&self, staff_id: &str, date: NaiveDate, channel: Channel, ev: &Event<'_>) -> Option<String>;
     /// Private (home) mail addresses known for the person, lower-case.
     fn home_addresses(&self, staff_id: &str) -> Vec<String>;
     /// True when the mail domain is the city's own.
@@ -452,11 +453,13 @@ impl Context for DirectoryContext {
                 depts.iter().any(|d| dept_within(d, &e.department)) && matches_resource(&e.resource, resource) && in_dates(e.from, e.until, date)
             })
             || p.grants.iter().any(|g| g.staff_id == person.staff_id && matches_resource(&g.resource, resource) && in_dates(g.from, g.until, date))
+            || depts.iter().any(|d| self.directory.entitled(d, resource, date))
     }
 
     fn governed(&self, resource: &str) -> bool {
         self.policy.entitlements.iter().any(|e| matches_resource(&e.resource, resource))
             || self.policy.grants.iter().any(|g| matches_resource(&g.resource, resource))
+            || self.directory.entitlement_set().is_some_and(|s| s.entitlements.iter().any(|e| matches_resource(&e.resource, resource)))
     }
 
     fn usb(&self, vendor: &str, product: &str, serial: &str, date: NaiveDate) -> UsbCheck {
@@ -467,12 +470,21 @@ impl Context for DirectoryContext {
         }
     }
 
-    fn approved_takeout(&self, staff_id: &str, date: NaiveDate, channel: Channel) -> Option<String> {
-        self.policy
-            .takeouts
-            .iter()
-            .find(|t| t.staff_id == staff_id && t.channel == channel && t.from <= date && date <= t.until)
-            .map(|t| t.request_id.clone())
+    fn approved_takeout(&self, staff_id: &str, date: NaiveDate, channel: Channel, ev: &Event<'_>) -> Option<String> {
+        if let Some(t) = self.policy.takeouts.iter().find(|t| t.staff_id == staff_id && t.channel == channel && t.from <= date && date <= t.until) {
+            return Some(t.request_id.clone());
+        }
+        let ch = match channel {
+            Channel::Media => mamori_directory::Channel::Usb {
+                vendor_id: ev.text("mamori.usb.vendor_id").unwrap_or_default(),
+                product_id: ev.text("mamori.usb.product_id").unwrap_or_default(),
+                serial: ev.text("mamori.usb.serial").unwrap_or_default(),
+            },
+            Channel::Mail => mamori_directory::Channel::Mail { to: ev.recipients() },
+            Channel::Other => mamori_directory::Channel::Export { system: ev.str("mamori.export.system").map(str::to_owned) },
+        };
+        let records = ev.num("mamori.export.records").map(|n| n as u64);
+        self.directory.approved_takeout(staff_id, &ch, date, records).map(|t| t.request.id.clone())
     }
 
     fn home_addresses(&self, staff_id: &str) -> Vec<String> {
@@ -487,6 +499,8 @@ impl Context for DirectoryContext {
         let user = account.rsplit('\\').next().unwrap_or(account);
         let user = user.split('@').next().unwrap_or(user).to_lowercase();
         self.policy.disabled_accounts.get(&user).is_some_and(|d| *d <= date)
+            // The LDAP/AD sync in force that day says the account is disabled.
+            || self.directory.ldap_at(date).and_then(|s| s.account(&user)).is_some_and(|a| !a.enabled)
     }
 }
 

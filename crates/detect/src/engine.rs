@@ -89,6 +89,15 @@ impl Engine {
                 }
                 if errs.is_empty() { Ok(()) } else { Err(errs.join("; ")) }
             }
+            _ if doc.pointer("/mamori/directory").is_some() => {
+                // LDAP sync, grants, entitlements, takeout requests, vendors (mamori-directory).
+                let rec: mamori_directory::DirectoryRecord =
+                    serde_json::from_value(doc.pointer("/mamori/directory").cloned().unwrap_or_default()).map_err(|e| format!("directory record: {e}"))?;
+                match self.ctx.directory.apply_record(&rec) {
+                    Ok(_) | Err(mamori_directory::RecordError::Duplicate(_)) => Ok(()),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
             POLICY_ACTION => {
                 let text = doc.pointer("/mamori/detection_policy/toml").and_then(Value::as_str).unwrap_or_default();
                 let p = Policy::from_toml(text)?;

@@ -403,3 +403,35 @@ fn fukuoka_invite() {
     assert_eq!(person(&hits[0]), "1009");
     assert!(f.ev(tick("2021-05-15T01:00:00Z"), rule).is_empty(), "fires once");
 }
+
+/// The same rule consulting the directory's ledgered takeout requests (申請 → 上司の承認).
+#[test]
+fn kamaishi_takeout_approved_in_the_directory() {
+    use mamori_directory::{DirectoryChange, DirectoryRecord, Medium, RECORD_FORMAT, TakeoutAction, TakeoutRequest};
+    let rule = "kamaishi_takeout_unapproved";
+    let mut e = engine();
+    let d = |s: &str| s.parse::<chrono::NaiveDate>().unwrap();
+    let rec = |id: &str, change| DirectoryRecord { format: RECORD_FORMAT, id: id.into(), recorded_at: "2026-11-30T00:00:00Z".parse().unwrap(), actor: "cli".into(), change };
+    let req = TakeoutRequest {
+        id: "R-2026-050".into(),
+        applicant: "1007".into(),
+        description: "交付対象者名簿".into(),
+        records: Some(120),
+        purpose: "出張窓口".into(),
+        medium: Medium::Usb { registration_id: "USB-001".into(), vendor_id: "0781".into(), product_id: "5567".into(), serial: "4C530001".into() },
+        destination: "公民館".into(),
+        from: d("2026-12-01"),
+        until: d("2026-12-02"),
+        requested_on: d("2026-11-30"),
+    };
+    for (id, a) in [("t1", TakeoutAction::Request(req)), ("t2", TakeoutAction::Approve { id: "R-2026-050".into(), approver: "1010".into(), on: d("2026-11-30"), note: String::new() })] {
+        let r = rec(id, DirectoryChange::Takeout(a));
+        e.apply_admin(&json!({"event": {"action": r.change.action()}, "mamori": {"directory": r}})).unwrap();
+    }
+    let mut f = Feed::with(e);
+    // Normal work: the approved medium within the approved period.
+    assert!(f.ev(usb_write(&t("2026-12-01"), "watanabe.n", "0781", "5567", "4C530001", "名簿.xlsx"), rule).is_empty());
+    // Another stick, or after the period: no approval covers it.
+    assert_eq!(f.ev(usb_write(&t("2026-12-01"), "watanabe.n", "0930", "6545", "C03FD5F7", "名簿.xlsx"), rule).len(), 1);
+    assert_eq!(f.ev(usb_write(&t("2026-12-03"), "watanabe.n", "0781", "5567", "4C530001", "名簿.xlsx"), rule).len(), 1);
+}

@@ -92,7 +92,7 @@ impl Rule for TakeoutUnapproved {
         let Some(ch) = takeout_channel(ev, ctx) else { return };
         let (account, subject) = who(ev, ctx);
         let date = ev.date();
-        let approved = subject.person().and_then(|p| ctx.approved_takeout(&p.staff_id, date, ch));
+        let approved = subject.person().and_then(|p| ctx.approved_takeout(&p.staff_id, date, ch, ev));
         if approved.is_some() {
             return;
         }
@@ -142,7 +142,7 @@ impl Rule for Repeated {
         let (account, subject) = who(ev, ctx);
         let Subject::Person(p) = &subject else { return };
         let date = ev.date();
-        let approved = ctx.approved_takeout(&p.staff_id, date, ch).is_some();
+        let approved = ctx.approved_takeout(&p.staff_id, date, ch, ev).is_some();
         let pol = ctx.policy();
         let m = self.days.entry(p.staff_id.clone()).or_default();
         let new_day = !m.contains_key(&date);

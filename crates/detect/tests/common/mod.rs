@@ -21,6 +21,7 @@ pub const ROSTER: &str = "職員番号,氏名,氏名カナ,所属コード,所�
 1006,伊藤 誠,イトウ マコト,1030,情報政策課,主査,2012/4/1,採用,,ito.m@city.example.lg.jp
 1007,渡辺 直子,ワタナベ ナオコ,2010,市民課,主事,2010/4/1,採用,,watanabe.n@city.example.lg.jp
 1008,小林 修,コバヤシ オサム,2010,市民課,主事,2010/4/1,採用,,kobayashi.o@city.example.lg.jp
+1010,木村 和夫,キムラ カズオ,2010,市民課,課長,2010/4/1,採用,,kimura.k@city.example.lg.jp
 1009,加藤 恵,カトウ メグミ,4010,子育て支援課,主事,2016/4/1,採用,,kato.m@city.example.lg.jp
 ";
 
