@@ -191,7 +191,7 @@ impl Directory {
         let mut holders: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         let people: Vec<PersonState> = self.people_at(crate::directory::View { date: as_of, known: crate::directory::KnownAt::Latest });
         let employed: Vec<&PersonState> = people.iter().filter(|p| p.status.is_employed()).collect();
-        for (account, _) in &seen {
+        for account in seen.keys() {
             let ldap = snap.and_then(|s| s.account(account));
             let enabled = ldap.map(|a| a.enabled);
             let grants = self.grants_of(account, as_of);
