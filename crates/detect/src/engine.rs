@@ -4,11 +4,14 @@
 //! the detection policy) at their place in the ledger, so replaying the same ledger gives the
 //! same findings: alert creation is derived, never stored as a decision.
 
-use chrono::{DateTime, Utc};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value};
 
 use crate::alert::Finding;
-use crate::context::{DirectoryContext, Policy};
+use crate::context::{Context, DirectoryContext, Policy, Subject};
 use crate::event::Event;
 use crate::rules::{self, Rule, RuleMeta};
 
@@ -21,6 +24,64 @@ pub struct Engine {
     ctx: DirectoryContext,
     rules: Vec<Box<dyn Rule>>,
     admin_errors: Vec<(u64, String)>,
+    /// Who an account was on a day: most rules ask for every event, and the answer changes
+    /// only with an admin record (the cache is cleared then).
+    subjects: RefCell<HashMap<(String, NaiveDate), Subject>>,
+}
+
+/// Entries kept in the subject cache before it is cleared.
+const SUBJECT_CACHE: usize = 200_000;
+
+/// The context with the subject cache in front.
+struct Cached<'a> {
+    ctx: &'a DirectoryContext,
+    subjects: &'a RefCell<HashMap<(String, NaiveDate), Subject>>,
+}
+
+impl Context for Cached<'_> {
+    fn policy(&self) -> &Policy {
+        self.ctx.policy()
+    }
+    fn calendar(&self) -> &crate::calendar::Calendar {
+        self.ctx.calendar()
+    }
+    fn subject(&self, account: &str, date: NaiveDate) -> Subject {
+        let key = (account.to_owned(), date);
+        if let Some(s) = self.subjects.borrow().get(&key) {
+            return s.clone();
+        }
+        let s = self.ctx.subject(account, date);
+        let mut c = self.subjects.borrow_mut();
+        if c.len() >= SUBJECT_CACHE {
+            c.clear();
+        }
+        c.insert(key, s.clone());
+        s
+    }
+    fn departments_before(&self, staff_id: &str, date: NaiveDate) -> Vec<(String, NaiveDate)> {
+        self.ctx.departments_before(staff_id, date)
+    }
+    fn entitled(&self, person: &crate::context::Person, depts: &[String], resource: &str, date: NaiveDate) -> bool {
+        self.ctx.entitled(person, depts, resource, date)
+    }
+    fn governed(&self, resource: &str) -> bool {
+        self.ctx.governed(resource)
+    }
+    fn usb(&self, vendor: &str, product: &str, serial: &str, date: NaiveDate) -> crate::context::UsbCheck {
+        self.ctx.usb(vendor, product, serial, date)
+    }
+    fn approved_takeout(&self, staff_id: &str, date: NaiveDate, channel: crate::context::Channel, ev: &Event<'_>) -> Option<String> {
+        self.ctx.approved_takeout(staff_id, date, channel, ev)
+    }
+    fn home_addresses(&self, staff_id: &str) -> Vec<String> {
+        self.ctx.home_addresses(staff_id)
+    }
+    fn is_internal_domain(&self, domain: &str) -> bool {
+        self.ctx.is_internal_domain(domain)
+    }
+    fn account_disabled(&self, account: &str, date: NaiveDate) -> bool {
+        self.ctx.account_disabled(account, date)
+    }
 }
 
 impl Default for Engine {
@@ -32,12 +93,12 @@ impl Default for Engine {
 impl Engine {
     /// All municipal rules with an empty directory and this policy.
     pub fn new(policy: Policy) -> Engine {
-        Engine { ctx: DirectoryContext::new(Default::default(), Default::default(), policy), rules: rules::all(), admin_errors: Vec::new() }
+        Engine { ctx: DirectoryContext::new(Default::default(), Default::default(), policy), rules: rules::all(), admin_errors: Vec::new(), subjects: RefCell::new(HashMap::new()) }
     }
 
     /// All municipal rules over a prepared context.
     pub fn with_context(ctx: DirectoryContext) -> Engine {
-        Engine { ctx, rules: rules::all(), admin_errors: Vec::new() }
+        Engine { ctx, rules: rules::all(), admin_errors: Vec::new(), subjects: RefCell::new(HashMap::new()) }
     }
 
     /// Keeps only the rules whose id `keep` accepts.
@@ -57,6 +118,7 @@ impl Engine {
 
     /// The context, to change (tests, retro-hunt).
     pub fn context_mut(&mut self) -> &mut DirectoryContext {
+        self.subjects.borrow_mut().clear();
         &mut self.ctx
     }
 
@@ -68,6 +130,7 @@ impl Engine {
     /// Applies an admin record to the context. Records of other kinds are ignored; a record
     /// that does not apply is reported and changes nothing.
     pub fn apply_admin(&mut self, doc: &Value) -> Result<(), String> {
+        self.subjects.borrow_mut().clear();
         let action = doc.pointer("/event/action").and_then(Value::as_str).unwrap_or_default();
         match action {
             "roster-imported" => {
@@ -116,8 +179,9 @@ impl Engine {
         match kind {
             "event" => {
                 let ev = Event::new(id, doc, ingested, zone);
+                let ctx = Cached { ctx: &self.ctx, subjects: &self.subjects };
                 for r in &mut self.rules {
-                    r.eval(&ev, &self.ctx, &mut out);
+                    r.eval(&ev, &ctx, &mut out);
                 }
             }
             "admin" => {
