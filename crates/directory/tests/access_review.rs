@@ -136,3 +136,22 @@ fn review_csv_names_findings() {
     assert!(csv.contains("leaver_access:s20") && csv.contains("退職者のアカウント"));
     assert_eq!(csv.lines().count(), 1 + dir.review_access(review_day(), &ReviewParams::default()).findings.len());
 }
+
+#[test]
+fn kenmu_post_justifies_access_and_library_api() {
+    let mut dir = build(Variant::Troubled);
+    let day = review_day();
+    assert!(dir.entitled("2010", "system:juki", day));
+    assert!(dir.entitled("20", "share:shimin", day) && dir.entitled("2020", "share:shimin", day), "a 部's entitlement covers its 課");
+    assert!(!dir.entitled("1010", "system:juki", day));
+    assert!(dir.grants_of("s07", day).iter().any(|g| g.resource == "system:juki" && g.source == "juki"));
+    // 総務課 S07 gets a 兼務 in 市民課 from 2024-04-01: the register grant is justified then.
+    let kenmu = format!("{}S07,総務主事A,,2010,市民課,主事,2024-04-01,兼務,,\n", org::HEADER);
+    dir.apply(&mamori_directory::ImportRecord::from_csv("roster-2", kenmu.as_bytes(), org::at(2024, 4, 2), None)).unwrap();
+    let r = dir.review_access(day, &ReviewParams::default());
+    assert!(!r.findings.iter().any(|f| f.id == "unjustified_grant:s07:system:juki"), "兼務 justifies it");
+    assert!(r.findings.iter().any(|f| f.id == "unjustified_grant:s08:system:juki"), "the colleague without 兼務 still not");
+    // The 兼務 市民課 post does not make S07 approvable by the 市民課長 for 総務課 work, but the
+    // 市民課長 may approve for a 市民課 主事 while holding a 兼務 elsewhere.
+    assert!(dir.check_approver("S02", "S07", day).is_err(), "the approver must be in the applicant's main 所属's line");
+}

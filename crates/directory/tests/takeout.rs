@@ -177,3 +177,15 @@ fn states_and_reminders() {
     act(&mut fresh, "rj", "s02", TakeoutAction::Reject { id: "T-5".into(), approver: "S02".into(), on: d(2024, 4, 26), note: "目的不明".into() }).unwrap();
     assert!(act(&mut fresh, "a", "s01", approve("T-5", "S01")).is_err(), "rejected is final");
 }
+
+#[test]
+fn kenmu_kacho_may_approve_for_the_concurrent_department() {
+    let mut dir = build(Variant::Clean);
+    let on = d(2024, 4, 26);
+    assert!(dir.check_approver("S16", "S04", on).is_err(), "保険年金課長 is not in 市民課's line");
+    // From 4/15 the 保険年金課長 is also 市民課長 (兼務).
+    let kenmu = format!("{}S16,保険課長,,2010,市民課,課長,2024-04-15,兼務,,\n", org::HEADER);
+    dir.apply(&mamori_directory::ImportRecord::from_csv("roster-2", kenmu.as_bytes(), at(2024, 4, 15), None)).unwrap();
+    assert_eq!(dir.check_approver("S16", "S04", on), Ok(()));
+    assert!(dir.check_approver("S16", "S04", d(2024, 4, 14)).is_err(), "not before the 兼務 began");
+}
