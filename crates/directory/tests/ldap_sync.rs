@@ -84,3 +84,54 @@ fn ldap_sync_against_real_slapd_and_diff() {
     let grants: Vec<String> = dir.grants_of("tanaka.k", today).into_iter().map(|g| g.resource).collect();
     assert!(grants.contains(&"ldap-group:juki-users".to_owned()) && !grants.contains(&"ldap-group:somu".to_owned()), "{grants:?}");
 }
+
+/// Active Directory itself cannot run here. Its attributes can: slapd with Debian's
+/// `msuser.schema` (Microsoft's definitions of sAMAccountName, userAccountControl, lastLogon,
+/// lastLogonTimestamp, whenChanged, memberOf, employeeID) serves AD-shaped entries, so the AD
+/// flavour is exercised over the wire — FILETIME and the ACCOUNTDISABLE bit included.
+#[test]
+fn ad_shaped_entries_over_real_ldap() {
+    let s = Slapd::start_with_schemas(&["msuser"]);
+    let user = |cn: &str, sam: &str, uac: u32, extra: &str| {
+        format!(
+            "dn: cn={cn},dc=city,dc=example\nobjectClass: inetOrgPerson\nobjectClass: extensibleObject\ncn: {cn}\nsn: {cn}\nsAMAccountName: {sam}\nuserAccountControl: {uac}\n{extra}\n"
+        )
+    };
+    let seed = [
+        "dn: dc=city,dc=example\nobjectClass: dcObject\nobjectClass: organization\no: city\ndc: city\n".to_owned(),
+        user("Sato Hanako", "Sato.H", 512, "lastLogonTimestamp: 133579584000000000\nlastLogon: 133580448000000000\nwhenChanged: 20240401093000.0Z\nemployeeID: 1001\nmemberOf: CN=Juki-Users,OU=Groups,DC=city,DC=example"),
+        user("Suzuki Makoto", "suzuki.m", 514, "employeeID: 1003"),
+        user("Tanaka Ken", "tanaka.k", 66048, "lastLogon: 0"),
+    ]
+    .join("\n");
+    s.add(&seed);
+    let connect = LdapConnect { url: s.url.clone(), bind_dn: ROOT_DN.into(), password: ROOT_PW.into(), timeout: std::time::Duration::from_secs(10) };
+    let mut settings = LdapSettings::new(Flavor::Ad, BASE);
+    // Not real AD: no objectCategory=person here, so select by sAMAccountName.
+    settings.user_filter = "(sAMAccountName=*)".into();
+    let today = chrono::Local::now().date_naive();
+    let snap = fetch(&connect, &settings, Utc::now(), today).unwrap();
+    let names: Vec<&str> = snap.accounts.iter().map(|a| a.account.as_str()).collect();
+    assert_eq!(names, vec!["sato.h", "suzuki.m", "tanaka.k"]);
+    let sato = snap.account("sato.h").unwrap();
+    assert!(sato.enabled);
+    assert_eq!(sato.staff_id.as_deref(), Some("1001"));
+    // The later of lastLogonTimestamp (2024-04-19) and lastLogon (2024-04-20).
+    assert_eq!(sato.last_logon.unwrap().date_naive(), chrono::NaiveDate::from_ymd_opt(2024, 4, 20).unwrap());
+    assert_eq!(sato.changed.unwrap().to_rfc3339(), "2024-04-01T09:30:00+00:00");
+    assert_eq!(sato.groups, set(&["juki-users"]));
+    let suzuki = snap.account("suzuki.m").unwrap();
+    assert!(!suzuki.enabled);
+    assert_eq!(suzuki.disabled_by.as_deref(), Some("userAccountControl 0x2"));
+    let tanaka = snap.account("tanaka.k").unwrap();
+    assert!(tanaka.enabled, "0x10200 (DONT_EXPIRE_PASSWORD | NORMAL_ACCOUNT) is enabled");
+    assert_eq!(tanaka.last_logon, None, "lastLogon 0 means never");
+
+    s.modify("dn: cn=Tanaka Ken,dc=city,dc=example\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: 66050\n");
+    let mut dir = Directory::new();
+    dir.apply_record(&rec("ad-1", dir.ldap_sync_change(snap))).unwrap();
+    let second = fetch(&connect, &settings, Utc::now(), today).unwrap();
+    let DirectoryChange::LdapSync { diff, .. } = dir.ldap_sync_change(second) else { unreachable!() };
+    assert_eq!(diff.disabled, vec!["tanaka.k"]);
+    assert!(diff.added.is_empty() && diff.removed.is_empty() && diff.enabled.is_empty());
+}

@@ -56,15 +56,23 @@ fn wait_ready(child: &mut Child, url: &str) -> bool {
 
 impl Slapd {
     pub fn start() -> Slapd {
+        Slapd::start_with_schemas(&[])
+    }
+
+    /// With extra schema files from /etc/ldap/schema (e.g. `msuser`: Microsoft's AD user
+    /// attributes, shipped with Debian's slapd).
+    pub fn start_with_schemas(extra: &[&str]) -> Slapd {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("db");
         std::fs::create_dir(&db).unwrap();
         let p = dir.path().display();
+        let extra: String = extra.iter().map(|e| format!("include /etc/ldap/schema/{e}.schema\n")).collect();
         let conf = format!(
             "include /etc/ldap/schema/core.schema\n\
              include /etc/ldap/schema/cosine.schema\n\
              include /etc/ldap/schema/nis.schema\n\
              include /etc/ldap/schema/inetorgperson.schema\n\
+             {extra}\
              modulepath /usr/lib/ldap\n\
              moduleload back_mdb\n\
              moduleload ppolicy\n\
