@@ -13,6 +13,7 @@ use std::sync::atomic::AtomicBool;
 mod cmd_alerts;
 mod cmd_directory;
 mod cmd_mapping;
+mod cmd_trace;
 
 #[derive(Parser)]
 #[command(name = "mamori", version, about = "守り — 改ざんできない監査証跡と内部不正検知 / tamper-evident audit trail")]
@@ -87,6 +88,9 @@ enum Cmd {
     /// Declarative mappings for business-system CSV and webhooks: check, set, list.
     #[command(subcommand)]
     Mapping(cmd_mapping::MappingCmd),
+    /// Leak tracing: fingerprint, trace, canary, exports-watch, milter.
+    #[command(flatten)]
+    Trace(cmd_trace::TraceCmd),
     /// Search the index.
     Search {
         #[command(flatten)]
@@ -277,6 +281,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Ingest { d, format, server, token, files, mapping } if mapping.is_some() || cmd_mapping::is_mapped(&format) => cmd_mapping::ingest(d.data, &format, mapping, server, token, files),
         Cmd::Ingest { d, format, server, token, files, .. } => ingest(d.data, &format, server, token, files),
         Cmd::Mapping(c) => cmd_mapping::run(c),
+        Cmd::Trace(c) => cmd_trace::run(c),
         Cmd::Search { d, q, json } => {
             let store = mamori_store::Store::open_read_only(&DataDir::new(&d.data).index_path()).context("opening the index")?;
             let query = mamori_store::Query { user: q.user, host: q.host, action: q.action, path: q.path, q: q.q, kind: q.kind, from: q.from, to: q.to, limit: q.limit, cursor: None };

@@ -15,6 +15,7 @@ pub mod datadir;
 pub mod detection;
 pub mod directory_http;
 pub mod es;
+pub mod fingerprint;
 pub mod health;
 pub mod http;
 pub mod indexer;

@@ -1,0 +1,140 @@
+//! Leak tracing through the CLI: exports are fingerprinted (ledgered), a leaked subset is traced
+//! back to the right export with the exporter's department and a verifiable inclusion proof; a
+//! canary names the recipient with certainty; a share file version names who read it (Hirosaki,
+//! from the real smbd full_audit capture); the watched export directory fingerprints new files.
+
+mod common;
+
+use common::{mamori, run_ok};
+use mamori_trace::synth::{Resident, Rng, export_csv, population};
+use serde_json::Value;
+use std::path::Path;
+
+const ROSTER: &str = "職員番号,氏名,氏名カナ,所属コード,所属名,職名,発令日,異動区分,退職日,アカウント\n\
+2001,田中一郎,タナカイチロウ,210,市民課,主事,2020/4/1,採用,,tanaka.k\n\
+2002,佐藤花子,サトウハナコ,310,税務課,主査,2019/4/1,採用,,sato.h\n";
+
+fn setup() -> (tempfile::TempDir, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("d");
+    run_ok(mamori().args(["init", "--data"]).arg(&data));
+    let roster = tmp.path().join("roster.csv");
+    std::fs::write(&roster, ROSTER).unwrap();
+    run_ok(mamori().args(["roster-import", "--data"]).arg(&data).arg(&roster));
+    (tmp, data)
+}
+
+fn fingerprint(data: &Path, file: &Path, user: &str, channel: &str, extra: &[&str]) -> Value {
+    let out = run_ok(mamori().args(["fingerprint", "--json", "--user", user, "--channel", channel]).args(extra).arg("--data").arg(data).arg(file));
+    serde_json::from_str(out.trim()).unwrap()
+}
+
+fn subset(list: &[Resident], seed: u64) -> Vec<Resident> {
+    let mut rng = Rng::new(seed);
+    let mut l: Vec<Resident> = list.iter().filter(|_| rng.below(3) == 0).cloned().collect();
+    l.reverse();
+    l
+}
+
+#[test]
+fn leaked_subset_traced_to_export_user_department_and_proof() {
+    let (tmp, data) = setup();
+    let people = population(42, 3000);
+    let users = ["sato.h", "tanaka.k", "sato.h"];
+    let mut ids = Vec::new();
+    for (i, user) in users.iter().enumerate() {
+        let list: Vec<Resident> = people[i * 900..i * 900 + 600].to_vec();
+        let f = tmp.path().join(format!("export{i}.csv"));
+        std::fs::write(&f, export_csv(&list)).unwrap();
+        let v = fingerprint(&data, &f, user, "business-system-csv", &["--system", "住民記録システム"]);
+        assert_eq!(v["export"]["records"], 600);
+        ids.push(v["export"]["export_id"].as_u64().unwrap());
+    }
+    let leak = tmp.path().join("leak.csv");
+    std::fs::write(&leak, export_csv(&subset(&people[900..1500], 3))).unwrap();
+
+    let out = run_ok(mamori().args(["trace", "--json", "--data"]).arg(&data).arg(&leak));
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    let obj = v.as_object().unwrap();
+    assert_eq!(obj.keys().collect::<Vec<_>>(), vec!["candidates"]);
+    let best = &v["candidates"][0];
+    let keys: Vec<&String> = best.as_object().unwrap().keys().collect();
+    assert_eq!(keys, vec!["export_id", "user", "time", "channel", "matched", "leaked", "score", "proof"]);
+    assert_eq!(best["export_id"].as_u64(), Some(ids[1]));
+    assert_eq!(best["user"], "tanaka.k");
+    assert_eq!(best["channel"], "business-system-csv");
+    assert_eq!(best["matched"], best["leaked"]);
+    assert!(best["score"].as_f64().unwrap() > 0.99);
+    // The proof is of the export event: its entry is the fingerprinting, and it checks out.
+    assert_eq!(best["proof"]["index"].as_u64(), Some(ids[1]));
+    let ledgered = run_ok(mamori().args(["search", "--action", "export-fingerprinted", "--json", "--data"]).arg(&data));
+    assert!(ledgered.lines().any(|l| serde_json::from_str::<Value>(l).unwrap()["id"].as_u64() == Some(ids[1])), "{ledgered}");
+    let cli_proof: Value = serde_json::from_str(&run_ok(mamori().args(["proof", "inclusion", &ids[1].to_string(), "--json", "--data"]).arg(&data))).unwrap();
+    assert_eq!(cli_proof["leaf_hash"], best["proof"]["leaf_hash"]);
+    for c in v["candidates"].as_array().unwrap().iter().skip(1) {
+        assert!(c["score"].as_f64().unwrap() < 0.1, "{c}");
+    }
+
+    let human = run_ok(mamori().args(["trace", "--data"]).arg(&data).arg(&leak));
+    assert!(human.contains("市民課") && human.contains("田中一郎") && human.contains("包含証明"), "{human}");
+    run_ok(mamori().args(["verify", "--data"]).arg(&data));
+}
+
+#[test]
+fn canary_in_leaked_list_names_recipient_with_certainty() {
+    let (tmp, data) = setup();
+    let people = population(7, 400);
+    let f = tmp.path().join("takeout.csv");
+    std::fs::write(&f, export_csv(&people)).unwrap();
+    let made = run_ok(mamori().args(["canary", "make", "--export", "takeout-2026-04", "--recipient", "委託先A社", "--count", "2", "--into"]).arg(&f).arg("--data").arg(&data));
+    assert!(made.contains("canaries registered"), "{made}");
+    fingerprint(&data, &f, "tanaka.k", "usb", &[]);
+    // The leaked list: the canary rows only, retyped (one line each, 和暦 → ISO untouched).
+    let text = std::fs::read_to_string(&f).unwrap();
+    let tail: Vec<&str> = text.lines().rev().take(2).collect();
+    let leak = tmp.path().join("found.txt");
+    std::fs::write(&leak, tail.iter().map(|l| l.replace(',', " ")).collect::<Vec<_>>().join("\n")).unwrap();
+    let out = run_ok(mamori().args(["trace", "--data"]).arg(&data).arg(&leak));
+    assert!(out.contains("canary → certain") && out.contains("委託先A社") && out.contains("takeout-2026-04"), "{out}");
+    // A list without canaries reports none.
+    let plain = tmp.path().join("plain.csv");
+    std::fs::write(&plain, export_csv(&people[..50])).unwrap();
+    let out = run_ok(mamori().args(["trace", "--data"]).arg(&data).arg(&plain));
+    assert!(!out.contains("canary → certain"), "{out}");
+}
+
+/// Hirosaki: the HR file on a share read by many. The file version is fingerprinted under its
+/// share path; the read events are the real smbd vfs_full_audit capture (user `mamoritest1`
+/// reading `/住民/台帳.txt` on share `juki`, crates/sources/tests/fixtures/samba).
+#[test]
+fn hirosaki_share_file_version_names_its_readers() {
+    let (tmp, data) = setup();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sources/tests/fixtures/samba/smbd_4.17_rsyslog_rfc5424.log");
+    run_ok(mamori().args(["ingest", "--format", "syslog", "--data"]).arg(&data).arg(&fixture));
+    let staff = population(2700, 300);
+    let f = tmp.path().join("daicho.csv");
+    std::fs::write(&f, export_csv(&staff)).unwrap();
+    fingerprint(&data, &f, "juki", "share", &["--name", "/住民/台帳.txt"]);
+    let leak = tmp.path().join("press.csv");
+    std::fs::write(&leak, export_csv(&subset(&staff, 9))).unwrap();
+    let out = run_ok(mamori().args(["trace", "--data"]).arg(&data).arg(&leak));
+    assert!(out.contains("経路 / channel share"), "{out}");
+    assert!(out.contains("この版を読んだ人 / read this version: mamoritest1  2026-11-23T13:38"), "{out}");
+}
+
+#[test]
+fn watched_export_directory_fingerprints_new_files_once() {
+    let (tmp, data) = setup();
+    let watch = tmp.path().join("exports");
+    std::fs::create_dir(&watch).unwrap();
+    let f = watch.join("tanaka.k__juki-ichiran.csv");
+    std::fs::write(&f, export_csv(&population(3, 120))).unwrap();
+    let status = std::process::Command::new("touch").args(["-d", "1 minute ago"]).arg(&f).status().unwrap();
+    assert!(status.success());
+    let out = run_ok(mamori().args(["exports-watch", "--once", "--dir"]).arg(&watch).arg("--data").arg(&data));
+    assert!(out.contains("120") && out.contains("tanaka.k"), "{out}");
+    let again = run_ok(mamori().args(["exports-watch", "--once", "--dir"]).arg(&watch).arg("--data").arg(&data));
+    assert!(!again.contains("fingerprinted"), "a file is fingerprinted once: {again}");
+    let s = run_ok(mamori().args(["search", "--action", "export-fingerprinted", "--json", "--data"]).arg(&data));
+    assert_eq!(s.lines().count(), 1, "{s}");
+}
