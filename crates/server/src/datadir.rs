@@ -527,7 +527,7 @@ pub fn directory_from(store: &Store) -> Result<mamori_directory::Directory, Data
             dir.apply(&rec).map_err(|e| DataDirError::Other(format!("roster record #{id}: {e}")))?;
         } else if let Some(rec) = doc.pointer("/mamori/directory") {
             let rec: mamori_directory::DirectoryRecord = serde_json::from_value(rec.clone()).map_err(|e| DataDirError::Other(format!("directory record #{id}: {e}")))?;
-            dir.apply_record(&rec).map_err(|e| DataDirError::Other(format!("directory record #{id}: {e}")))?;
+            dir.replay_record(&rec).map_err(|e| DataDirError::Other(format!("directory record #{id}: {e}")))?;
         }
     }
     Ok(dir)
