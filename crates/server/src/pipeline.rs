@@ -40,7 +40,9 @@ impl Batch {
     /// Adds a parsed document (normalised here; a normalisation error quarantines `raw`).
     // Each argument is one fact about the input a quarantine record must carry.
     #[allow(clippy::too_many_arguments)]
-    pub fn push_doc(&mut self, doc: Doc, raw: &[u8], received: DateTime<Utc>, origin: &Origin, line: usize, offset: u64, extra: Option<&dyn Fn(&mut Doc)>) {
+    pub fn push_doc(&mut self, mut doc: Doc, raw: &[u8], received: DateTime<Utc>, origin: &Origin, line: usize, offset: u64, extra: Option<&dyn Fn(&mut Doc)>) {
+        // Winlogbeat documents (over `_bulk` or NDJSON) get the same ECS mapping as EVTX records.
+        mamori_sources::enrich_winlogbeat_doc(&mut doc);
         match normalize(doc, received) {
             Ok(mut d) => {
                 if let Some(f) = extra {

@@ -422,6 +422,9 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 const SECURITY: &str = "Microsoft-Windows-Security-Auditing";
 const EVENTLOG: &str = "Microsoft-Windows-Eventlog";
 const SYSMON: &str = "Microsoft-Windows-Sysmon";
+const KERNEL_PNP: &str = "Microsoft-Windows-Kernel-PnP";
+const DRIVER_FRAMEWORKS: &str = "Microsoft-Windows-DriverFrameworks-UserMode";
+const PARTITION: &str = "Microsoft-Windows-Partition";
 
 /// Maps one record, as the evtx crate renders it to JSON (`{"Event": {"System": …,
 /// "EventData": …}}`, attributes under `#attributes`), to a nested ECS 8.x document.
@@ -697,6 +700,97 @@ pub fn evtx_to_ecs(event: &Value, original: &str, fallback_ts: Option<&str>) -> 
             m.set_opt(&["user", "target", "domain"], get("TargetDomainName"));
             m.set_opt(&["user", "target", "id"], get("TargetSid"));
         }
+        (SYSMON, 23 | 26) => {
+            // FileDelete (archived) / FileDeleteDetected.
+            m.event("file-deleted", "file", "deletion", Some("success"));
+            m.process(get("Image"), get("ProcessId").and_then(|p| parse_pid(&p)), None);
+            m.sysmon_user(get("User"));
+            if let Some(p) = get("TargetFilename") {
+                m.file(&p);
+            }
+            m.hashes(get("Hashes"));
+        }
+        (SECURITY, 4907) => {
+            // Auditing settings (SACL) of an object changed: who stopped auditing a folder.
+            m.event("changed-object-audit-settings", "configuration", "change", Some("success"));
+            m.user(get("SubjectUserName"), get("SubjectDomainName"), get("SubjectUserSid"));
+            match (get("ObjectType").as_deref(), get("ObjectName")) {
+                (Some("Key"), Some(k)) => m.set(&["registry", "path"], k),
+                (_, Some(p)) => m.file(&p),
+                _ => {}
+            }
+            m.process(get("ProcessName"), get("ProcessId").and_then(|p| parse_pid(&p)), None);
+            if let Some(o) = get("OldSd") {
+                m.mamori.insert("evtx_old_sd".into(), Value::String(o));
+            }
+            if let Some(n) = get("NewSd") {
+                m.mamori.insert("evtx_new_sd".into(), Value::String(n));
+            }
+        }
+        (KERNEL_PNP, 400 | 410 | 420 | 430) => {
+            // 400 device configured, 410 device started (Configuration channel).
+            let id_ = get("DeviceInstanceId").or_else(|| find_device_id(ev.get("EventData")));
+            let usb = id_.as_deref().is_some_and(is_usb_instance);
+            let action = if id == 400 { "device-configured" } else { "device-started" };
+            m.event(action, "host", if id == 400 { "installation" } else { "start" }, Some("success"));
+            if usb {
+                m.usb(id_, None, None, None);
+                if let Some(Value::Object(u)) = m.mamori.get_mut("usb") {
+                    if let Some(d) = get("DriverName") {
+                        u.insert("driver".into(), Value::String(d));
+                    }
+                    if let Some(c) = get("ClassGuid") {
+                        u.insert("class_guid".into(), Value::String(c));
+                    }
+                }
+            } else if let Some(d) = id_ {
+                m.mamori.insert("evtx_device_instance_id".into(), Value::String(d));
+            }
+        }
+        (DRIVER_FRAMEWORKS, 2003 | 2004 | 2010 | 2100 | 2101 | 2102 | 2105 | 2106) => {
+            // UMDF host loading drivers for (2003) / handling a PnP request of (2100) a
+            // device — for USB sticks, the WPD volume of a USBSTOR disk.
+            let dev = find_device_id(ev.get("UserData")).or_else(|| find_device_id(ev.get("EventData")));
+            let (action, ty) = match id {
+                2003 | 2004 | 2010 => ("device-driver-loading", "start"),
+                _ => ("device-pnp-request", "info"),
+            };
+            m.event(action, "host", ty, Some("success"));
+            if dev.as_deref().is_some_and(is_usb_instance) {
+                m.usb(dev, None, None, None);
+            } else if let Some(d) = dev {
+                m.mamori.insert("evtx_device_instance_id".into(), Value::String(d));
+            }
+        }
+        (PARTITION, 1006) => {
+            // Partition/Diagnostic: a disk arrived (or left: Capacity 0), with its serial.
+            let capacity = get("Capacity").and_then(|c| c.parse::<u64>().ok());
+            let gone = capacity == Some(0);
+            m.event(if gone { "removable-disk-removed" } else { "removable-disk-attached" }, "host", if gone { "end" } else { "start" }, Some("success"));
+            let parent = get("ParentId");
+            let dev = get("DeviceId");
+            let usb_dev = parent.clone().filter(|p| is_usb_instance(p)).or_else(|| dev.clone().filter(|d| is_usb_instance(d)));
+            if usb_dev.is_some() || get("BusType").as_deref() == Some("7") {
+                m.usb(parent.clone().filter(|p| is_usb_instance(p)).or(dev.clone()), dev.clone(), None, None);
+                if let Some(Value::Object(u)) = m.mamori.get_mut("usb") {
+                    if let Some(sn) = get("SerialNumber").map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) {
+                        u.entry("serial").or_insert(Value::String(sn));
+                    }
+                    for (k, f) in [("manufacturer", "Manufacturer"), ("product", "Model")] {
+                        if let Some(v) = get(f) {
+                            u.insert(k.into(), Value::String(v));
+                        }
+                    }
+                    if let Some(c) = capacity {
+                        u.insert("capacity".into(), c.into());
+                    }
+                    if let Some(d) = dev {
+                        u.insert("storage_device_id".into(), Value::String(d));
+                    }
+                    u.insert("mass_storage".into(), true.into());
+                }
+            }
+        }
         (SECURITY, 6416) => {
             // Hiratsuka / Ikeda: a device nobody registered.
             m.event("external-device-recognized", "host", "info", Some("success"));
@@ -705,6 +799,7 @@ pub fn evtx_to_ecs(event: &Value, original: &str, fallback_ts: Option<&str>) -> 
         }
         _ => {}
     }
+    m.remote_control();
     let summary = m.summary(&event_id, channel.as_deref().unwrap_or(&provider));
     doc.insert("message".into(), Value::String(summary));
     if let Some(a) = m.action {
@@ -739,6 +834,10 @@ pub fn evtx_to_ecs(event: &Value, original: &str, fallback_ts: Option<&str>) -> 
     let mut mamori = Map::new();
     if let Some(usb) = m.mamori.get("usb") {
         mamori.insert("usb".into(), usb.clone());
+    }
+    if let Some(r) = m.mamori.get("remote_control") {
+        mamori.insert("remote_control".into(), r.clone());
+        doc.insert("tags".into(), json!(["remote-control"]));
     }
     if !evtx.is_empty() {
         mamori.insert("evtx".into(), Value::Object(evtx));
@@ -898,11 +997,21 @@ impl Mapped {
         if let Some(d) = &device_id {
             let mut parts = d.split('\\');
             let bus = parts.next().unwrap_or_default().to_ascii_uppercase();
-            if let (true, Some(_), Some(serial)) = (bus == "USB" || bus == "USBSTOR", parts.next(), parts.next())
-                && !serial.is_empty()
-                && !serial.contains('&')
-            {
-                usb.insert("serial".into(), Value::String(serial.to_owned()));
+            let hw = parts.next().unwrap_or_default();
+            if let Some(serial) = parts.next().and_then(|s| instance_serial(&bus, s)) {
+                usb.insert("serial".into(), Value::String(serial));
+            }
+            if bus == "USBSTOR" {
+                // USBSTOR\Disk&Ven_SanDisk&Prod_Cruzer_Blade&Rev_1.00
+                for part in hw.split('&') {
+                    let lower = part.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("ven_").map(|_| &part[4..]).filter(|v| !v.is_empty()) {
+                        usb.insert("manufacturer".into(), Value::String(v.replace('_', " ")));
+                    } else if let Some(p) = lower.strip_prefix("prod_").map(|_| &part[5..]).filter(|v| !v.is_empty()) {
+                        usb.insert("product".into(), Value::String(p.replace('_', " ")));
+                    }
+                }
+                usb.insert("mass_storage".into(), true.into());
             }
             usb.insert("device_id".into(), Value::String(d.clone()));
         }
@@ -914,6 +1023,24 @@ impl Mapped {
         }
         if !usb.is_empty() {
             self.mamori.insert("usb".into(), Value::Object(usb));
+        }
+    }
+
+    /// Marks events whose process (or parent, or created/deleted file) is a remote-control
+    /// tool: `mamori.remote_control.{tool,role}`.
+    fn remote_control(&mut self) {
+        let name_at = |f: &Map<String, Value>, path: &[&str]| -> Option<String> {
+            let mut cur = f.get(path[0])?;
+            for p in &path[1..] {
+                cur = cur.get(p)?;
+            }
+            cur.as_str().map(str::to_owned)
+        };
+        for (role, path) in [("process", &["process", "name"][..]), ("parent", &["process", "parent", "name"]), ("file", &["file", "name"])] {
+            if let Some(tool) = name_at(&self.fields, path).as_deref().and_then(remote_tool) {
+                self.mamori.insert("remote_control".into(), json!({"tool": tool, "role": role}));
+                return;
+            }
         }
     }
 
@@ -1019,7 +1146,86 @@ fn hw_id_part(ids: &str, key: &str) -> Option<String> {
     let upper = ids.to_ascii_uppercase();
     let i = upper.find(key)? + key.len();
     let v = upper.get(i..i + 4)?;
-    v.chars().all(|c| c.is_ascii_hexdigit()).then(|| v.to_owned())
+    v.chars().all(|c| c.is_ascii_hexdigit()).then(|| v.to_ascii_lowercase())
+}
+
+/// The serial number in a device instance ID's last part: `4C530001231121115322` for
+/// `USB\VID_0781&PID_5567\4C530001231121115322`, and without the `&<n>` LUN suffix for
+/// `USBSTOR\Disk&…\4C530001231121115322&0`. Windows makes up instance IDs with `&` in them
+/// (`6&2a1b3c4d&0&1`) for devices without a serial; those give none.
+fn instance_serial(bus: &str, inst: &str) -> Option<String> {
+    let inst = inst.trim();
+    let s = match bus {
+        "USB" => inst,
+        "USBSTOR" => match inst.rsplit_once('&') {
+            Some((head, lun)) if !lun.is_empty() && lun.bytes().all(|b| b.is_ascii_digit()) => head,
+            _ => inst,
+        },
+        _ => return None,
+    };
+    (!s.is_empty() && !s.contains('&') && !s.contains('{')).then(|| s.to_owned())
+}
+
+/// `USB\…` or `USBSTOR\…` instance IDs.
+fn is_usb_instance(id: &str) -> bool {
+    let up = id.to_ascii_uppercase();
+    up.starts_with("USB\\") || up.starts_with("USBSTOR\\")
+}
+
+/// A USB / USBSTOR device instance ID anywhere in an element (attributes included): as is
+/// (`USB\VID_…\serial`), or inside a device interface path
+/// (`…#USBSTOR#DISK&VEN_…#4C53…&0#{53f56307-…}` → `USBSTOR\DISK&VEN_…\4C53…&0`).
+fn find_device_id(v: Option<&Value>) -> Option<String> {
+    fn walk(v: &Value, out: &mut Option<String>) {
+        if out.is_some() {
+            return;
+        }
+        match v {
+            Value::String(s) => {
+                let up = s.to_ascii_uppercase();
+                for bus in ["USBSTOR", "USB"] {
+                    if let Some(i) = up.find(&format!("{bus}\\")) {
+                        let rest = &s[i..];
+                        let end = rest.find(|c: char| c.is_whitespace() || c == '"' || c == '<').unwrap_or(rest.len());
+                        *out = Some(rest[..end].to_owned());
+                        return;
+                    }
+                    if let Some(i) = up.find(&format!("{bus}#")) {
+                        let parts: Vec<&str> = s[i..].split('#').collect();
+                        if parts.len() >= 3 && !parts[1].is_empty() && !parts[2].is_empty() {
+                            *out = Some(format!("{}\\{}\\{}", parts[0], parts[1], parts[2]));
+                            return;
+                        }
+                    }
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            Value::Object(o) => o.values().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let mut out = None;
+    walk(v?, &mut out);
+    out
+}
+
+/// Remote-control tools by executable name (Ikeda: a remote-control tool's own logs were the
+/// evidence, and then they were gone).
+fn remote_tool(exe_name: &str) -> Option<&'static str> {
+    let n = exe_name.to_ascii_lowercase();
+    Some(match n.as_str() {
+        _ if n.starts_with("teamviewer") => "TeamViewer",
+        _ if n.starts_with("anydesk") => "AnyDesk",
+        "quickassist.exe" => "Quick Assist",
+        "msra.exe" => "Windows Remote Assistance",
+        "mstsc.exe" => "Remote Desktop Connection",
+        _ if n.starts_with("screenconnect") || n.starts_with("connectwisecontrol") => "ScreenConnect",
+        _ if n.starts_with("splashtop") || n == "srserver.exe" => "Splashtop",
+        "remoting_host.exe" => "Chrome Remote Desktop",
+        "winvnc.exe" | "tvnserver.exe" | "vncserver.exe" | "vncviewer.exe" | "tvnviewer.exe" => "VNC",
+        "rustdesk.exe" => "RustDesk",
+        _ => return None,
+    })
 }
 
 /// `\\*\C$` + `\Users\a.xlsx` without doubling the separator.
@@ -1155,4 +1361,107 @@ fn present(v: &Value) -> Option<String> {
 fn present_str(s: &str) -> Option<String> {
     let t = s.trim();
     (!t.is_empty() && t != "-").then(|| t.to_owned())
+}
+
+/// Winlogbeat documents arriving over `_bulk` / NDJSON: Winlogbeat 8 leaves the ECS mapping of
+/// Security, Sysmon and device events to Elasticsearch ingest pipelines, which mamori does
+/// not run, so the document has `winlog.{provider_name,event_id,event_data,user_data}` but
+/// often no `user`, `source`, `file` or `event.action`. This rebuilds the record from the
+/// `winlog` fields, maps it like an EVTX record ([`evtx_to_ecs`]) and adds what the document
+/// lacks (top-level ECS objects, `event.{action,category,type,outcome}`, `mamori.usb`,
+/// `mamori.remote_control`, `mamori.evtx`, `tags`); fields Winlogbeat (or its pipeline)
+/// already set are never overwritten. Documents without `winlog.event_id`, and EVTX-parsed
+/// documents (`winlog.api: evtx`), are left alone.
+pub fn enrich_winlogbeat_doc(doc: &mut Map<String, Value>) {
+    let Some(w) = doc.get("winlog").and_then(Value::as_object) else { return };
+    if w.get("api").and_then(Value::as_str) == Some("evtx") {
+        return;
+    }
+    let Some(event_id) = w.get("event_id").and_then(|v| v.as_str().map(str::to_owned).or_else(|| v.as_u64().map(|n| n.to_string()))) else { return };
+    let provider = w.get("provider_name").and_then(Value::as_str).unwrap_or_default();
+    let ts = doc.get("@timestamp").and_then(Value::as_str).unwrap_or("1970-01-01T00:00:00Z");
+    let mut system = json!({
+        "Provider": {"#attributes": {"Name": provider}},
+        "EventID": event_id,
+        "TimeCreated": {"#attributes": {"SystemTime": ts}},
+    });
+    for (k, src) in [("Channel", "channel"), ("Computer", "computer_name")] {
+        if let Some(v) = w.get(src) {
+            system[k] = v.clone();
+        }
+    }
+    if let Some(r) = w.get("record_id") {
+        system["EventRecordID"] = r.clone();
+    }
+    // Winlogbeat's keyword names back to the audit success / failure bits.
+    if let Some(k) = w.get("keywords").and_then(Value::as_array) {
+        let mut bits = 0u64;
+        for name in k.iter().filter_map(Value::as_str) {
+            match name {
+                "Audit Success" => bits |= 0x0020_0000_0000_0000,
+                "Audit Failure" => bits |= AUDIT_FAILURE,
+                _ => {}
+            }
+        }
+        system["Keywords"] = Value::String(format!("0x{bits:x}"));
+    }
+    let mut event = json!({"System": system});
+    if let Some(d) = w.get("event_data") {
+        event["EventData"] = d.clone();
+    }
+    if let Some(Value::Object(u)) = w.get("user_data") {
+        let name = u.get("xml_name").and_then(Value::as_str).unwrap_or("UserData").to_owned();
+        event["UserData"] = json!({ name: u });
+    }
+    let task = w.get("task").cloned().unwrap_or(Value::Null);
+    let Ok(mapped) = evtx_to_ecs(&json!({"Event": event}), "", Some(ts)) else { return };
+    for (k, v) in mapped {
+        match k.as_str() {
+            "@timestamp" | "message" | "winlog" | "host" | "log" => {}
+            "event" => {
+                let Value::Object(mev) = v else { continue };
+                let ev = doc.entry("event").or_insert_with(|| Value::Object(Map::new()));
+                if let Value::Object(ev) = ev {
+                    // Winlogbeat puts the task name in event.action ("Plug and Play Events");
+                    // the mapped action replaces that, never an action set by anyone else.
+                    if let Some(a) = mev.get("action")
+                        && ev.get("action").is_some_and(|cur| cur == &task || cur.is_null())
+                    {
+                        ev.insert("action".into(), a.clone());
+                    }
+                    for f in ["action", "category", "type", "outcome", "code", "provider", "module"] {
+                        if let Some(x) = mev.get(f)
+                            && !ev.contains_key(f)
+                        {
+                            ev.insert(f.into(), x.clone());
+                        }
+                    }
+                }
+            }
+            "mamori" => {
+                let Value::Object(mm) = v else { continue };
+                let dm = doc.entry("mamori").or_insert_with(|| Value::Object(Map::new()));
+                if let Value::Object(dm) = dm {
+                    for (mk, mv) in mm {
+                        dm.entry(mk).or_insert(mv);
+                    }
+                }
+            }
+            _ => merge_missing(doc.entry(k).or_insert(Value::Null), v),
+        }
+    }
+}
+
+/// Copies into `into` what it lacks from `from` (objects merged key by key; an existing
+/// non-null value always wins).
+fn merge_missing(into: &mut Value, from: Value) {
+    match (into, from) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                merge_missing(a.entry(k).or_insert(Value::Null), v);
+            }
+        }
+        (slot @ Value::Null, v) => *slot = v,
+        _ => {}
+    }
 }
