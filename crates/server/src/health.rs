@@ -470,6 +470,16 @@ pub fn spawn(health: Arc<Health>, ledger: Ledger) -> Guard {
     Guard { stop, thread: Some(thread) }
 }
 
+/// `GET /api/v1/sources`: every source with last seen, counts, rate, threshold and status.
+pub async fn get_sources(
+    axum::extract::State(st): axum::extract::State<crate::http::AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<axum::response::Response, crate::http::ApiError> {
+    use axum::response::IntoResponse;
+    crate::http::authorize_any(&st, &headers, &[mamori_auth::Action::ReadEvents, mamori_auth::Action::ReadMetrics])?;
+    Ok(axum::Json(st.health.snapshot(now_us())).into_response())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -535,12 +545,3 @@ mod tests {
     }
 }
 
-/// `GET /api/v1/sources`: every source with last seen, counts, rate, threshold and status.
-pub async fn get_sources(
-    axum::extract::State(st): axum::extract::State<crate::http::AppState>,
-    headers: axum::http::HeaderMap,
-) -> Result<axum::response::Response, crate::http::ApiError> {
-    use axum::response::IntoResponse;
-    crate::http::authorize_any(&st, &headers, &[mamori_auth::Action::ReadEvents, mamori_auth::Action::ReadMetrics])?;
-    Ok(axum::Json(st.health.snapshot(now_us())).into_response())
-}

@@ -558,7 +558,7 @@ impl Mapping {
             if let Some(cat) = a.category.get(&action) {
                 set(&mut doc, "event.category", Value::from(cat.clone()));
             }
-            if a.personal_data.iter().any(|p| *p == action) {
+            if a.personal_data.contains(&action) {
                 set(&mut doc, "mamori.personal_data", Value::Bool(true));
             }
             set(&mut doc, "event.action", Value::from(action));
@@ -682,7 +682,7 @@ pub fn parse_time(text: &str, formats: &[TimeFormat], tz: FixedOffset) -> Option
 
 /// `10:05`, `10:05:30`, `10:05:30.123`, `10時5分`, `10時5分30秒`.
 fn parse_clock(s: &str) -> Option<NaiveTime> {
-    let s = s.replace('時', ":").replace('分', ":").replace('秒', "");
+    let s: String = s.chars().filter(|c| *c != '秒').map(|c| if c == '時' || c == '分' { ':' } else { c }).collect();
     let s = s.trim_end_matches(':');
     let mut it = s.split(':');
     let h: u32 = it.next()?.trim().parse().ok()?;
