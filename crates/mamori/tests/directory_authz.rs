@@ -15,13 +15,15 @@ fn curl(args: &[&str]) -> u16 {
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
 
+/// (method, route pattern, concrete path, body, actions checked)
+type Row = (&'static str, &'static str, &'static str, Option<&'static str>, &'static [Action]);
+
 const READ: &[Action] = &[Action::ReadTimeline];
 const WRITE: &[Action] = &[Action::ManageConfig, Action::ManageAlerts];
 
 #[test]
 fn every_directory_route_by_every_role() {
-    // (method, route pattern, concrete path, body, actions checked)
-    let table: Vec<(&str, &str, &str, Option<&str>, &[Action])> = vec![
+    let table: Vec<Row> = vec![
         ("GET", "/api/v1/review/access", "/api/v1/review/access?as_of=2024-04-10", None, READ),
         ("POST", "/api/v1/review/access/signoff", "/api/v1/review/access/signoff", Some(r#"{"as_of":"2024-04-10","reviewer":"x"}"#), WRITE),
         ("GET", "/api/v1/directory/accounts/unknown", "/api/v1/directory/accounts/unknown", None, READ),
