@@ -13,11 +13,17 @@ use std::time::Instant;
 
 use chrono::Utc;
 use mamori_sources::{
-    LinePos, MailCorrelator, SyslogContext, parse_access_log_line, parse_page_log_line, parse_squid_line, parse_syslog,
+    LinePos, MailCorrelator, SyslogContext, parse_access_log_line, parse_page_log_line,
+    parse_squid_line, parse_syslog,
 };
 
 fn fixture(rel: &str) -> Vec<u8> {
-    std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)).unwrap()
+    std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(rel),
+    )
+    .unwrap()
 }
 
 fn repeat_to(base: &[u8], bytes: usize, mut vary: impl FnMut(usize, &[u8]) -> Vec<u8>) -> Vec<u8> {
@@ -57,7 +63,10 @@ fn lines_of(b: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 fn main() {
-    let mb: usize = std::env::var("BENCH_MB").ok().and_then(|s| s.parse().ok()).unwrap_or(32);
+    let mb: usize = std::env::var("BENCH_MB")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(32);
     let size = mb * 1024 * 1024;
 
     // Postfix: queue ids (11 upper-hex chars in this log) replaced per copy.
@@ -67,7 +76,10 @@ fn main() {
     let input = repeat_to(&maillog, size, |i, _| {
         let mut t = text.clone();
         for (k, id) in ids.iter().enumerate() {
-            t = t.replace(id, &format!("{:X}", 0x1000_0000_000u64 + (i as u64) * 4 + k as u64));
+            t = t.replace(
+                id,
+                &format!("{:X}", 0x0100_0000_0000_u64 + (i as u64) * 4 + k as u64),
+            );
         }
         t.into_bytes()
     });
@@ -86,18 +98,34 @@ fn main() {
         n
     });
     report("postfix (parse+correlate)", input.len(), n, secs);
-    let (n, secs) = best_of_3(|| lines_of(&input).map(|l| parse_syslog(l, &ctx).unwrap()).count());
+    let (n, secs) = best_of_3(|| {
+        lines_of(&input)
+            .filter(|l| parse_syslog(l, &ctx).is_ok())
+            .count()
+    });
     report("postfix (parse only)", input.len(), n, secs);
 
     for name in ["squid/access_native.log", "squid/access_combined.log"] {
         let input = repeat_to(&fixture(name), size, |_, b| b.to_vec());
-        let (n, secs) = best_of_3(|| lines_of(&input).map(|l| parse_squid_line(l, LinePos::default()).unwrap()).count());
+        let (n, secs) = best_of_3(|| {
+            lines_of(&input)
+                .filter(|l| parse_squid_line(l, LinePos::default()).is_ok())
+                .count()
+        });
         report(name, input.len(), n, secs);
     }
     let input = repeat_to(&fixture("cups/page_log"), size, |_, b| b.to_vec());
-    let (n, secs) = best_of_3(|| lines_of(&input).map(|l| parse_page_log_line(l, LinePos::default()).unwrap()).count());
+    let (n, secs) = best_of_3(|| {
+        lines_of(&input)
+            .filter(|l| parse_page_log_line(l, LinePos::default()).is_ok())
+            .count()
+    });
     report("cups/page_log", input.len(), n, secs);
     let input = repeat_to(&fixture("cups/access_log"), size, |_, b| b.to_vec());
-    let (n, secs) = best_of_3(|| lines_of(&input).map(|l| parse_access_log_line(l, LinePos::default()).unwrap()).count());
+    let (n, secs) = best_of_3(|| {
+        lines_of(&input)
+            .filter(|l| parse_access_log_line(l, LinePos::default()).is_ok())
+            .count()
+    });
     report("cups/access_log", input.len(), n, secs);
 }

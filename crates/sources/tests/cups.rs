@@ -188,3 +188,21 @@ fn cups_lines_forwarded_by_rsyslog_imfile_are_enriched() {
     assert_eq!(d["host"]["name"], "print01");
     assert_eq!(d["@timestamp"], "2026-12-02T03:52:16.000Z");
 }
+
+#[test]
+fn fuzz_regression_column_counts_input_bytes_not_replacement_chars() {
+    // Found by `cups_parse` (see the Squid test of the same name).
+    let raw = b"l\x91\x9dalhost - -\xe2\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xad\xa4\xcf\xcd/Dec/2026:03:52:17 +0000] \x22POST / HTTP/1.1\x22 200 750 Get-Printer-Attributes successful-ok";
+    for r in [
+        parse_page_log_line(raw, LinePos::default()),
+        parse_access_log_line(raw, LinePos::default()),
+    ] {
+        let e = r.unwrap_err();
+        assert!(
+            e.column <= raw.len() + 1,
+            "column {} of {} bytes",
+            e.column,
+            raw.len()
+        );
+    }
+}

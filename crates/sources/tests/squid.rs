@@ -214,3 +214,17 @@ fn squid_syslog_lines_are_enriched() {
     .unwrap();
     assert!(d.get("http").is_none());
 }
+
+#[test]
+fn fuzz_regression_column_counts_input_bytes_not_replacement_chars() {
+    // Found by `squid_parse`: invalid UTF-8 became 3-byte U+FFFD in the decoded text and the
+    // error column pointed past the end of the input.
+    let raw = b"1796183492.799      3 127.0.027.0.0.1 TCP_TUNNEL/200 NECT 127.0.0.1:34577 tanaka.k \xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xffHIER_DIRECT/127.0.0.1 -";
+    let e = parse_squid_line(raw, LinePos { line: 1, offset: 0 }).unwrap_err();
+    assert!(
+        e.column <= raw.len() + 1,
+        "column {} of {} bytes",
+        e.column,
+        raw.len()
+    );
+}

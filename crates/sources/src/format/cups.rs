@@ -66,6 +66,10 @@ const KNOWN_KEYS: [&str; 13] = [
 
 /// Parses one page_log line.
 pub fn parse_page_log_line(raw: &[u8], pos: LinePos) -> Result<Map<String, Value>, LineParseError> {
+    page_text(raw, pos).map_err(|e| super::text_line::to_raw_column(raw, e))
+}
+
+fn page_text(raw: &[u8], pos: LinePos) -> Result<Map<String, Value>, LineParseError> {
     let (text, _) = super::text_line::line_text(raw);
     let mut doc = base_doc(CUPS_MODULE, CUPS_PAGE_DATASET, raw, pos);
     if text.starts_with("printer=") {
@@ -413,6 +417,10 @@ pub fn parse_access_log_line(
     raw: &[u8],
     pos: LinePos,
 ) -> Result<Map<String, Value>, LineParseError> {
+    access_text(raw, pos).map_err(|e| super::text_line::to_raw_column(raw, e))
+}
+
+fn access_text(raw: &[u8], pos: LinePos) -> Result<Map<String, Value>, LineParseError> {
     let (text, _) = super::text_line::line_text(raw);
     let toks = tokens(&text);
     if toks.len() < 10 {

@@ -51,6 +51,10 @@ const HINT_UNKNOWN: &str = "use 'access_log ... squid' or 'access_log ... combin
 
 /// Parses one access.log line (without its LF) into an ECS document.
 pub fn parse_squid_line(raw: &[u8], pos: LinePos) -> Result<Map<String, Value>, LineParseError> {
+    parse_text(raw, pos).map_err(|e| super::text_line::to_raw_column(raw, e))
+}
+
+fn parse_text(raw: &[u8], pos: LinePos) -> Result<Map<String, Value>, LineParseError> {
     let (text, _) = super::text_line::line_text(raw);
     let toks = tokens(&text);
     let Some(&(_, first)) = toks.first() else {

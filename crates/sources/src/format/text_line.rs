@@ -129,6 +129,37 @@ pub fn raw_line_doc(
     doc
 }
 
+/// Parsers work on the lossily decoded text, where each invalid UTF-8
+/// sequence became one 3-byte U+FFFD; this turns the error's column back into
+/// a column of the input bytes (found by fuzzing: columns pointed past the end).
+pub fn to_raw_column(raw: &[u8], mut err: LineParseError) -> LineParseError {
+    if std::str::from_utf8(raw).is_ok() {
+        return err;
+    }
+    let text_col0 = err.column.saturating_sub(1);
+    let (mut text_at, mut raw_at) = (0usize, 0usize);
+    for chunk in raw.utf8_chunks() {
+        let valid = chunk.valid().len();
+        if text_col0 < text_at + valid {
+            raw_at += text_col0 - text_at;
+            err.column = raw_at + 1;
+            return err;
+        }
+        text_at += valid;
+        raw_at += valid;
+        if !chunk.invalid().is_empty() {
+            if text_col0 < text_at + 3 {
+                err.column = raw_at + 1;
+                return err;
+            }
+            text_at += 3;
+            raw_at += chunk.invalid().len();
+        }
+    }
+    err.column = raw_at + 1;
+    err
+}
+
 /// Splits on runs of ASCII blanks; each token with its 0-based byte column.
 pub fn tokens(line: &str) -> Vec<(usize, &str)> {
     let mut out = Vec::new();
@@ -180,6 +211,22 @@ mod tests {
         let t = parse_clf_time("[02/Dec/2026:12:18:41 +0900]").unwrap();
         assert_eq!(format_ts(t.with_timezone(&Utc)), "2026-12-02T03:18:41.000Z");
         assert!(parse_clf_time("[02/Foo/2026:12:18:41 +0900]").is_none());
+    }
+
+    #[test]
+    fn columns_map_back_to_input_bytes() {
+        let e = |col| LineParseError {
+            line: 1,
+            offset: 0,
+            column: col,
+            reason: String::new(),
+            hint: "",
+        };
+        // "a\xff b": text "a\u{fffd} b" (b at text byte 5, input byte 3).
+        assert_eq!(to_raw_column(b"a\xff b", e(6)).column, 4);
+        assert_eq!(to_raw_column(b"a\xff b", e(3)).column, 2);
+        assert_eq!(to_raw_column(b"a\xff\xfe", e(99)).column, 4);
+        assert_eq!(to_raw_column(b"abc", e(2)).column, 2);
     }
 
     #[test]
