@@ -812,6 +812,8 @@ fn pref_joins(text: &str, pref_end: usize, muni_start: usize) -> bool {
     gap.ends_with('郡') && gap.chars().all(is_kanji)
 }
 
+const HONORIFICS: [&str; 5] = ["様", "殿", "さん", "君", "氏"];
+
 fn name_at(cx: &Ctx, h: Hit) -> Option<Candidate> {
     let lex = lexicon();
     let text = cx.text;
@@ -854,9 +856,9 @@ fn name_at(cx: &Ctx, h: Hit) -> Option<Candidate> {
             None => true,
             Some(c) if !(is_kanji(c) || is_kana(c)) => true,
             Some(c) if is_kana(c) && !cand.chars().all(is_kana) => true,
-            Some(_) => cx
-                .hit_at(after)
-                .is_some_and(|x| matches!(x.pat, Pat::Ctx(Label::Honorific | Label::Title))),
+            Some(_) => {
+                HONORIFICS.iter().any(|x| text[after..].starts_with(x)) || cx.hit_at(after).is_some_and(|x| x.pat == Pat::Ctx(Label::Title))
+            }
         };
         if boundary {
             given_end = Some(after);
@@ -865,7 +867,7 @@ fn name_at(cx: &Ctx, h: Hit) -> Option<Candidate> {
     }
     let end = given_end.unwrap_or(h.end);
     let after = text[end..].trim_start_matches(' ');
-    let honorific = ["様", "殿", "さん", "君", "氏"].iter().any(|x| after.starts_with(x));
+    let honorific = HONORIFICS.iter().any(|x| after.starts_with(x));
     let labelled = matches!(cx.nearest_label(h.start, 40), Some((Label::For(Kind::PersonName), _)));
     let mut conf: f32 = match (given_end.is_some(), honorific, labelled) {
         (true, true, _) | (true, _, true) => 0.9,

@@ -27,10 +27,6 @@ pub enum Label {
     Office,
     /// 記号 (insurance card symbol) — health insurance only with 保険 near.
     Symbol,
-    /// An honorific after a name (様, 殿, さん).
-    Honorific,
-    /// 生 / 生まれ right after a date.
-    Born,
 }
 
 /// What a pattern of the automaton is.
@@ -246,8 +242,9 @@ fn context_words() -> Vec<(&'static str, Label)> {
         Office,
     );
     add(&["記号"], Symbol);
-    add(&["様", "殿", "さん", "君", "氏"], Honorific);
-    add(&["生まれ", "生"], Born);
+    // Honorifics (様, 殿, さん) and 生/生まれ after a date are checked with `starts_with` at
+    // the end of a candidate, not put in the automaton: one-character words would match on
+    // almost every line and cost more than they find.
     v
 }
 

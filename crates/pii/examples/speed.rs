@@ -1,0 +1,125 @@
+//! Throughput of the text scanner on plain text, side by side with ripgrep running an
+//! equivalent pattern set (the same surnames, municipalities and context words, plus regexes
+//! for the number shapes, e-mail and era dates) over the same file, and time per xlsx/pdf
+//! file. `cargo run --release -p mamori-pii --example speed -- [MB] [pdf files...]`
+//! Numbers go to docs/benchmarks.md and docs/pii.md.
+
+#[path = "../tests/support/corpus.rs"]
+mod corpus;
+
+use std::io::Write;
+use std::time::Instant;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let mb: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(64);
+    let extra: Vec<String> = args.iter().skip(2).cloned().collect();
+    let docs = corpus::generate(200);
+    // Plain text: the UTF-8 forms, case notes, notices and invoices, repeated.
+    let mut unit = String::new();
+    for d in docs.iter().filter(|d| d.name.ends_with(".txt")) {
+        if let Ok(s) = std::str::from_utf8(&d.bytes) {
+            unit.push_str(s);
+            // Ordinary prose between records, as in real files (most text is not PII).
+            unit.push_str("本市では、地域の皆さまの暮らしを支えるため、各種の手続きや相談窓口のご案内を行っています。ご不明な点はお気軽にお尋ねください。\n");
+            unit.push_str("The quarterly report covers budget execution, facility maintenance and the digital transformation plan for fiscal 2025.\n");
+        }
+    }
+    let mut text = String::with_capacity(mb << 20);
+    while text.len() < mb << 20 {
+        text.push_str(&unit);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plain.txt");
+    std::fs::write(&path, &text).unwrap();
+    let opts = mamori_pii::Options::default();
+    // Warm up (builds the automaton).
+    let _ = mamori_pii::scan_text(&text[..1 << 20], &opts);
+    let mut best = f64::MAX;
+    let mut n = 0;
+    for _ in 0..3 {
+        let t0 = Instant::now();
+        let r = mamori_pii::scan_bytes("plain.txt", &std::fs::read(&path).unwrap(), &opts);
+        best = best.min(t0.elapsed().as_secs_f64());
+        n = r.findings.len();
+    }
+    let size = text.len() as f64 / 1e6;
+    println!("mamori-pii scan_bytes: {size:.1} MB in {best:.3} s = {:.0} MB/s (1 thread), {n} findings", size / best);
+    // Normalisation and detection alone.
+    let t0 = Instant::now();
+    let norm = mamori_pii::normalize::normalize(&text);
+    let tn = t0.elapsed().as_secs_f64();
+    let t0 = Instant::now();
+    let c = mamori_pii::detect::detect(&norm.text, None);
+    let td = t0.elapsed().as_secs_f64();
+    let t0 = Instant::now();
+    let hits = mamori_pii::lexicon::lexicon().ac.find_iter(&norm.text).count();
+    let ta = t0.elapsed().as_secs_f64();
+    println!("  automaton alone {:.0} MB/s ({hits} hits)", size / ta);
+    println!("  normalize {:.0} MB/s, detect {:.0} MB/s ({} candidates)", size / tn, size / td, c.len());
+
+    // ripgrep with an equivalent pattern set.
+    let pats = dir.path().join("patterns.txt");
+    let mut f = std::fs::File::create(&pats).unwrap();
+    for w in include_str!("../data/surnames.txt").lines().filter(|w| w.chars().count() >= 2) {
+        writeln!(f, "{w}").unwrap();
+    }
+    for l in include_str!("../data/municipalities.tsv").lines().filter(|l| !l.starts_with('#')) {
+        for w in l.split('\t').skip(1).filter(|w| !w.is_empty()) {
+            writeln!(f, "{w}").unwrap();
+        }
+    }
+    for w in ["個人番号", "マイナンバー", "法人番号", "住民票コード", "基礎年金番号", "運転免許証", "旅券番号", "被保険者", "口座番号", "カード番号", "電話", "郵便番号", "住所", "生年月日", "氏名", "注文番号", "請求書番号", "課長", "市役所"] {
+        writeln!(f, "{w}").unwrap();
+    }
+    drop(f);
+    let rx = dir.path().join("regex.txt");
+    std::fs::write(
+        &rx,
+        [
+            r"[0-9]{4}[- ]?[0-9]{4}[- ]?[0-9]{4}",
+            r"0[0-9]{1,4}-[0-9]{1,4}-[0-9]{4}",
+            r"[0-9]{3}-[0-9]{4}",
+            r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
+            r"(明治|大正|昭和|平成|令和)[0-9元]{1,2}年[0-9]{1,2}月[0-9]{1,2}日",
+            r"[MTSHR][0-9]{1,2}\.[0-9]{1,2}\.[0-9]{1,2}",
+            r"[A-Z]{2}[0-9]{7}",
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    for (label, argv) in [
+        ("words (fixed strings)", vec!["-c", "-j1", "-F", "-f", pats.to_str().unwrap(), path.to_str().unwrap()]),
+        ("number/e-mail/date regexes", vec!["-c", "-j1", "-f", rx.to_str().unwrap(), path.to_str().unwrap()]),
+        ("both", vec!["-c", "-j1", "-f", pats.to_str().unwrap(), "-f", rx.to_str().unwrap(), path.to_str().unwrap()]),
+    ] {
+        let mut best = f64::MAX;
+        let mut out = String::new();
+        for _ in 0..3 {
+            let t0 = Instant::now();
+            match std::process::Command::new("rg").args(&argv).output() {
+                Ok(o) => {
+                    best = best.min(t0.elapsed().as_secs_f64());
+                    out = String::from_utf8_lossy(&o.stdout).trim().to_string();
+                }
+                Err(e) => {
+                    println!("ripgrep not available: {e}");
+                    return;
+                }
+            }
+        }
+        println!("ripgrep -j1 {label}: {best:.3} s = {:.0} MB/s (matching lines: {out})", size / best);
+    }
+
+    // Time per xlsx file (the 200-resident roster) and any PDFs given.
+    let xlsx = docs.iter().find(|d| d.name == "roster.xlsx").unwrap();
+    let t0 = Instant::now();
+    let r = mamori_pii::scan_bytes("roster.xlsx", &xlsx.bytes, &opts);
+    println!("xlsx {} rows ({} KB): {:.1} ms, {} findings", 200, xlsx.bytes.len() / 1024, t0.elapsed().as_secs_f64() * 1e3, r.findings.len());
+    for p in extra {
+        let b = std::fs::read(&p).unwrap();
+        let t0 = Instant::now();
+        let r = mamori_pii::scan_bytes(&p, &b, &opts);
+        println!("{p} ({} KB): {:.1} ms, {} findings, problems {:?}", b.len() / 1024, t0.elapsed().as_secs_f64() * 1e3, r.findings.len(), r.problems);
+    }
+}
