@@ -65,7 +65,8 @@ pub enum TraceCmd {
         #[command(subcommand)]
         cmd: CanaryCmd,
     },
-    /// Fingerprint new files in the watched export directory ([exports] watch_dir or --dir).
+    /// Fingerprint new files in the watched export directory (--dir, or [exports] watch_dir in
+    /// config.toml, with poll_seconds and default_user).
     ExportsWatch {
         #[command(flatten)]
         d: DataDirArg,
@@ -177,7 +178,12 @@ pub fn run(cmd: TraceCmd) -> Result<()> {
         }
         TraceCmd::ExportsWatch { d, dir, once, interval, default_user } => {
             let data = DataDir::new(&d.data);
-            let Some(watch) = dir else { bail!("--dir が必要です / --dir is required (no [exports] watch_dir configured)") };
+            let cfg = data.config()?;
+            let Some(watch) = dir.or(cfg.exports.watch_dir.clone()) else {
+                bail!("--dir か config.toml の [exports] watch_dir が必要です / give --dir or set [exports] watch_dir in config.toml")
+            };
+            let interval = cfg.exports.poll_seconds.unwrap_or(interval);
+            let default_user = cfg.exports.default_user.clone().unwrap_or(default_user);
             loop {
                 let (done, refused) = poll_watch_dir(&data, &watch, &default_user)?;
                 for f in &done {

@@ -133,7 +133,12 @@ fn watched_export_directory_fingerprints_new_files_once() {
     assert!(status.success());
     let out = run_ok(mamori().args(["exports-watch", "--once", "--dir"]).arg(&watch).arg("--data").arg(&data));
     assert!(out.contains("120") && out.contains("tanaka.k"), "{out}");
-    let again = run_ok(mamori().args(["exports-watch", "--once", "--dir"]).arg(&watch).arg("--data").arg(&data));
+    // The second poll takes the directory from config.toml's [exports] watch_dir.
+    let cfg = std::fs::read_to_string(data.join("config.toml")).unwrap();
+    let line = format!("watch_dir = {:?}\n", watch.display().to_string());
+    let cfg = if cfg.contains("[exports]\n") { cfg.replace("[exports]\n", &format!("[exports]\n{line}")) } else { format!("{cfg}\n[exports]\n{line}") };
+    std::fs::write(data.join("config.toml"), cfg).unwrap();
+    let again = run_ok(mamori().args(["exports-watch", "--once", "--data"]).arg(&data));
     assert!(!again.contains("fingerprinted"), "a file is fingerprinted once: {again}");
     let s = run_ok(mamori().args(["search", "--action", "export-fingerprinted", "--json", "--data"]).arg(&data));
     assert_eq!(s.lines().count(), 1, "{s}");

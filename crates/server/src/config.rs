@@ -20,6 +20,9 @@ pub struct Config {
     /// Source health: silence thresholds (docs/sources/health.md).
     #[serde(default)]
     pub sources: crate::health::HealthConfig,
+    /// The watched export directory for leak tracing (docs/trace.md).
+    #[serde(default)]
+    pub exports: crate::fingerprint::ExportsConfig,
 }
 
 /// Ledger settings.
@@ -157,6 +160,7 @@ impl Config {
             witnesses: Vec::new(),
             witness: WitnessRole::default(),
             sources: crate::health::HealthConfig::default(),
+            exports: Default::default(),
         }
     }
 }

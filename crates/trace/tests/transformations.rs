@@ -122,7 +122,7 @@ fn columns_dropped_and_merged() {
 fn typo(r: &mut Resident, rng: &mut Rng) {
     match rng.below(3) {
         0 => r.given = format!("{}{}", r.given.chars().next().unwrap(), "朗"),
-        1 => r.birth = r.birth + chrono::Duration::days(10),
+        1 => r.birth += chrono::Duration::days(10),
         _ => r.block.2 += 1,
     }
 }
