@@ -24,6 +24,34 @@ enum Part {
 
 type Pattern = Vec<Part>;
 
+/// A regex whose syntax is checked at load time and which is compiled on first use: most
+/// rules never get past the prefilter, and compiling all of SigmaHQ's regexes up front was a
+/// quarter of the load time.
+#[derive(Debug)]
+pub(crate) struct LazyRe {
+    pattern: String,
+    flags: (bool, bool, bool),
+    cell: std::sync::OnceLock<Option<regex::Regex>>,
+}
+
+impl LazyRe {
+    fn new(pattern: String, i: bool, m: bool, s: bool) -> Result<Self, String> {
+        regex_syntax::ParserBuilder::new().case_insensitive(i).multi_line(m).dot_matches_new_line(s).build().parse(&pattern).map_err(|e| e.to_string())?;
+        Ok(LazyRe { pattern, flags: (i, m, s), cell: std::sync::OnceLock::new() })
+    }
+    /// Whether the regex matches. A regex that passed the syntax check but cannot be
+    /// compiled (only beyond the 64 MiB size limit) matches nothing.
+    fn is_match(&self, s: &str) -> bool {
+        self.cell
+            .get_or_init(|| {
+                let (i, m, d) = self.flags;
+                regex::RegexBuilder::new(&self.pattern).case_insensitive(i).multi_line(m).dot_matches_new_line(d).size_limit(64 << 20).build().ok()
+            })
+            .as_ref()
+            .is_some_and(|r| r.is_match(s))
+    }
+}
+
 /// A string test on one field value.
 #[derive(Debug)]
 pub(crate) enum StrTest {
@@ -33,7 +61,7 @@ pub(crate) enum StrTest {
     Contains(Finder<'static>),
     Any,
     /// Anchored regex for patterns with inner wildcards, and its longest literal.
-    Glob(regex::Regex, Vec<u8>),
+    Glob(LazyRe, Vec<u8>),
 }
 
 impl StrTest {
@@ -78,7 +106,7 @@ pub(crate) enum RefKind {
 #[derive(Debug)]
 pub(crate) enum ValueTest {
     Str { test: StrTest, cased: bool },
-    Re(regex::Regex),
+    Re(LazyRe),
     Cidr(ipnet::IpNet),
     Num(Cmp, f64),
     Neq(String),
@@ -422,7 +450,7 @@ fn to_str_test(mut p: Pattern, cased: bool) -> Result<StrTest, Unsupported> {
         }
     }
     re.push('$');
-    regex::Regex::new(&re).map(|r| StrTest::Glob(r, longest)).map_err(|e| format!("wildcard pattern: {e}"))
+    LazyRe::new(re, false, false, false).map(|r| StrTest::Glob(r, longest)).map_err(|e| format!("wildcard pattern: {e}"))
 }
 
 fn value_text(v: &SigmaValue) -> Option<String> {
@@ -467,12 +495,8 @@ fn compile_item(item: &DetectionItem, ctx: &mut Ctx<'_>) -> Result<Item, Unsuppo
         }
         let text = value_text(v).unwrap_or_default();
         if has(Modifier::Re) {
-            let mut b = regex::RegexBuilder::new(&text);
-            b.case_insensitive(has(Modifier::IgnoreCase))
-                .multi_line(has(Modifier::Multiline))
-                .dot_matches_new_line(has(Modifier::DotAll))
-                .size_limit(64 << 20);
-            tests.push(ValueTest::Re(b.build().map_err(|e| format!("|re {text:?}: {e}"))?));
+            let r = LazyRe::new(text.clone(), has(Modifier::IgnoreCase), has(Modifier::Multiline), has(Modifier::DotAll)).map_err(|e| format!("|re {text:?}: {e}"))?;
+            tests.push(ValueTest::Re(r));
             continue;
         }
         if has(Modifier::Cidr) {

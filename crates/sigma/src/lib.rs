@@ -353,7 +353,12 @@ impl RuleSet {
         if pats.is_empty() {
             return;
         }
-        self.prefilter = aho_corasick::AhoCorasick::builder().match_kind(aho_corasick::MatchKind::Standard).build(&pats).ok();
+        self.prefilter = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::Standard)
+            // A DFA over ~16k literals takes longer to build than all the searches it saves.
+            .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+            .build(&pats)
+            .ok();
         if self.prefilter.is_none() {
             // Could not build (too large): evaluate every candidate rule instead.
             self.compiled.iter_mut().for_each(|c| c.need.clear());
