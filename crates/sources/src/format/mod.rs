@@ -110,7 +110,7 @@ mod tests {
 
     #[test]
     fn from_str_round_trips() {
-        for f in [Format::EcsNdjson, Format::Syslog, Format::Evtx] {
+        for f in [Format::EcsNdjson, Format::Syslog, Format::Evtx, Format::CsvMapping, Format::Webhook] {
             assert_eq!(f.as_str().parse::<Format>().unwrap(), f);
             assert_eq!(f.to_string(), f.as_str());
         }
