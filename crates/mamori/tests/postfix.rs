@@ -14,7 +14,7 @@
 
 mod common;
 
-use common::{mamori, run_ok};
+use common::{Server, mamori, run_ok};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -466,4 +466,83 @@ fn real_postfix_log_correlates_into_message_events() {
             .iter()
             .any(|d| d["mamori"]["mail"]["status"] == "deferred" && d["email"]["local_id"] == qid)
     );
+}
+
+/// The live path: the real Postfix lines captured from the run above
+/// (crates/sources/tests/fixtures/postfix/maillog_3.7) sent to `mamori serve` over syslog TCP
+/// with PRI `<22>` (mail.info), as rsyslog forwards them; each line comes back as an event with
+/// the per-line mail fields.
+#[test]
+fn postfix_lines_over_syslog_tcp_are_enriched_live() {
+    let log = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../sources/tests/fixtures/postfix/maillog_3.7"
+    ))
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("d");
+    run_ok(mamori().args(["init", "--data"]).arg(&data));
+    let viewer = run_ok(
+        mamori()
+            .args(["token", "--name", "auditor", "--role", "auditor", "--data"])
+            .arg(&data),
+    )
+    .trim()
+    .to_owned();
+    let srv = Server::start(
+        &data,
+        &["--listen", "127.0.0.1:0", "--syslog-tcp", "127.0.0.1:0"],
+    );
+    let mut sock = std::net::TcpStream::connect(srv.syslog_tcp.clone().unwrap()).unwrap();
+    for l in log.lines() {
+        write!(sock, "<22>{l}\n").unwrap();
+    }
+    drop(sock);
+    let http = reqwest::blocking::Client::new();
+    let query = |q: &str| -> Vec<Value> {
+        let v: Value = http
+            .get(format!("{}/api/v1/events?{q}&limit=1000", srv.http))
+            .bearer_auth(&viewer)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        v["events"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|h| h["event"].clone())
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut deliveries = Vec::new();
+    while Instant::now() < deadline {
+        deliveries = query("action=mail-delivery");
+        if deliveries.len() >= 8 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(deliveries.len(), 8, "{deliveries:#?}");
+    let bounced = deliveries
+        .iter()
+        .find(|d| d["mamori"]["mail"]["agent"] == "error")
+        .expect("error agent line");
+    assert_eq!(bounced["email"]["local_id"], "D33619B01C0");
+    assert_eq!(bounced["mamori"]["mail"]["status"], "bounced");
+    assert_eq!(
+        bounced["email"]["to"]["address"][0],
+        "blocked@partner.example.com"
+    );
+    assert_eq!(bounced["log"]["syslog"]["facility"]["name"], "mail");
+    assert_eq!(bounced["observer"].get("ip"), None);
+    let headers = query("action=mail-header");
+    assert!(
+        headers
+            .iter()
+            .any(|h| h["email"]["attachments"][0]["file"]["name"] == "住民一覧.pdf"),
+        "{headers:#?}"
+    );
+    srv.stop();
 }
