@@ -12,6 +12,7 @@ use std::sync::atomic::AtomicBool;
 
 mod cmd_alerts;
 mod cmd_directory;
+mod cmd_hunt;
 mod cmd_mapping;
 mod cmd_trace;
 
@@ -195,6 +196,8 @@ enum Cmd {
     /// アラートの表示・対応 / show, triage or close an alert (ledgered).
     #[command(subcommand)]
     Alert(cmd_alerts::AlertCmd),
+    /// Sigma ルールで EVTX を調べる / hunt EVTX files with Sigma rules (and correlations).
+    Hunt(cmd_hunt::HuntArgs),
     /// Create an API token (ledgered).
     Token {
         #[command(flatten)]
@@ -398,6 +401,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Who { d, account, date, json } => who(&d.data, &account, date.as_deref(), json),
         Cmd::Alerts(a) => cmd_alerts::run_alerts(a),
         Cmd::Alert(c) => cmd_alerts::run_alert(c),
+        Cmd::Hunt(a) => cmd_hunt::run(a),
         Cmd::Token { d, name, role } => {
             let dir = DataDir::new(&d.data);
             let opened = dir.open()?;
