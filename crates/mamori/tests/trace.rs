@@ -143,3 +143,43 @@ fn watched_export_directory_fingerprints_new_files_once() {
     let s = run_ok(mamori().args(["search", "--action", "export-fingerprinted", "--json", "--data"]).arg(&data));
     assert_eq!(s.lines().count(), 1, "{s}");
 }
+
+#[path = "../../milter/tests/support/postfix.rs"]
+mod postfix_support;
+
+/// `mamori milter` behind a real Postfix: a mail carrying a canary is held and the sighting is a
+/// ledgered alert naming the export and the recipient.
+#[test]
+fn canary_mailed_through_postfix_is_ledgered_as_alert() {
+    use postfix_support::{Postfix, available, free_port, swaks, wait_for};
+    if !available() {
+        return;
+    }
+    let (tmp, data) = setup();
+    let f = tmp.path().join("list.csv");
+    std::fs::write(&f, export_csv(&population(21, 80))).unwrap();
+    run_ok(mamori().args(["canary", "make", "--export", "申請2026-017", "--recipient", "sato.h", "--into"]).arg(&f).arg("--data").arg(&data));
+    let mport = free_port();
+    let mut milter = mamori()
+        .args(["milter", "--listen", &format!("127.0.0.1:{mport}"), "--data"])
+        .arg(&data)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(|| std::net::TcpStream::connect(("127.0.0.1", mport)).is_ok(), "mamori milter listening");
+    let pf = Postfix::start(tmp.path(), mport);
+    let out = swaks(pf.smtp, "someone@press.example.com", &f, "meibo.csv");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let search = || run_ok(mamori().args(["search", "--action", "canary-sighted", "--json", "--data"]).arg(&data));
+    wait_for(|| !search().trim().is_empty(), "a ledgered canary-sighted event");
+    let hits: Vec<Value> = search().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let _ = milter.kill();
+    let _ = milter.wait();
+    assert!(!hits.is_empty());
+    let ev = &hits[0]["event"];
+    assert_eq!(ev["event"]["kind"], "alert");
+    assert_eq!(ev["mamori"]["canary"]["export"], "申請2026-017");
+    assert_eq!(ev["mamori"]["canary"]["recipient"], "sato.h");
+    assert_eq!(ev["email"]["to"]["address"][0], "someone@press.example.com");
+    wait_for(|| pf.queue().iter().any(|m| m["queue_name"] == "hold"), "the mail held by Postfix");
+}
