@@ -13,6 +13,7 @@ use std::sync::atomic::AtomicBool;
 mod cmd_alerts;
 mod cmd_directory;
 mod cmd_hunt;
+mod cmd_scan;
 mod cmd_mapping;
 mod cmd_trace;
 
@@ -89,9 +90,6 @@ enum Cmd {
     /// Declarative mappings for business-system CSV and webhooks: check, set, list.
     #[command(subcommand)]
     Mapping(cmd_mapping::MappingCmd),
-    /// Leak tracing: fingerprint, trace, canary, exports-watch, milter.
-    #[command(flatten)]
-    Trace(cmd_trace::TraceCmd),
     /// Search the index.
     Search {
         #[command(flatten)]
@@ -191,13 +189,18 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Find personal data (個人番号, 氏名, 住所, 生年月日 …) in files before they leave.
+    Scan(cmd_scan::ScanArgs),
+    /// Sigma ルールで EVTX を調べる / hunt EVTX files with Sigma rules (and correlations).
+    Hunt(cmd_hunt::HuntArgs),
+    /// Leak tracing: fingerprint, trace, canary, exports-watch, milter.
+    #[command(flatten)]
+    Trace(cmd_trace::TraceCmd),
     /// アラートの一覧・遡及検知 / list alerts, or retro-hunt over the store (--hunt --rules DIR).
     Alerts(cmd_alerts::AlertsArgs),
     /// アラートの表示・対応 / show, triage or close an alert (ledgered).
     #[command(subcommand)]
     Alert(cmd_alerts::AlertCmd),
-    /// Sigma ルールで EVTX を調べる / hunt EVTX files with Sigma rules (and correlations).
-    Hunt(cmd_hunt::HuntArgs),
     /// Create an API token (ledgered).
     Token {
         #[command(flatten)]
@@ -284,7 +287,6 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Ingest { d, format, server, token, files, mapping } if mapping.is_some() || cmd_mapping::is_mapped(&format) => cmd_mapping::ingest(d.data, &format, mapping, server, token, files),
         Cmd::Ingest { d, format, server, token, files, .. } => ingest(d.data, &format, server, token, files),
         Cmd::Mapping(c) => cmd_mapping::run(c),
-        Cmd::Trace(c) => cmd_trace::run(c),
         Cmd::Search { d, q, json } => {
             let store = mamori_store::Store::open_read_only(&DataDir::new(&d.data).index_path()).context("opening the index")?;
             let query = mamori_store::Query { user: q.user, host: q.host, action: q.action, path: q.path, q: q.q, kind: q.kind, from: q.from, to: q.to, limit: q.limit, cursor: None };
@@ -399,9 +401,11 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Directory(c) => cmd_directory::run(c),
         Cmd::Who { d, account, date, json } => who(&d.data, &account, date.as_deref(), json),
+        Cmd::Scan(a) => cmd_scan::run(a),
+        Cmd::Hunt(a) => cmd_hunt::run(a),
+        Cmd::Trace(c) => cmd_trace::run(c),
         Cmd::Alerts(a) => cmd_alerts::run_alerts(a),
         Cmd::Alert(c) => cmd_alerts::run_alert(c),
-        Cmd::Hunt(a) => cmd_hunt::run(a),
         Cmd::Token { d, name, role } => {
             let dir = DataDir::new(&d.data);
             let opened = dir.open()?;

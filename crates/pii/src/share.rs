@@ -142,8 +142,11 @@ fn world_readable(_: &std::fs::Metadata) -> bool {
 
 /// Scan `roots` incrementally against `state` (updated in place). `all_staff` lists folders
 /// all staff can read; with `world_readable_is_all_staff`, any `o+r` file counts too.
+/// Files in `skip` (the state file itself) are not scanned.
+#[allow(clippy::too_many_arguments)]
 pub fn scan_incremental(
     roots: &[PathBuf],
+    skip: &[PathBuf],
     state: &mut State,
     opts: &Options,
     min_confidence: f32,
@@ -161,7 +164,11 @@ pub fn scan_incremental(
     }
     state.min_confidence = min_confidence;
     let mut seen = std::collections::HashSet::new();
+    let skip: Vec<PathBuf> = skip.iter().map(|p| p.canonicalize().unwrap_or_else(|_| p.clone())).collect();
     for p in files {
+        if skip.contains(&p.canonicalize().unwrap_or_else(|_| p.clone())) {
+            continue;
+        }
         let key = p.display().to_string();
         seen.insert(key.clone());
         let Ok(meta) = std::fs::metadata(&p) else { continue };

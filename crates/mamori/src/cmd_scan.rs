@@ -1,0 +1,197 @@
+//! `mamori scan`: find personal data in files before they leave (issue 7).
+
+use anyhow::{Context, Result};
+use mamori_pii::{FileReport, Finding, Kind, Options};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Arguments of `mamori scan`.
+#[derive(clap::Args)]
+pub struct ScanArgs {
+    /// Files or directories (walked recursively).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Print JSON Lines: one finding per line, then one summary line per file.
+    #[arg(long)]
+    json: bool,
+    /// Print values unmasked (default: masked).
+    #[arg(long)]
+    show_values: bool,
+    /// Report findings at or above this confidence (0..1).
+    #[arg(long, default_value_t = 0.5)]
+    min_confidence: f32,
+    /// Exit with status 3 when anything at or above --min-confidence is found (pre-publication
+    /// check in a website upload pipeline).
+    #[arg(long)]
+    fail_on_find: bool,
+    /// Incremental share scan: keep per-file state (mtime, size, SHA-256, kinds and counts —
+    /// no values) in this JSON file and rescan only what changed.
+    #[arg(long)]
+    incremental: Option<PathBuf>,
+    /// A folder all staff can read (repeatable): personal data there is flagged.
+    #[arg(long = "all-staff")]
+    all_staff: Vec<PathBuf>,
+    /// Treat world-readable (o+r) files as readable by all staff.
+    #[arg(long)]
+    world_readable_is_all_staff: bool,
+}
+
+fn display_path(r: &FileReport, f: &Finding) -> String {
+    match &f.member {
+        Some(m) => format!("{}!{}", r.path, m),
+        None => r.path.clone(),
+    }
+}
+
+fn finding_json(r: &FileReport, f: &Finding, show: bool) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "path": display_path(r, f),
+        "kind": f.kind.as_str(),
+        "value": if show { f.value.clone() } else { f.masked() },
+        "location": f.location,
+        "confidence": (f.confidence * 100.0).round() / 100.0,
+        "context": f.context(show),
+    });
+    if f.count > 1 {
+        v["count"] = f.count.into();
+    }
+    v
+}
+
+fn summary_json(r: &FileReport, kept: &[&Finding]) -> serde_json::Value {
+    let mut by: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in kept {
+        *by.entry(f.kind.as_str()).or_default() += f.count;
+    }
+    serde_json::json!({
+        "path": r.path,
+        "summary": {
+            "format": r.format,
+            "bytes": r.bytes,
+            "findings": kept.len(),
+            "values": kept.iter().map(|f| f.count).sum::<usize>(),
+            "by_kind": by,
+            "max_confidence": (kept.iter().map(|f| f.confidence).fold(0.0f32, f32::max) * 100.0).round() / 100.0,
+            "problems": r.problems.iter().map(|p| match &p.member { Some(m) => format!("{m}: {}", p.reason), None => p.reason.clone() }).collect::<Vec<_>>(),
+            "elapsed_ms": r.elapsed_ms,
+            "truncated": r.truncated,
+        }
+    })
+}
+
+fn location_text(f: &Finding) -> String {
+    match &f.location {
+        mamori_pii::Location::Line { line, column } => format!("{line}:{column}"),
+        mamori_pii::Location::Cell { sheet, cell } if sheet.is_empty() => cell.clone(),
+        mamori_pii::Location::Cell { sheet, cell } => format!("{sheet}!{cell}"),
+        mamori_pii::Location::Page { page } => format!("p.{page}"),
+    }
+}
+
+fn print_human(out: &mut impl Write, r: &FileReport, kept: &[&Finding], show: bool) -> std::io::Result<()> {
+    for f in kept {
+        let count = if f.count > 1 { format!(" ×{}件 / ×{}", f.count, f.count) } else { String::new() };
+        writeln!(
+            out,
+            "{}:{}  {} / {}{}  {}  (確度 / confidence {:.2})  {}",
+            display_path(r, f),
+            location_text(f),
+            f.kind.ja(),
+            f.kind.as_str(),
+            count,
+            if show { f.value.clone() } else { f.masked() },
+            f.confidence,
+            f.context(show)
+        )?;
+    }
+    let mut by: BTreeMap<Kind, usize> = BTreeMap::new();
+    for f in kept {
+        *by.entry(f.kind).or_default() += f.count;
+    }
+    let kinds: Vec<String> = by.iter().map(|(k, n)| format!("{} {n}", k.ja())).collect();
+    writeln!(
+        out,
+        "{}: {} 件 / {} findings{} — {}, {} bytes, {} ms",
+        r.path,
+        kept.len(),
+        kept.len(),
+        if kinds.is_empty() { String::new() } else { format!(" ({})", kinds.join(", ")) },
+        r.format,
+        r.bytes,
+        r.elapsed_ms
+    )?;
+    for p in &r.problems {
+        let at = p.member.as_deref().map(|m| format!("!{m}")).unwrap_or_default();
+        writeln!(out, "{}{at}: 未検査 / not scanned: {}", r.path, p.reason)?;
+    }
+    Ok(())
+}
+
+/// Run `mamori scan`.
+pub fn run(a: ScanArgs) -> Result<()> {
+    let opts = Options { keep_above: a.min_confidence, ..Options::default() };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut found = 0usize;
+    let mut report = |r: &FileReport, out: &mut std::io::BufWriter<std::io::StdoutLock>| -> Result<()> {
+        let kept: Vec<&Finding> = r.findings.iter().filter(|f| f.confidence >= a.min_confidence).collect();
+        found += kept.len();
+        if a.json {
+            for f in &kept {
+                writeln!(out, "{}", finding_json(r, f, a.show_values))?;
+            }
+            writeln!(out, "{}", summary_json(r, &kept))?;
+        } else {
+            print_human(out, r, &kept, a.show_values)?;
+        }
+        Ok(())
+    };
+    if let Some(state_path) = &a.incremental {
+        let mut state = mamori_pii::share::State::load(state_path).with_context(|| format!("reading state {}", state_path.display()))?;
+        let delta = mamori_pii::share::scan_incremental(&a.paths, std::slice::from_ref(state_path), &mut state, &opts, a.min_confidence, &a.all_staff, a.world_readable_is_all_staff);
+        for r in &delta.scanned {
+            report(r, &mut out)?;
+        }
+        for e in &delta.errors {
+            eprintln!("{e}");
+        }
+        for (p, kinds) in &delta.exposed {
+            let ks: Vec<String> = kinds.iter().map(|k| format!("{} {}", k.kind.ja(), k.count)).collect();
+            if a.json {
+                writeln!(out, "{}", serde_json::json!({"path": p, "all_staff_exposure": kinds}))?;
+            } else {
+                writeln!(out, "{p}: 全職員が読めるフォルダに個人情報 / personal data in an all-staff folder: {}", ks.join(", "))?;
+            }
+        }
+        if !a.json {
+            writeln!(
+                out,
+                "差分走査 / incremental: 走査 {} / scanned {}, 変更なし {} / unchanged {}, 削除 {} / removed {}",
+                delta.scanned.len(),
+                delta.scanned.len(),
+                delta.unchanged,
+                delta.unchanged,
+                delta.removed.len(),
+                delta.removed.len()
+            )?;
+        }
+        state.save(state_path).with_context(|| format!("writing state {}", state_path.display()))?;
+    } else {
+        let (files, errors) = mamori_pii::share::list_files(&a.paths);
+        for e in &errors {
+            eprintln!("{e}");
+        }
+        for p in files {
+            let r = mamori_pii::scan_path(&p, &opts);
+            report(&r, &mut out)?;
+        }
+    }
+    out.flush()?;
+    drop(out);
+    if a.fail_on_find && found > 0 {
+        eprintln!("個人情報を検出しました({found} 件、確度 {} 以上)/ personal data found ({found} findings at confidence ≥ {})", a.min_confidence, a.min_confidence);
+        std::process::exit(3);
+    }
+    Ok(())
+}
