@@ -1,0 +1,91 @@
+//! Hostile files never panic and stay within their limits: zip bombs (ratio and nesting),
+//! giant sheets, broken PDFs, binary junk. Each comes back as a report with the reason.
+
+use mamori_pii::{Options, scan_bytes};
+use std::io::Write;
+
+fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut zw = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (n, b) in members {
+        zw.start_file(*n, zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated)).unwrap();
+        zw.write_all(b).unwrap();
+    }
+    zw.finish().unwrap().into_inner()
+}
+
+#[test]
+fn zip_bomb_by_ratio_is_refused_with_a_reason() {
+    let zeros = vec![0u8; 64 << 20];
+    let bomb = zip_of(&[("zeros.txt", &zeros), ("ok.txt", "個人番号 123456789018".as_bytes())]);
+    assert!(bomb.len() < 1 << 20, "the bomb compresses well: {}", bomb.len());
+    let r = scan_bytes("bomb.zip", &bomb, &Options::default());
+    assert!(r.truncated);
+    assert!(r.problems.iter().any(|p| p.member.as_deref() == Some("zeros.txt") && p.reason.contains("zip bomb")), "{:?}", r.problems);
+    // The rest of the archive is still scanned.
+    assert!(r.findings.iter().any(|f| f.member.as_deref() == Some("ok.txt")));
+}
+
+#[test]
+fn nested_zips_stop_at_the_depth_limit() {
+    let mut z = zip_of(&[("inner.txt", "氏名 山田 太郎".as_bytes())]);
+    for i in 0..8 {
+        z = zip_of(&[(&format!("level{i}.zip"), &z)]);
+    }
+    let r = scan_bytes("nested.zip", &z, &Options::default());
+    assert!(r.truncated);
+    assert!(r.problems.iter().any(|p| p.reason.contains("nested deeper")), "{:?}", r.problems);
+}
+
+#[test]
+fn total_unpacked_bytes_are_bounded() {
+    let chunk = vec![b'a'; 4 << 20];
+    let z = zip_of(&[("a.txt", &chunk), ("b.txt", &chunk), ("c.txt", &chunk)]);
+    let mut opts = Options::default();
+    opts.limits.max_unpacked_bytes = 6 << 20;
+    opts.limits.max_ratio = 100_000;
+    let r = scan_bytes("big.zip", &z, &opts);
+    assert!(r.truncated);
+    assert!(r.problems.iter().any(|p| p.reason.contains("unpacked-bytes limit")), "{:?}", r.problems);
+}
+
+#[test]
+fn giant_sparse_sheet_costs_only_its_cells() {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.write_string(0, 0, "氏名").unwrap();
+    ws.write_string(1, 0, "山田 太郎").unwrap();
+    ws.write_string(1_048_575, 16_383, "far corner").unwrap();
+    let b = wb.save_to_buffer().unwrap();
+    let r = scan_bytes("giant.xlsx", &b, &Options::default());
+    assert_eq!(r.format, "xlsx");
+    assert!(r.problems.iter().any(|p| p.reason.contains("not scanned")), "{:?}", r.problems);
+    assert!(r.findings.iter().any(|f| f.kind == mamori_pii::Kind::PersonName));
+}
+
+#[test]
+fn cell_limit_cuts_a_huge_csv_and_says_so() {
+    let mut csv = String::from("氏名,住所\n");
+    for i in 0..5000 {
+        csv.push_str(&format!("佐藤 太郎{i},x\n"));
+    }
+    let mut opts = Options::default();
+    opts.limits.max_cells = 1000;
+    let r = scan_bytes("big.csv", csv.as_bytes(), &opts);
+    assert!(r.truncated);
+    assert!(r.problems.iter().any(|p| p.reason.contains("cell limit")));
+}
+
+#[test]
+fn broken_pdfs_and_junk_are_problems_not_panics() {
+    for (name, bytes) in [
+        ("broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 9 0 R >> endobj\nxref\n0 1\nzzzz\ntrailer << /Root 1 0 R /Size 999999999 >>\nstartxref\n12\n%%EOF".to_vec()),
+        ("trunc.pdf", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<".to_vec()),
+        ("junk.bin", vec![0, 159, 146, 150, 0, 0, 1, 2]),
+        ("trunc.zip", b"PK\x03\x04\x14\x00\x00\x00\x08\x00".to_vec()),
+        ("bad.xls", [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0, 0, 0].to_vec()),
+        ("bad.eml", b"From: a\r\nTo: b\r\nSubject: c\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!!".to_vec()),
+    ] {
+        let r = scan_bytes(name, &bytes, &Options::default());
+        assert!(!r.problems.is_empty() || name == "bad.eml", "{name}: {:?}", r);
+    }
+}
