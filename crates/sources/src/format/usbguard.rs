@@ -130,7 +130,7 @@ pub fn parse_rule(rule: &str) -> Map<String, Value> {
         let mut v: Vec<String> = Vec::new();
         match it.peek().map(String::as_str) {
             Some("{") | Some("one-of") | Some("all-of") | Some("equals") | Some("none-of") | Some("match-all") => {
-                while let Some(t) = it.next() {
+                for t in it.by_ref() {
                     if t == "}" {
                         break;
                     }
@@ -325,8 +325,10 @@ pub fn parse_usbguard(body: &[u8]) -> Vec<Result<UsbguardEvent, UsbguardError>> 
         if l.trim().is_empty() {
             continue;
         }
-        if l.starts_with(' ') && block.is_some() {
-            block.as_mut().expect("some").2.push(l);
+        if l.starts_with(' ')
+            && let Some(b) = block.as_mut()
+        {
+            b.2.push(l);
             continue;
         }
         flush(&mut block, &mut out);
