@@ -160,7 +160,7 @@ pub fn run(a: HuntArgs) -> Result<()> {
                                 continue;
                             }
                             let sys = &rec.data["Event"]["System"];
-                            let ts = mamori_sigma::event_time(&rec.data).or_else(|| chrono::DateTime::from_timestamp_micros(rec.timestamp.as_microsecond() as i64)).unwrap_or_default();
+                            let ts = mamori_sigma::event_time(&rec.data).or_else(|| chrono::DateTime::from_timestamp_micros(rec.timestamp.as_microsecond())).unwrap_or_default();
                             for &r in &m {
                                 hits.push(Hit {
                                     rule: r,

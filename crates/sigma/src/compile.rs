@@ -58,7 +58,7 @@ pub(crate) enum StrTest {
     Exact(String),
     Prefix(String),
     Suffix(String),
-    Contains(Finder<'static>),
+    Contains(Box<Finder<'static>>),
     Any,
     /// Anchored regex for patterns with inner wildcards, and its longest literal.
     Glob(LazyRe, Vec<u8>),
@@ -430,7 +430,7 @@ fn to_str_test(mut p: Pattern, cased: bool) -> Result<StrTest, Unsupported> {
             (false, false) => StrTest::Exact(s),
             (false, true) => StrTest::Prefix(s),
             (true, false) => StrTest::Suffix(s),
-            (true, true) => StrTest::Contains(Finder::new(s.as_bytes()).into_owned()),
+            (true, true) => StrTest::Contains(Box::new(Finder::new(s.as_bytes()).into_owned())),
         });
     }
     let mut re = String::from("(?s)^");

@@ -130,9 +130,9 @@ impl<'a> Event<'a> {
     pub(crate) fn new(root: &'a Value, interner: &'a Interner) -> Self {
         let mut ev = Event { root, entries: Vec::new(), channel: String::new(), event_id: None, keywords: OnceCell::new(), interner };
         if let Some(e) = root.get("Event").filter(|e| e.get("System").is_some()) {
-            ev.from_evtx(e);
+            ev.fill_evtx(e);
         } else {
-            ev.from_ecs(root);
+            ev.fill_ecs(root);
         }
         for (id, path) in &interner.dotted {
             if let Some(v) = get_path(root, path) {
@@ -198,7 +198,7 @@ impl<'a> Event<'a> {
         }
     }
 
-    fn from_evtx(&mut self, e: &'a Value) {
+    fn fill_evtx(&mut self, e: &'a Value) {
         let sys = &e["System"];
         self.channel = sys.get("Channel").and_then(scalar).map(|c| c.to_lowercase()).unwrap_or_default();
         self.event_id = sys.get("EventID").and_then(scalar).and_then(|s| s.trim().parse().ok());
@@ -240,7 +240,7 @@ impl<'a> Event<'a> {
         }
     }
 
-    fn from_ecs(&mut self, root: &'a Value) {
+    fn fill_ecs(&mut self, root: &'a Value) {
         let w = root.get("winlog");
         if let Some(w) = w {
             self.channel = w.get("channel").and_then(scalar).map(|c| c.to_lowercase()).unwrap_or_default();

@@ -166,3 +166,24 @@ fn multi_document_files_and_fingerprint() {
     assert_ne!(f1, f3);
     assert_eq!(f1.len(), 64);
 }
+
+/// Cut and mangled copies of real SigmaHQ rules (every prefix, every line dropped): loading
+/// never panics and reports every failure against the file.
+#[test]
+fn cut_and_mangled_rule_files_never_panic() {
+    let dir = std::fs::canonicalize(env!("CARGO_MANIFEST_DIR")).unwrap().join("../../../shared/corpora/sigma-rules/rules/windows/process_creation");
+    for name in ["proc_creation_win_powershell_base64_iex.yml", "proc_creation_win_certoc_load_dll.yml"] {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap();
+        let mut variants: Vec<String> = (0..text.len()).step_by(7).filter(|i| text.is_char_boundary(*i)).map(|i| text[..i].to_string()).collect();
+        let lines: Vec<&str> = text.lines().collect();
+        for skip in 0..lines.len() {
+            variants.push(lines.iter().enumerate().filter(|(i, _)| *i != skip).map(|(_, l)| *l).collect::<Vec<_>>().join("\n"));
+        }
+        for v in variants {
+            let (set, issues) = RuleSet::from_sources(&[("v.yml".into(), v)]);
+            assert!(set.rules().len() <= 1);
+            assert!(issues.iter().all(|i| i.file == "v.yml"));
+            let _ = set.matches(&ev(&[("CommandLine", "powershell iex ([Text.Encoding]::Unicode.GetString([Convert]::FromBase64String('x')))")]));
+        }
+    }
+}
