@@ -148,6 +148,11 @@ fn looks_like_epoch(s: &str) -> bool {
 fn epoch_ts(s: &str) -> Option<DateTime<Utc>> {
     let (secs, frac) = s.split_once('.')?;
     let secs: i64 = secs.parse().ok()?;
+    // RFC 3339 has four-digit years: past 9999-12-31 is no real access time (found by fuzzing;
+    // the event model would refuse the document).
+    if secs > 253_402_300_799 {
+        return None;
+    }
     let mut nanos_s = frac.to_string();
     nanos_s.truncate(9);
     while nanos_s.len() < 9 {
@@ -547,6 +552,13 @@ mod tests {
             format_ts(epoch_ts("1796181498.868").unwrap()),
             "2026-12-02T03:18:18.868Z"
         );
+    }
+
+    #[test]
+    fn fuzz_regression_epoch_beyond_year_9999_is_an_error() {
+        assert!(epoch_ts("979618349342.739").is_none());
+        let e = parse_squid_line(b"979618349342.739     37 127.0.0.1 TCP_MISS/200 257 GET http://a/ u HIER_DIRECT/1.2.3.4 text/csv", LinePos::default()).unwrap_err();
+        assert!(e.reason.contains("out of range"), "{e}");
     }
 
     #[test]

@@ -183,7 +183,9 @@ pub fn tokens(line: &str) -> Vec<(usize, &str)> {
 /// `[02/Dec/2026:03:18:41 +0000]`.
 pub fn parse_clf_time(s: &str) -> Option<DateTime<FixedOffset>> {
     let s = s.trim().trim_start_matches('[').trim_end_matches(']');
-    DateTime::parse_from_str(s, "%d/%b/%Y:%H:%M:%S %z").ok()
+    let t = DateTime::parse_from_str(s, "%d/%b/%Y:%H:%M:%S %z").ok()?;
+    // Only what RFC 3339 (and so the event model) can hold.
+    (0..=9999).contains(&chrono::Datelike::year(&t.with_timezone(&Utc))).then_some(t)
 }
 
 /// RFC 3339 UTC with milliseconds, as the other formats write `@timestamp`.
@@ -211,6 +213,7 @@ mod tests {
         let t = parse_clf_time("[02/Dec/2026:12:18:41 +0900]").unwrap();
         assert_eq!(format_ts(t.with_timezone(&Utc)), "2026-12-02T03:18:41.000Z");
         assert!(parse_clf_time("[02/Foo/2026:12:18:41 +0900]").is_none());
+        assert!(parse_clf_time("[31/Dec/9999:23:18:41 -0900]").is_none());
     }
 
     #[test]
