@@ -308,6 +308,32 @@ pub fn usbguard_batch(bytes: &[u8], received: DateTime<Utc>, origin: &Origin) ->
     (batch, lines)
 }
 
+/// Parses `journalctl -o json` output: one input per entry, interpreted like a syslog line (with
+/// the slapd / USB line correlation); lines that are not journal entries are quarantined.
+pub fn journald_batch(bytes: &[u8], received: DateTime<Utc>, origin: &Origin) -> (Batch, Vec<usize>) {
+    let mut batch = Batch::default();
+    let mut lines = Vec::new();
+    let mut corr = mamori_sources::format::correlate::LineCorrelator::default();
+    let mut offset = 0u64;
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        let here = offset;
+        offset += line.len() as u64 + 1;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        match mamori_sources::format::journald::parse_journal_entry(line, i + 1, here, received) {
+            Ok(mut doc) => {
+                corr.observe(&mut doc);
+                batch.push_doc(doc, line, received, origin, i + 1, here, None);
+            }
+            Err(e) => batch.push_rejected(&e.raw, &e.to_string(), received, origin, e.line, e.offset),
+        }
+        lines.push(i + 1);
+    }
+    (batch, lines)
+}
+
 /// Builds the batch for one input file of any supported format; returns it with each input's
 /// line (or record) number.
 pub fn file_batch(
@@ -324,6 +350,7 @@ pub fn file_batch(
         mamori_sources::Format::Evtx => evtx_batch(file_name, bytes, received, origin),
         mamori_sources::Format::Auditd => auditd_batch(bytes, received, origin),
         mamori_sources::Format::Usbguard => usbguard_batch(bytes, received, origin),
+        mamori_sources::Format::Journald => journald_batch(bytes, received, origin),
         mamori_sources::Format::EcsNdjson => ndjson_batch(bytes, max_line, received, origin),
         mamori_sources::Format::Postfix => postfix_batch(bytes, max_line, received, syslog_offset, origin),
         mamori_sources::Format::Squid => text_lines_batch(bytes, max_line, received, origin, mamori_sources::format::squid::squid_line_doc),

@@ -140,3 +140,35 @@ fn malformed_auth_lines_do_not_stop_the_rest() {
     }
     assert_eq!(out[4].as_ref().unwrap()["user"]["name"], "tanaka");
 }
+
+/// `fixtures/journald/journald_252_json.ndjson`: `journalctl -o json` output of a real
+/// systemd-journald 252 (Debian 12) run in a private mount namespace (tmpfs `/run`), after
+/// `systemd-cat -t sshd` / `-t sudo` wrote an sshd and a sudo line into it, plus the first two
+/// kernel entries journald read from `/dev/kmsg`.
+#[test]
+fn journald_json_entries_get_the_same_auth_fields() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/journald/journald_252_json.ndjson");
+    let now = Utc.with_ymd_and_hms(2026, 12, 2, 5, 0, 0).unwrap();
+    let text = std::fs::read(path).unwrap();
+    let docs: Vec<Doc> = text
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .enumerate()
+        .map(|(i, l)| mamori_sources::format::journald::parse_journal_entry(l, i + 1, 0, now).unwrap())
+        .collect();
+    assert_eq!(docs.len(), 4);
+    let ssh = &docs[0];
+    assert_eq!(ssh["event"]["action"], "ssh-login");
+    assert_eq!(ssh["user"]["name"], "tanaka");
+    assert_eq!(ssh["source"]["ip"], "10.20.30.41");
+    assert_eq!(ssh["event"]["module"], "journald");
+    assert_eq!(ssh["mamori"]["journald"]["transport"], "stdout");
+    let sudo = &docs[1];
+    assert_eq!(sudo["event"]["action"], "sudo-command");
+    assert_eq!(sudo["process"]["command_line"], "/usr/bin/cat /etc/shadow");
+    assert_eq!(docs[2]["process"]["name"], "kernel");
+    assert_eq!(docs[2]["log"]["syslog"]["facility"]["name"], "kern");
+    // Not an entry: an error naming the line.
+    let e = mamori_sources::format::journald::parse_journal_entry(b"plain text", 7, 120, now).unwrap_err();
+    assert!(e.to_string().contains("行 7") && e.to_string().contains("offset 120"), "{e}");
+}

@@ -11,6 +11,7 @@ pub mod correlate;
 pub mod csv_mapping;
 pub mod cups;
 pub mod evtx;
+pub mod journald;
 pub mod kernel_usb;
 pub mod ndjson;
 pub mod postfix;
@@ -40,6 +41,8 @@ pub enum Format {
     Auditd,
     /// USBGuard audit log and `usbguard watch` output (`usbguard`).
     Usbguard,
+    /// systemd journal entries, `journalctl -o json` (`journald`).
+    Journald,
     /// Postfix logs (`postfix`): syslog lines or `maillog_file`, each line an event, plus one
     /// derived message event per queue id ([`postfix::MailCorrelator`]).
     Postfix,
@@ -62,6 +65,7 @@ impl Format {
             Format::Webhook => "webhook",
             Format::Auditd => "auditd",
             Format::Usbguard => "usbguard",
+            Format::Journald => "journald",
             Format::Postfix => "postfix",
             Format::Squid => "squid",
             Format::CupsPage => "cups-page",
@@ -95,6 +99,7 @@ impl FromStr for Format {
             "webhook" => Ok(Format::Webhook),
             "auditd" => Ok(Format::Auditd),
             "usbguard" => Ok(Format::Usbguard),
+            "journald" => Ok(Format::Journald),
             "postfix" => Ok(Format::Postfix),
             "squid" => Ok(Format::Squid),
             "cups-page" => Ok(Format::CupsPage),
