@@ -9,6 +9,10 @@ use mamori_sources::format::correlate::LineCorrelator;
 use mamori_sources::{SyslogContext, parse_syslog};
 
 fuzz_target!(|data: &[u8]| {
+    // The same bytes as a `journalctl -o json` line.
+    if let Ok(doc) = mamori_sources::format::journald::parse_journal_entry(data, 1, 0, Utc.with_ymd_and_hms(2026, 12, 2, 4, 0, 0).unwrap()) {
+        assert!(doc.get("message").is_some());
+    }
     let ctx = SyslogContext::new(Utc.with_ymd_and_hms(2026, 12, 2, 4, 0, 0).unwrap());
     let mut corr = LineCorrelator::default();
     for part in data.split(|&b| b == b'\n') {

@@ -20,6 +20,9 @@
 //!   [`MailCorrelator`] that joins one message's lines by queue id into one message event.
 //! - [`format::squid`], [`format::cups`]: Squid `access.log` (native/combined) and CUPS
 //!   `page_log`/`access_log` lines, with typed per-line errors ([`LineParseError`]).
+//! - [`format::auth`], [`format::kernel_usb`]: sshd/sudo/su/PAM/slapd and kernel USB lines
+//!   (syslog or [`format::journald`]), completed across lines by [`format::correlate`].
+//! - [`format::usbguard`]: USBGuard's audit log and `usbguard watch` output.
 //! - [`format::ndjson`]: splits an NDJSON body into lines and parses each one
 //!   as a JSON object ([`parse_ndjson`]).
 //!
