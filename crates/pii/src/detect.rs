@@ -773,7 +773,7 @@ fn words(cx: &Ctx, out: &mut Vec<Candidate>) {
         }
         match h.pat {
             Pat::Surname => {
-                if let Some(c) = name_at(cx, *h) {
+                if let Some(c) = name_at(cx, hi, *h) {
                     covered_until = c.end;
                     out.push(c);
                 }
@@ -814,19 +814,18 @@ fn pref_joins(text: &str, pref_end: usize, muni_start: usize) -> bool {
 
 const HONORIFICS: [&str; 5] = ["様", "殿", "さん", "君", "氏"];
 
-fn name_at(cx: &Ctx, h: Hit) -> Option<Candidate> {
+fn name_at(cx: &Ctx, hi: usize, h: Hit) -> Option<Candidate> {
     let lex = lexicon();
     let text = cx.text;
     // The name must start a word: not glued to a preceding kanji unless that is a label.
     if let Some(prev) = text[..h.start].chars().next_back()
         && is_kanji(prev)
     {
-        let label_before = cx
-            .hits
-            .iter()
-            .rev()
-            .find(|x| x.end <= h.start)
-            .is_some_and(|x| x.end == h.start && matches!(x.pat, Pat::Ctx(_)));
+        // The hit just before this one (hits are in order and do not overlap).
+        let label_before = hi > 0 && {
+            let x = cx.hits[hi - 1];
+            x.end == h.start && matches!(x.pat, Pat::Ctx(_))
+        };
         if !label_before {
             return None;
         }
