@@ -211,6 +211,9 @@ pub struct HistoryEntry {
     pub action: AlertAction,
 }
 
+/// Evidence ids kept per alert.
+pub const MAX_EVIDENCE: usize = 1000;
+
 /// An alert: findings of one rule about one person on one day.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
@@ -291,14 +294,30 @@ impl Alert {
         }
     }
 
-    /// Adds a further finding of the same group.
+    /// Adds a further finding of the same group. At most [`MAX_EVIDENCE`] evidence ids are
+    /// kept (the first ones; `count` goes on).
     pub fn absorb(&mut self, f: &Finding) {
         self.severity = self.severity.max(f.severity);
         self.first_ts = self.first_ts.min(f.ts);
         self.last_ts = self.last_ts.max(f.ts);
-        self.evidence.extend(&f.evidence);
-        self.evidence.sort_unstable();
-        self.evidence.dedup();
+        for &id in &f.evidence {
+            // Ids mostly arrive in ledger order: append, else insert in place (kept sorted).
+            match self.evidence.last() {
+                Some(&l) if l < id => {
+                    if self.evidence.len() < MAX_EVIDENCE {
+                        self.evidence.push(id)
+                    }
+                }
+                None => self.evidence.push(id),
+                _ => {
+                    if let Err(i) = self.evidence.binary_search(&id)
+                        && self.evidence.len() < MAX_EVIDENCE
+                    {
+                        self.evidence.insert(i, id)
+                    }
+                }
+            }
+        }
         self.count += 1;
     }
 

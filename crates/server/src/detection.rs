@@ -520,6 +520,7 @@ impl Detection {
             }
         };
         let mut lat = Vec::new();
+        let mut touched = Touched::new();
         for (rec, doc) in batch {
             if rec.index < upto {
                 continue;
@@ -531,6 +532,10 @@ impl Detection {
                 && let Some(a) = doc.pointer("/event/action").and_then(Value::as_str)
                 && a.starts_with("alert-")
             {
+                if let Err(e) = flush(&tx, &mut touched) {
+                    tracing::error!(error = %e, "alerts.db");
+                    return;
+                }
                 if let Err(e) = apply_action(&tx, rec.index, doc) {
                     let _ = tx.execute("INSERT OR REPLACE INTO action_errors(ledger_id, error) VALUES (?1, ?2)", params![rec.index as i64, e]);
                 }
@@ -543,7 +548,7 @@ impl Detection {
                 s.findings(rec.index, doc, ingested, engine, &mut findings);
             }
             for f in findings {
-                match absorb(&tx, next_alert, rec.index, &f) {
+                match absorb(&tx, &mut touched, next_alert, rec.index, &f) {
                     Ok(Some(a)) => {
                         if live && self.record_latency {
                             lat.push(rec.ingested_micros);
@@ -554,6 +559,10 @@ impl Detection {
                     Err(e) => tracing::error!(error = %e, "alerts.db"),
                 }
             }
+        }
+        if let Err(e) = flush(&tx, &mut touched) {
+            tracing::error!(error = %e, "alerts.db");
+            return;
         }
         let state = serde_json::to_string(&engine.save_state()).expect("json");
         let ok = tx
@@ -622,24 +631,46 @@ impl Detection {
     }
 }
 
+/// Alerts changed in the current batch, written once at its end (an alert of a noisy group
+/// gets many findings per batch).
+type Touched = std::collections::HashMap<String, (Alert, u64)>;
+
 /// Adds a finding: into the alert of its group or as a new alert. Returns the new alert.
-fn absorb(tx: &Connection, next_alert: &mut u64, ledger_id: u64, f: &Finding) -> rusqlite::Result<Option<Alert>> {
+fn absorb(tx: &Connection, touched: &mut Touched, next_alert: &mut u64, ledger_id: u64, f: &Finding) -> rusqlite::Result<Option<Alert>> {
     let key = f.group_key();
-    let existing: Option<(i64, String)> = tx.query_row("SELECT id, doc FROM alerts WHERE group_key = ?1", [&key], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+    if let Some((a, by)) = touched.get_mut(&key) {
+        absorb_capped(a, f);
+        *by = ledger_id;
+        return Ok(None);
+    }
+    let existing: Option<String> = tx.query_row("SELECT doc FROM alerts WHERE group_key = ?1", [&key], |r| r.get(0)).optional()?;
     match existing {
-        Some((_, doc)) => {
+        Some(doc) => {
             let mut a: Alert = serde_json::from_str(&doc).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-            a.absorb(f);
-            put_alert(tx, &a, ledger_id)?;
+            absorb_capped(&mut a, f);
+            touched.insert(key, (a, ledger_id));
             Ok(None)
         }
         None => {
             let a = Alert::from_finding(*next_alert, f);
             *next_alert += 1;
-            put_alert(tx, &a, ledger_id)?;
+            touched.insert(key, (a.clone(), ledger_id));
             Ok(Some(a))
         }
     }
+}
+
+fn absorb_capped(a: &mut Alert, f: &Finding) {
+    a.absorb(f);
+}
+
+fn flush(tx: &Connection, touched: &mut Touched) -> rusqlite::Result<()> {
+    let mut v: Vec<(Alert, u64)> = touched.drain().map(|(_, x)| x).collect();
+    v.sort_by_key(|(a, _)| a.id);
+    for (a, by) in &v {
+        put_alert(tx, a, *by)?;
+    }
+    Ok(())
 }
 
 /// Applies a ledgered officer action to its alert.

@@ -99,17 +99,39 @@ struct Taken {
 /// and reads of governed resources (with file names and hashes); fires when such a person
 /// sends mail or chat with attachments to a colleague not entitled to that resource, or when
 /// a non-entitled person touches a file (share, USB) with the same hash or name.
+///
+/// Bounded: per person the last [`PER_PERSON`] takes (one per resource and file), and an index
+/// by file hash and name of at most [`FILES`] entries, pruned to the window when full.
 #[derive(Default, Serialize, Deserialize)]
 pub struct Proxy {
     taken: BTreeMap<String, Vec<Taken>>,
+    files: BTreeMap<String, Taken>,
 }
 
+/// Takes remembered per person.
+pub const PER_PERSON: usize = 20;
+/// Files remembered.
+pub const FILES: usize = 20_000;
+
 impl Proxy {
-    fn prune(&mut self, now: DateTime<Utc>, window: Duration) {
-        for v in self.taken.values_mut() {
-            v.retain(|t| now - t.at <= window);
+    fn remember(&mut self, t: Taken, now: DateTime<Utc>, window: Duration) {
+        let v = self.taken.entry(t.staff_id.clone()).or_default();
+        v.retain(|x| now - x.at <= window && !(x.resource == t.resource && x.name == t.name && x.sha256 == t.sha256));
+        v.push(t.clone());
+        if v.len() > PER_PERSON {
+            let extra = v.len() - PER_PERSON;
+            v.drain(..extra);
         }
-        self.taken.retain(|_, v| !v.is_empty());
+        for k in [t.sha256.clone().map(|h| format!("h:{h}")), t.name.clone().map(|n| format!("n:{n}"))].into_iter().flatten() {
+            self.files.insert(k, t.clone());
+        }
+        if self.files.len() > FILES {
+            self.files.retain(|_, x| now - x.at <= window);
+            while self.files.len() > FILES {
+                let k = self.files.iter().min_by_key(|(_, x)| x.at).map(|(k, _)| k.clone()).expect("non-empty");
+                self.files.remove(&k);
+            }
+        }
     }
 }
 
@@ -123,7 +145,6 @@ impl Rule for Proxy {
         let Subject::Person(p) = &subject else { return };
         let date = ev.date();
         let window = Duration::hours(ctx.policy().proxy_window_hours);
-        self.prune(ev.ts, window);
         // 1. An entitled person takes data from a governed resource.
         let governed: Vec<String> = resources(ev).into_iter().filter(|r| r.starts_with("system:") || r.starts_with("share:")).filter(|r| ctx.governed(r)).collect();
         if !governed.is_empty() && !ev.failed() && (ev.get("mamori.export").is_some() || ev.is_read()) {
@@ -131,14 +152,15 @@ impl Rule for Proxy {
             for r in &governed {
                 if ctx.entitled(p, &p.depts, r, date) {
                     took = true;
-                    self.taken.entry(p.staff_id.clone()).or_default().push(Taken {
+                    let t = Taken {
                         staff_id: p.staff_id.clone(),
                         resource: r.clone(),
                         at: ev.ts,
                         event: ev.id,
                         name: ev.str("file.name").map(str::to_owned),
                         sha256: ev.str("file.hash.sha256").map(str::to_owned),
-                    });
+                    };
+                    self.remember(t, ev.ts, window);
                 }
             }
             if took {
@@ -147,7 +169,7 @@ impl Rule for Proxy {
         }
         // 2. The same person sends it on by mail or chat.
         if ev.is_message() && ev.str("email.direction") != Some("inbound") {
-            let Some(mine) = self.taken.get(&p.staff_id).cloned() else { return };
+            let Some(mine) = self.taken.get(&p.staff_id).map(|v| v.iter().filter(|t| ev.ts - t.at <= window).cloned().collect::<Vec<_>>()) else { return };
             let atts = ev.attachments();
             if atts.is_empty() && ev.bool("mamori.personal_data") != Some(true) {
                 return;
@@ -185,29 +207,24 @@ impl Rule for Proxy {
         if name.is_none() && hash.is_none() {
             return;
         }
-        for (owner, list) in &self.taken {
-            if *owner == p.staff_id {
-                continue;
-            }
-            for t in list {
-                let same = (hash.is_some() && hash == t.sha256.as_deref()) || (hash.is_none() && name.is_some() && name == t.name.as_deref());
-                if !same || ctx.entitled(p, &p.depts, &t.resource, date) {
-                    continue;
-                }
-                let via = if ev.is_usb() { "USB" } else { "共有フォルダ / share" };
-                out.push(finding(
-                    &PROXY,
-                    ev,
-                    subject.clone(),
-                    account.clone(),
-                    Severity::High,
-                    format!("{} の権限のない {}({})が、{} が取得したファイル {} を{}で扱いました", t.resource, p.name, p.staff_id, t.staff_id, name.unwrap_or("?"), via),
-                    format!("{} ({}), not entitled to {}, handled file {} that {} took, via {via}", p.name, p.staff_id, t.resource, name.unwrap_or("?"), t.staff_id),
-                    vec![t.event, ev.id],
-                    json!({"resource": t.resource, "from_staff_id": t.staff_id, "channel": if ev.is_usb() { "usb" } else { "share" }}),
-                ));
-                return;
-            }
+        let found = hash.and_then(|h| self.files.get(&format!("h:{h}"))).or_else(|| if hash.is_none() { name.and_then(|n| self.files.get(&format!("n:{n}"))) } else { None });
+        if let Some(t) = found
+            && t.staff_id != p.staff_id
+            && ev.ts - t.at <= window
+            && !ctx.entitled(p, &p.depts, &t.resource, date)
+        {
+            let via = if ev.is_usb() { "USB" } else { "共有フォルダ / share" };
+            out.push(finding(
+                &PROXY,
+                ev,
+                subject.clone(),
+                account.clone(),
+                Severity::High,
+                format!("{} の権限のない {}({})が、{} が取得したファイル {} を{}で扱いました", t.resource, p.name, p.staff_id, t.staff_id, name.unwrap_or("?"), via),
+                format!("{} ({}), not entitled to {}, handled file {} that {} took, via {via}", p.name, p.staff_id, t.resource, name.unwrap_or("?"), t.staff_id),
+                vec![t.event, ev.id],
+                json!({"resource": t.resource, "from_staff_id": t.staff_id, "channel": if ev.is_usb() { "usb" } else { "share" }}),
+            ));
         }
     }
 
