@@ -45,10 +45,8 @@ fn smtp_sink() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     std::thread::spawn(move || {
-        let mut n = 0;
-        for s in l.incoming().flatten() {
-            n += 1;
-            let id = n;
+        for (n, s) in l.incoming().flatten().enumerate() {
+            let id = n + 1;
             std::thread::spawn(move || {
                 let mut w = s.try_clone().unwrap();
                 let mut r = BufReader::new(s);
@@ -495,7 +493,7 @@ fn postfix_lines_over_syslog_tcp_are_enriched_live() {
     );
     let mut sock = std::net::TcpStream::connect(srv.syslog_tcp.clone().unwrap()).unwrap();
     for l in log.lines() {
-        write!(sock, "<22>{l}\n").unwrap();
+        writeln!(sock, "<22>{l}").unwrap();
     }
     drop(sock);
     let http = reqwest::blocking::Client::new();
