@@ -17,7 +17,7 @@
 //! each segment's SHA-256 is in the ledger entry of its export, so a changed segment is detected.
 
 use crate::TraceError;
-use memmap2::{Mmap, MmapMut};
+use memmap2::Mmap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fs::{self, File, OpenOptions};
@@ -223,8 +223,8 @@ impl FpStore {
         self.segments.len()
     }
 
-    /// Rebuilds the compacted index from every segment (two passes: count per bucket, then
-    /// scatter into the memory-mapped output), then replaces it atomically.
+    /// Rebuilds the compacted index from every segment (a count pass, then scatter passes by
+    /// bucket range written sequentially), then replaces it atomically.
     pub fn compact(&mut self) -> Result<(), TraceError> {
         let mut segs = Vec::with_capacity(self.exports.len());
         for e in &self.exports {
@@ -340,7 +340,7 @@ fn suffix(h: u64, bits: u32) -> u32 {
 }
 
 /// Builds an index file at `path` from (export no, its hashes) sources; each source is iterated
-/// twice. Written to `path.tmp`, then renamed.
+/// several times. Written to `path.tmp`, then renamed.
 pub fn build_index<I, H>(path: &Path, covered: u64, sources: I) -> Result<(), TraceError>
 where
     I: Iterator<Item = (u32, H)> + Clone,
@@ -362,34 +362,50 @@ where
     for i in 1..=buckets {
         counts[i] += counts[i - 1];
     }
+    // Scatter in memory, a range of buckets at a time (at most CHUNK entries), then write each
+    // range sequentially: random writes into a file-backed map make the kernel write dirty
+    // pages back over and over (measured: >100 GB written for a 3.3 GB index).
+    const CHUNK: u64 = 64 << 20;
     let tmp = path.with_extension("tmp");
-    let len = IDX_HEADER as u64 + (buckets as u64 + 1) * 8 + n * 8;
-    let f = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&tmp).map_err(io_err(&tmp))?;
-    f.set_len(len).map_err(io_err(&tmp))?;
-    // SAFETY: the temporary file was just created by us and is not mapped or written elsewhere.
-    let mut map = unsafe { MmapMut::map_mut(&f) }.map_err(io_err(&tmp))?;
-    map[..8].copy_from_slice(IDX_MAGIC);
-    map[8..12].copy_from_slice(&bits.to_le_bytes());
-    map[12..16].copy_from_slice(&0u32.to_le_bytes());
-    map[16..24].copy_from_slice(&covered.to_le_bytes());
-    map[24..32].copy_from_slice(&n.to_le_bytes());
-    for (i, c) in counts.iter().enumerate() {
-        let o = IDX_HEADER + i * 8;
-        map[o..o + 8].copy_from_slice(&c.to_le_bytes());
+    let f = File::create(&tmp).map_err(io_err(&tmp))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+    let mut head = Vec::with_capacity(IDX_HEADER + (buckets + 1) * 8);
+    head.extend_from_slice(IDX_MAGIC);
+    head.extend_from_slice(&bits.to_le_bytes());
+    head.extend_from_slice(&0u32.to_le_bytes());
+    head.extend_from_slice(&covered.to_le_bytes());
+    head.extend_from_slice(&n.to_le_bytes());
+    for c in &counts {
+        head.extend_from_slice(&c.to_le_bytes());
     }
-    let base = IDX_HEADER + (buckets + 1) * 8;
-    let mut fill = counts;
-    for (no, hs) in sources {
-        for h in hs {
-            let b = (h >> (64 - bits)) as usize;
-            let o = base + fill[b] as usize * 8;
-            fill[b] += 1;
-            map[o..o + 4].copy_from_slice(&suffix(h, bits).to_le_bytes());
-            map[o + 4..o + 8].copy_from_slice(&no.to_le_bytes());
+    w.write_all(&head).map_err(io_err(&tmp))?;
+    let mut lo = 0usize;
+    while lo < buckets {
+        let mut hi = lo + 1;
+        while hi < buckets && counts[hi + 1] - counts[lo] <= CHUNK {
+            hi += 1;
         }
+        let base = counts[lo];
+        let mut buf = vec![0u64; (counts[hi] - base) as usize];
+        let mut fill: Vec<u64> = counts[lo..hi].iter().map(|c| c - base).collect();
+        for (no, hs) in sources.clone() {
+            for h in hs {
+                let b = (h >> (64 - bits)) as usize;
+                if b >= lo && b < hi {
+                    let o = &mut fill[b - lo];
+                    buf[*o as usize] = suffix(h, bits) as u64 | ((no as u64) << 32);
+                    *o += 1;
+                }
+            }
+        }
+        for e in &buf {
+            w.write_all(&e.to_le_bytes()).map_err(io_err(&tmp))?;
+        }
+        lo = hi;
     }
-    map.flush().map_err(io_err(&tmp))?;
-    drop(map);
+    let f = w.into_inner().map_err(|e| io_err(&tmp)(e.into_error()))?;
+    f.sync_all().map_err(io_err(&tmp))?;
+    drop(f);
     fs::rename(&tmp, path).map_err(io_err(path))?;
     Ok(())
 }
