@@ -74,7 +74,7 @@ pub fn luhn(s: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Payment card: Luhn plus a known IIN range and its length (Visa, Mastercard, JCB, Amex,

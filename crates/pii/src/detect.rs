@@ -496,7 +496,10 @@ fn phone_shape(d: &str, g: &[u8], seps: u8) -> Option<f32> {
 // ---------------------------------------------------------------------------------------
 
 /// Era boundaries (inclusive) as (y, m, d).
-const ERA_SPANS: [((i32, u32, u32), (i32, u32, u32)); 5] = [
+/// A Gregorian (year, month, day).
+type Ymd = (i32, u32, u32);
+
+const ERA_SPANS: [(Ymd, Ymd); 5] = [
     ((1868, 1, 1), (1912, 7, 29)),
     ((1912, 7, 30), (1926, 12, 24)),
     ((1926, 12, 25), (1989, 1, 7)),
@@ -930,6 +933,7 @@ const NOT_ADDRESS_AFTER: &[&str] = &[
     "社会福祉",
 ];
 
+#[allow(clippy::explicit_counter_loop)] // the counters stop at a limit, not at the iterator's end
 fn address_at(cx: &Ctx, pref_start: Option<usize>, h: Hit) -> Option<Candidate> {
     let text = cx.text;
     let start = pref_start.unwrap_or(h.start);
@@ -985,8 +989,7 @@ fn address_at(cx: &Ctx, pref_start: Option<usize>, h: Hit) -> Option<Candidate> 
     // Block numbers: 1丁目2番3号, 1-2-3, 123番地, 四丁目.
     let mut has_num = false;
     let mut q = p;
-    loop {
-        let Some((_, after_num)) = number_at(text, q) else { break };
+    while let Some((_, after_num)) = number_at(text, q) {
         let r = &text[after_num..];
         let suffix = ["丁目", "番地の", "番地", "番", "号", "-", "の"].iter().find(|s| r.starts_with(*s));
         has_num = true;

@@ -76,12 +76,15 @@ fn join(member: Option<&str>, n: &str) -> String {
     }
 }
 
+/// A member's name and bytes.
+pub(crate) type Member = (String, Vec<u8>);
+
 /// Read member `i` within the limits. Ok(None) for directories.
 pub(crate) fn read_member(
     zip: &mut zip::ZipArchive<Cursor<&[u8]>>,
     i: usize,
     budget: &mut Budget,
-) -> Result<Option<(String, Vec<u8>)>, (String, String)> {
+) -> Result<Option<Member>, (String, String)> {
     let mut f = zip
         .by_index(i)
         .map_err(|e| (format!("#{i}"), format!("zipの項目を読めません / unreadable member: {e}")))?;

@@ -438,9 +438,12 @@ impl Counts {
     }
 }
 
+/// A (kind, canonical value) pair.
+pub type Label = (Kind, String);
+
 /// Compare findings (at or above `min`) with labels; adds into `acc`. Returns the
 /// unmatched findings and labels for diagnostics.
-pub fn score(doc: &Doc, findings: &[Finding], min: f32, acc: &mut BTreeMap<Kind, Counts>) -> (Vec<(Kind, String)>, Vec<(Kind, String)>) {
+pub fn score(doc: &Doc, findings: &[Finding], min: f32, acc: &mut BTreeMap<Kind, Counts>) -> (Vec<Label>, Vec<Label>) {
     let mut expected: Vec<(Kind, String, bool)> = doc.labels.iter().map(|(k, v)| (*k, canon(*k, v), false)).collect();
     let mut fps = Vec::new();
     for f in findings.iter().filter(|f| f.confidence >= min) {
