@@ -156,7 +156,8 @@ impl Engine {
                 // LDAP sync, grants, entitlements, takeout requests, vendors (mamori-directory).
                 let rec: mamori_directory::DirectoryRecord =
                     serde_json::from_value(doc.pointer("/mamori/directory").cloned().unwrap_or_default()).map_err(|e| format!("directory record: {e}"))?;
-                match self.ctx.directory.apply_record(&rec) {
+                // Replay re-checks structure only: a later policy-rule change must not make old entries unreplayable.
+                match self.ctx.directory.replay_record(&rec) {
                     Ok(_) | Err(mamori_directory::RecordError::Duplicate(_)) => Ok(()),
                     Err(e) => Err(e.to_string()),
                 }

@@ -435,3 +435,38 @@ fn kamaishi_takeout_approved_in_the_directory() {
     assert_eq!(f.ev(usb_write(&t("2026-12-01"), "watanabe.n", "0930", "6545", "C03FD5F7", "名簿.xlsx"), rule).len(), 1);
     assert_eq!(f.ev(usb_write(&t("2026-12-03"), "watanabe.n", "0781", "5567", "4C530001", "名簿.xlsx"), rule).len(), 1);
 }
+
+/// Fukuoka through the real cloud-sharing mapping (`share-b`, Box-shaped audit events): the
+/// webhook parser's `mamori.sharing.*` fields are what the rule reads.
+#[test]
+fn fukuoka_invite_through_the_share_webhook_mapping() {
+    let rule = "fukuoka_invite";
+    let mapping = mamori_sources::Mapping::builtin("share-b").expect("shipped mapping");
+    let box_event = |id: &str, ty: &str, at: &str, link: &str| {
+        json!({"entries": [{"event_id": id, "event_type": ty, "created_at": at,
+            "created_by": {"login": "kato.m", "name": "加藤 美紀"}, "ip_address": "10.20.3.41",
+            "source": {"item_type": "file", "item_name": "陽性者一覧.xlsx", "size": 48213},
+            "additional_details": {"shared_link": {"url": link, "unshared_at": null, "access": "open"},
+                "invitees": [{"login": "outsider@example.com"}]}}]})
+    };
+    let mut f = Feed::new();
+    let mut feed = |payload: serde_json::Value| {
+        let body = serde_json::to_vec(&payload).unwrap();
+        let mut hits = Vec::new();
+        for r in mamori_sources::parse_webhook(&mapping, "share-b", &body, chrono::Utc::now()) {
+            let rec = r.expect("maps");
+            hits.extend(f.ev(ecs(serde_json::Value::Object(rec.doc)), rule));
+        }
+        hits
+    };
+    // Normal work: an invitation revoked two hours later.
+    assert!(feed(box_event("e1", "COLLABORATION_INVITE", "2021-05-10T10:00:00+09:00", "https://files.example.com/s/a")).is_empty());
+    assert!(feed(box_event("e2", "UNSHARE", "2021-05-10T12:00:00+09:00", "https://files.example.com/s/a")).is_empty());
+    // The incident: an invitation to an outsider that is never revoked.
+    assert!(feed(box_event("e3", "COLLABORATION_INVITE", "2021-05-10T11:00:00+09:00", "https://files.example.com/s/b")).is_empty());
+    let tick = |ts: &str| ecs(json!({"@timestamp": ts, "event": {"kind": "event", "action": "login"}, "user": {"name": "sato.h"}}));
+    let mut hits = f.ev(tick("2021-05-12T01:00:00Z"), rule);
+    hits.extend(f.ev(tick("2021-05-14T01:00:00Z"), rule));
+    assert_eq!(hits.len(), 1, "one alert for the unrevoked invitation: {hits:?}");
+    assert_eq!(person(&hits[0]), "1009");
+}

@@ -224,16 +224,18 @@ pub struct InviteNotRevoked {
 }
 
 fn invite_key(ev: &Event<'_>) -> String {
-    if let Some(id) = ev.text("mamori.share.id") {
+    // The webhook mappings write `mamori.sharing.*` (crates/sources/mappings/share-b.toml);
+    // `mamori.share.*` objects are accepted too. A link identifies the share when no id is sent.
+    if let Some(id) = ev.text("mamori.sharing.id").or_else(|| ev.text("mamori.share.id")).or_else(|| ev.text("mamori.sharing.link")) {
         return id;
     }
-    let target = ev.str("url.full").or_else(|| ev.str("file.path")).unwrap_or_default();
+    let target = ev.str("url.full").or_else(|| ev.str("mamori.sharing.link")).or_else(|| ev.str("file.path")).unwrap_or_default();
     let rcpt = recipient(ev).unwrap_or_default();
     format!("{target}|{rcpt}")
 }
 
 fn recipient(ev: &Event<'_>) -> Option<String> {
-    ev.str("mamori.share.recipient").map(str::to_owned).or_else(|| ev.recipients().into_iter().next()).or_else(|| ev.str("destination.user.email").map(str::to_owned))
+    ev.str("mamori.sharing.recipient").or_else(|| ev.str("mamori.share.recipient")).map(str::to_owned).or_else(|| ev.recipients().into_iter().next()).or_else(|| ev.str("destination.user.email").map(str::to_owned))
 }
 
 impl Rule for InviteNotRevoked {
@@ -243,7 +245,9 @@ impl Rule for InviteNotRevoked {
 
     fn eval(&mut self, ev: &Event<'_>, ctx: &dyn Context, out: &mut Vec<Finding>) {
         match ev.action().as_str() {
-            "share-invite" if ev.bool("mamori.share.external") == Some(true) && ev.bool("mamori.share.revoked") != Some(true) => {
+            "share-invite"
+                if ev.bool("mamori.sharing.external").or_else(|| ev.bool("mamori.share.external")) == Some(true)
+                    && ev.bool("mamori.sharing.revoked").or_else(|| ev.bool("mamori.share.revoked")) != Some(true) => {
                 let (account, subject) = who(ev, ctx);
                 self.pending.insert(
                     invite_key(ev),
@@ -255,7 +259,7 @@ impl Rule for InviteNotRevoked {
                         subject,
                         recipient: recipient(ev),
                         target: ev.str("url.full").or_else(|| ev.str("file.path")).or_else(|| ev.str("file.name")).map(str::to_owned),
-                        expires: ev.text("mamori.share.expires"),
+                        expires: ev.text("mamori.sharing.expires").or_else(|| ev.text("mamori.share.expires")),
                     },
                 );
             }
