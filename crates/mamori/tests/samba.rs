@@ -190,7 +190,7 @@ exec {smbd} --foreground --no-process-group --configfile={conf}
         "mkdir 住民; put local.txt 住民/台帳.txt; get 住民/台帳.txt got.txt; rename 住民/台帳.txt 住民/台帳2.txt; del 住民/台帳2.txt",
         &client,
     );
-    assert!(out.status.success(), "smbclient {u1}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "smbclient {u1}: {} {}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
     assert!(client.join("got.txt").exists());
     let out = smbclient(port, u2, p2, "put local.txt 引継ぎ.txt; get nosuch.txt x.txt", &client);
     assert!(String::from_utf8_lossy(&out.stdout).contains("NT_STATUS_OBJECT_NAME_NOT_FOUND"), "{out:?}");
