@@ -26,6 +26,8 @@ const EXPECTED: &[(&str, &str)] = &[
     ("rotate_keys",         "X     .       .       .      .      .      "),
     ("read_admin_audit",    "X     .       X       .      .      .      "),
     ("witness_cosign",      ".     .       .       .      .      X      "),
+    ("read_alerts",         ".     X       X       X      .      .      "),
+    ("manage_alerts",       ".     X       .       .      .      .      "),
 ];
 
 fn expected(role: Role, action: Action) -> bool {
@@ -59,7 +61,7 @@ fn every_role_action_pair_matches_the_matrix() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 6 * 13);
+    assert_eq!(checked, 6 * 15);
 }
 
 #[test]
@@ -108,7 +110,11 @@ fn least_privilege_invariants() {
         if *action == Action::WitnessCosign {
             assert_eq!(*roles, &[Role::Witness][..]);
         }
-        if name.starts_with("manage_") || *action == Action::RotateKeys {
+        // Alert triage is the officer's work (an alert shows events, which admin does not read);
+        // every other manage_* action is admin-only.
+        if *action == Action::ManageAlerts {
+            assert_eq!(*roles, &[Role::Officer][..], "{name} is officer-only");
+        } else if name.starts_with("manage_") || *action == Action::RotateKeys {
             assert_eq!(*roles, &[Role::Admin][..], "{name} is admin-only");
         }
         if roles.contains(&Role::Auditor) {
@@ -118,7 +124,7 @@ fn least_privilege_invariants() {
             assert!(
                 matches!(
                     action,
-                    Action::ReadEvents | Action::ReadProofs | Action::ReadTimeline
+                    Action::ReadEvents | Action::ReadProofs | Action::ReadTimeline | Action::ReadAlerts
                 ),
                 "viewer must not get {name}"
             );
