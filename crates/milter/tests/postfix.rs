@@ -30,9 +30,10 @@ impl EventSink for Events {
 
 
 fn start_milter(inspectors: Vec<Box<dyn Inspector>>, events: Arc<Events>) -> (u16, tokio::runtime::Runtime) {
-    let port = free_port();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let listener = rt.block_on(tokio::net::TcpListener::bind(("127.0.0.1", port))).unwrap();
+    // Port 0: the kernel picks a free port atomically (probing first raced with parallel tests).
+    let listener = rt.block_on(tokio::net::TcpListener::bind(("127.0.0.1", 0))).unwrap();
+    let port = listener.local_addr().unwrap().port();
     rt.spawn(mamori_milter::run(listener, Config { inspectors, sink: events }, std::future::pending::<()>()));
     (port, rt)
 }
