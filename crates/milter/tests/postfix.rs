@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 
 #[path = "support/postfix.rs"]
 mod support;
-use support::{Postfix, available, free_port, swaks, wait_for};
+use support::{Postfix, available, swaks, wait_for};
 
 struct Events(Mutex<Vec<Value>>);
 
