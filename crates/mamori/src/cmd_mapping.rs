@@ -89,20 +89,7 @@ pub fn ingest(data: PathBuf, format: &str, mapping: Option<String>, server: Opti
     let Some(mapping) = mapping else {
         bail!("--format {format} には --mapping NAME|FILE が必要です / --format {format} needs --mapping NAME|FILE");
     };
-    if files.is_empty() {
-        bail!("no input files (use - for stdin)");
-    }
-    let mut inputs = Vec::new();
-    for f in &files {
-        let bytes = if f.as_os_str() == "-" {
-            let mut b = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)?;
-            b
-        } else {
-            std::fs::read(f).with_context(|| format!("reading {}", f.display()))?
-        };
-        inputs.push((f.display().to_string(), bytes));
-    }
+    let inputs = crate::read_inputs(&files)?;
     if let Some(url) = server {
         if Path::new(&mapping).is_file() {
             bail!("--server では --mapping にサーバーが知っている名前を指定します(PUT /api/v1/admin/mappings/NAME で登録)/ with --server, --mapping must be a name the server knows (add one with PUT /api/v1/admin/mappings/NAME)");

@@ -525,20 +525,7 @@ impl TileSource for HttpTiles {
 
 fn ingest(data: PathBuf, format: &str, server: Option<String>, token: Option<String>, files: Vec<PathBuf>) -> Result<()> {
     let fmt: mamori_sources::Format = format.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
-    if files.is_empty() {
-        bail!("no input files (use - for stdin)");
-    }
-    let mut inputs = Vec::new();
-    for f in &files {
-        let bytes = if f.as_os_str() == "-" {
-            let mut b = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)?;
-            b
-        } else {
-            std::fs::read(f).with_context(|| format!("reading {}", f.display()))?
-        };
-        inputs.push((f.display().to_string(), bytes));
-    }
+    let inputs = read_inputs(&files)?;
     if let Some(url) = server {
         let token = token.context("--server needs --token (or MAMORI_TOKEN)")?;
         let client = reqwest::blocking::Client::new();
@@ -685,4 +672,23 @@ fn serve(data: PathBuf, l: Listeners, demo: bool) -> Result<()> {
     }
     opened.ledger.close();
     Ok(())
+}
+
+/// Reads the input files of an ingest (`-` = stdin) as (name, bytes), in order.
+pub(crate) fn read_inputs(files: &[PathBuf]) -> Result<Vec<(String, Vec<u8>)>> {
+    if files.is_empty() {
+        bail!("no input files (use - for stdin)");
+    }
+    let mut inputs = Vec::new();
+    for f in files {
+        let bytes = if f.as_os_str() == "-" {
+            let mut b = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)?;
+            b
+        } else {
+            std::fs::read(f).with_context(|| format!("reading {}", f.display()))?
+        };
+        inputs.push((f.display().to_string(), bytes));
+    }
+    Ok(inputs)
 }
