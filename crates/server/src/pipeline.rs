@@ -128,23 +128,44 @@ pub fn syslog_lines_batch(
         }
         Err(e) => batch.push_rejected(data, &e.to_string(), received, origin, line, offset),
     };
+    for_each_line(body, max_line, &mut batch, &mut lines, received, origin, |batch, lines, data, offset, line| {
+        push(batch, data, offset, line);
+        lines.push(line);
+    });
+    (batch, lines)
+}
+
+/// Walks a file body line by line (LF/CRLF framing with a `max_line` cap): `on_line(batch, lines,
+/// data, offset, line)` for each line, a line longer than the cap quarantined (its number pushed to
+/// `lines`). A last line without LF is still a whole line in a file (unlike on a TCP stream, where
+/// it would be a truncated frame). Returns the number of the last line.
+fn for_each_line(
+    body: &[u8],
+    max_line: usize,
+    batch: &mut Batch,
+    lines: &mut Vec<usize>,
+    received: DateTime<Utc>,
+    origin: &Origin,
+    mut on_line: impl FnMut(&mut Batch, &mut Vec<usize>, &[u8], u64, usize),
+) -> usize {
     let mut framer = mamori_sources::Framer::with_max_frame_length(mamori_sources::FramingMode::NewlineDelimited, max_line);
     framer.push(body);
     let mut line = 0;
     while let Some(f) = framer.next_frame() {
         line += 1;
         match f {
-            Ok(fr) => push(&mut batch, &fr.data, fr.offset, line),
-            Err(e) => batch.push_rejected(e.bytes(), &e.to_string(), received, origin, line, e.offset()),
+            Ok(fr) => on_line(batch, lines, &fr.data, fr.offset, line),
+            Err(e) => {
+                batch.push_rejected(e.bytes(), &e.to_string(), received, origin, line, e.offset());
+                lines.push(line);
+            }
         }
-        lines.push(line);
     }
     if let Err(e) = framer.finish() {
         line += 1;
-        push(&mut batch, e.bytes(), e.offset(), line);
-        lines.push(line);
+        on_line(batch, lines, e.bytes(), e.offset(), line);
     }
-    (batch, lines)
+    line
 }
 
 /// The bytes of the line starting at `offset` (without its LF or CRLF).
@@ -223,23 +244,7 @@ pub fn postfix_batch(
             }
         }
     };
-    let mut framer = mamori_sources::Framer::with_max_frame_length(mamori_sources::FramingMode::NewlineDelimited, max_line);
-    framer.push(body);
-    let mut line = 0;
-    while let Some(f) = framer.next_frame() {
-        line += 1;
-        match f {
-            Ok(fr) => push(&mut batch, &mut lines, &fr.data, fr.offset, line),
-            Err(e) => {
-                batch.push_rejected(e.bytes(), &e.to_string(), received, origin, line, e.offset());
-                lines.push(line);
-            }
-        }
-    }
-    if let Err(e) = framer.finish() {
-        line += 1;
-        push(&mut batch, &mut lines, e.bytes(), e.offset(), line);
-    }
+    let line = for_each_line(body, max_line, &mut batch, &mut lines, received, origin, &mut push);
     for d in corr.finish() {
         batch.push_doc(d, b"", received, origin, line, body.len() as u64, None);
         lines.push(line);
@@ -268,23 +273,7 @@ pub fn text_lines_batch(
         batch.push_doc(doc, data, received, origin, line, offset, None);
         lines.push(line);
     };
-    let mut framer = mamori_sources::Framer::with_max_frame_length(mamori_sources::FramingMode::NewlineDelimited, max_line);
-    framer.push(body);
-    let mut line = 0;
-    while let Some(f) = framer.next_frame() {
-        line += 1;
-        match f {
-            Ok(fr) => push(&mut batch, &mut lines, &fr.data, fr.offset, line),
-            Err(e) => {
-                batch.push_rejected(e.bytes(), &e.to_string(), received, origin, line, e.offset());
-                lines.push(line);
-            }
-        }
-    }
-    if let Err(e) = framer.finish() {
-        line += 1;
-        push(&mut batch, &mut lines, e.bytes(), e.offset(), line);
-    }
+    for_each_line(body, max_line, &mut batch, &mut lines, received, origin, push);
     (batch, lines)
 }
 
