@@ -24,4 +24,8 @@ if [ ! -x target/test-venv/bin/python ] || ! target/test-venv/bin/python -c 'imp
 fi
 
 # The system rsyslog service must not be needed: tests start their own rsyslogd on 127.0.0.1.
+# Incremental caches double target/ on a clean CI clone and buy nothing there.
+export CARGO_INCREMENTAL=0
+# The last failing CI run died in the linker (SIGBUS, a full disk): print what is free.
+df -h . || true
 cargo test --workspace --locked -- --test-threads=2
