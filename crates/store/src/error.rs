@@ -90,6 +90,18 @@ pub enum StoreError {
         reason: String,
     },
 
+    /// An external index backend (e.g. ClickHouse, see [`crate::IndexBackend`]) failed or
+    /// could not be reached. Not caller input: answer with 500 (or 503 while it is down).
+    #[error("index backend {backend} failed while {context}: {reason}")]
+    Backend {
+        /// Which backend (`"clickhouse"` …).
+        backend: &'static str,
+        /// What the store was doing.
+        context: String,
+        /// What went wrong (the backend's own message).
+        reason: String,
+    },
+
     /// A file operation (removing the database files) failed.
     #[error("{op} {}: {source}", path.display())]
     Io {
@@ -107,6 +119,12 @@ impl StoreError {
     /// Whether the error was caused by invalid caller input (answer with HTTP 400).
     pub fn is_invalid_input(&self) -> bool {
         matches!(self, StoreError::InvalidParam { .. })
+    }
+
+    /// An [`StoreError::InvalidParam`], for backends outside this crate that validate the
+    /// same parameters.
+    pub fn invalid_param(param: &'static str, reason: impl Into<String>) -> Self {
+        Self::invalid(param, reason)
     }
 
     pub(crate) fn invalid(param: &'static str, reason: impl Into<String>) -> Self {

@@ -25,14 +25,19 @@
 //! itself (the caller does), and does not apply retention erasure (tombstones are indexed as
 //! events of kind `tombstone`, earlier rows are not redacted). Schema changes are handled by
 //! refusing the old file ([`StoreError::UnsupportedSchema`]) and rebuilding, not by migration.
+//!
+//! Backends: [`IndexBackend`] is the query API every index implements; [`Store`] (SQLite) is the
+//! default, `mamori-store-clickhouse` the prefecture-scale one (docs/scale.md).
 #![deny(missing_docs)]
 
+pub mod backend;
 mod cursor;
 pub mod error;
 pub mod extract;
 mod store;
 pub mod types;
 
+pub use backend::IndexBackend;
 pub use error::{Result, StoreError};
 pub use store::{SCHEMA_VERSION, Store};
 pub use types::{

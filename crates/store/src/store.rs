@@ -241,7 +241,7 @@ fn non_empty(s: &Option<String>) -> Option<&str> {
     s.as_deref().filter(|s| !s.is_empty())
 }
 
-fn check_limit(limit: Option<u32>) -> Result<u32> {
+pub(crate) fn check_limit(limit: Option<u32>) -> Result<u32> {
     match limit {
         None => Ok(DEFAULT_LIMIT),
         Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
@@ -264,7 +264,7 @@ fn parse_time(param: &'static str, s: Option<&str>) -> Result<Option<i64>> {
     }
 }
 
-fn time_range(from: Option<&str>, to: Option<&str>) -> Result<(Option<i64>, Option<i64>)> {
+pub(crate) fn time_range(from: Option<&str>, to: Option<&str>) -> Result<(Option<i64>, Option<i64>)> {
     let from = parse_time("from", from)?;
     let to = parse_time("to", to)?;
     if let (Some(f), Some(t)) = (from, to)
