@@ -42,6 +42,9 @@ pub enum Action {
     ReadAlerts,
     /// Triage, assign and close alerts (ledgered officer actions).
     ManageAlerts,
+    /// Comment on and sign off reviews (the monthly log review, 操作ログ点検): the auditor's
+    /// ledgered sign-off.
+    SignReviews,
 }
 
 /// Alias: the spec calls these permissions as well.
@@ -49,7 +52,7 @@ pub type Permission = Action;
 
 impl Action {
     /// All actions, in declaration order.
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 16] = [
         Action::IngestEvents,
         Action::ReadEvents,
         Action::ReadProofs,
@@ -65,6 +68,7 @@ impl Action {
         Action::WitnessCosign,
         Action::ReadAlerts,
         Action::ManageAlerts,
+        Action::SignReviews,
     ];
 
     /// The stable `snake_case` name.
@@ -85,6 +89,7 @@ impl Action {
             Action::WitnessCosign => "witness_cosign",
             Action::ReadAlerts => "read_alerts",
             Action::ManageAlerts => "manage_alerts",
+            Action::SignReviews => "sign_reviews",
         }
     }
 }
@@ -133,6 +138,9 @@ pub const PERMISSIONS: &[(Action, &[Role])] = &[
     // Alerts name people and their departments: investigation tools, like timelines.
     (Action::ReadAlerts, &[Officer, Auditor, Viewer]),
     (Action::ManageAlerts, &[Officer]),
+    // The reviewer who signs the monthly log review is the auditor (not the officer whose
+    // case work the logs also show).
+    (Action::SignReviews, &[Auditor]),
 ];
 
 /// The roles allowed to perform `action` according to [`PERMISSIONS`]

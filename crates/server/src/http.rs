@@ -240,6 +240,7 @@ pub fn router(st: AppState) -> Router {
         .route("/add-checkpoint", post(crate::witness_client::post_add_checkpoint))
         .merge(crate::es::routes())
         .merge(crate::directory_http::routes())
+        .merge(crate::case_http::routes())
         .layer(DefaultBodyLimit::max(max_body))
         // One structured `tracing` span per request (method, path, status, latency).
         .layer(tower_http::trace::TraceLayer::new_for_http())

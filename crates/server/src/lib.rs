@@ -10,6 +10,7 @@
 //! (mamori-sources), SQL (mamori-store). There is no endpoint that edits or deletes an event.
 #![deny(missing_docs)]
 
+pub mod case_http;
 pub mod config;
 pub mod datadir;
 pub mod detection;
