@@ -1,0 +1,104 @@
+//! NATS JetStream as the buffer between ingest and the indexer: a real nats-server is killed
+//! (SIGKILL) in the middle of ingest and restarted; the indexer (a durable consumer) is also
+//! stopped and restarted. Every event the ledger acknowledged ends up indexed exactly once, with
+//! its document, and indexing catches up after the restarts.
+
+use std::time::{Duration, Instant};
+
+use mamori_bus::local::NatsServer;
+use mamori_bus::{BusConfig, Consumer, IndexSink, Publisher};
+use mamori_ledger::{CheckpointSigner, EntryKind, Ledger, LedgerConfig, NewEntry};
+use mamori_store::{Query, Store};
+use mamori_tenant::TenantId;
+use serde_json::json;
+
+fn event(i: u64) -> Vec<u8> {
+    json!({
+        "@timestamp": "2024-04-01T09:00:00+09:00",
+        "user": {"name": format!("user{}", i % 7)},
+        "event": {"action": "file-read"},
+        "file": {"path": format!("/共有/住民課/{i}.xlsx")},
+        "message": format!("event number {i}"),
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// Appends `batches` batches of `per` events; returns the acknowledged ids.
+fn ingest(ledger: &Ledger, from: u64, batches: u64, per: u64) -> Vec<u64> {
+    let mut acked = Vec::new();
+    for b in 0..batches {
+        let entries = (0..per)
+            .map(|k| NewEntry { kind: EntryKind::Event, payload: event(from + b * per + k) })
+            .collect();
+        let r = ledger.append_blocking(entries).expect("ledger append");
+        acked.extend(r.first_index..r.first_index + r.count);
+    }
+    acked
+}
+
+fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn killing_nats_mid_ingest_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut nats = NatsServer::start(&dir.path().join("nats")).expect("start nats-server");
+    let (signer, _) = CheckpointSigner::generate("test.lg.jp/kamaishi").unwrap();
+    let ledger = Ledger::open(LedgerConfig::new(dir.path().join("ledger"), signer)).unwrap();
+    let tenant = TenantId::new("kamaishi").unwrap();
+    let cfg = BusConfig { max_frame_bytes: 16 << 10, ..BusConfig::new(&nats.url()) };
+    let index_path = dir.path().join("index.db");
+
+    let publisher = Publisher::spawn(ledger.clone(), cfg.clone(), tenant.clone());
+    let consumer = Consumer::spawn(cfg.clone(), tenant.clone(), "index-kamaishi", IndexSink::new(Store::open(&index_path).unwrap()));
+
+    let mut acked = ingest(&ledger, 0, 10, 200);
+    wait_until("the first events to be indexed", Duration::from_secs(120), || consumer.delivered() > 0);
+
+    // NATS dies mid-ingest; the ledger keeps acknowledging.
+    nats.kill();
+    let indexed_at_kill = consumer.delivered();
+    let published_at_kill = publisher.published();
+    let during = ingest(&ledger, 2000, 10, 200);
+    assert_eq!(during.len(), 2000, "ingest acknowledges while NATS is down");
+    acked.extend(&during);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(publisher.published() <= published_at_kill + 1, "nothing can be published while NATS is down");
+
+    nats.restart().expect("restart nats-server");
+    // The indexer is also restarted (a new process would do the same): its durable consumer
+    // and the index's own position carry it on.
+    let sink = consumer.stop();
+    let after_stop = sink.backend.indexed_upto().unwrap();
+    drop(sink);
+    acked.extend(ingest(&ledger, 4000, 10, 200));
+    let consumer = Consumer::spawn(cfg.clone(), tenant.clone(), "index-kamaishi", IndexSink::new(Store::open(&index_path).unwrap()));
+
+    let total = acked.len() as u64;
+    assert_eq!(acked, (0..total).collect::<Vec<_>>());
+    wait_until("the publisher to catch up", Duration::from_secs(120), || publisher.published() == total);
+    let reader = Store::open_read_only(&index_path).unwrap();
+    wait_until("the indexer to catch up", Duration::from_secs(120), || {
+        reader.indexed_upto().unwrap() == Some(total - 1)
+    });
+    assert!(indexed_at_kill < total && after_stop.is_none_or(|u| u + 1 < total), "the kill really was mid-ingest");
+
+    // Everything acknowledged is indexed once, with its document.
+    let stats = reader.stats().unwrap();
+    assert_eq!(stats.total, total);
+    for id in acked.iter().copied().step_by(7).chain([0, total / 2, total - 1]) {
+        let hit = reader.get(id).unwrap().unwrap_or_else(|| panic!("event {id} missing"));
+        assert_eq!(hit.doc["message"], format!("event number {id}"));
+    }
+    let q = Query { q: Some("event number 4321".into()), ..Query::default() };
+    assert_eq!(reader.search(&q).unwrap().events.iter().map(|h| h.id).collect::<Vec<_>>(), vec![4321]);
+    drop(consumer);
+    publisher.stop();
+    ledger.close();
+}
