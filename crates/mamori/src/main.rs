@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 mod cmd_alerts;
+mod cmd_case;
 mod cmd_directory;
 mod cmd_hunt;
 mod cmd_scan;
@@ -201,6 +202,15 @@ enum Cmd {
     /// アラートの表示・対応 / show, triage or close an alert (ledgered).
     #[command(subcommand)]
     Alert(cmd_alerts::AlertCmd),
+    /// 事案(インシデント)の登録・表示・対応 / incident cases (ledgered).
+    #[command(subcommand)]
+    Case(cmd_case::CaseCmd),
+    /// 報告書: 個人情報保護委員会への報告案、持ち出し管理簿、操作ログ点検結果 / reports (PDF, JSON).
+    #[command(subcommand)]
+    Report(cmd_case::ReportCmd),
+    /// 操作ログ点検(月次): 表示・コメント・確認 / the monthly log review (ledgered sign-off).
+    #[command(subcommand)]
+    Logreview(cmd_case::LogReviewCmd),
     /// Create an API token (ledgered).
     Token {
         #[command(flatten)]
@@ -406,6 +416,9 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Trace(c) => cmd_trace::run(c),
         Cmd::Alerts(a) => cmd_alerts::run_alerts(a),
         Cmd::Alert(c) => cmd_alerts::run_alert(c),
+        Cmd::Case(c) => cmd_case::run_case(c),
+        Cmd::Report(c) => cmd_case::run_report(c),
+        Cmd::Logreview(c) => cmd_case::run_logreview(c),
         Cmd::Token { d, name, role } => {
             let dir = DataDir::new(&d.data);
             let opened = dir.open()?;
