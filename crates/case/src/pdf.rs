@@ -221,7 +221,7 @@ pub fn ppc_pdf(r: &PpcReport, font: &[u8]) -> Result<Vec<u8>, PdfError> {
     );
     w.line(
         &format!(
-            "確報: 認知日から{}日以内 — 期限 {}{} / final: within {} days",
+            "確報: 認知日から{}日以内 : 期限 {}{} / final: within {} days",
             dl.kakuho_days,
             dl.kakuho_by,
             if dl.kakuho_days == 60 { "(不正の目的のおそれ: 60日)" } else { "" },
@@ -261,7 +261,7 @@ pub fn ppc_pdf(r: &PpcReport, font: &[u8]) -> Result<Vec<u8>, PdfError> {
         };
         let rec = e.records.map_or(String::new(), |n| format!(" {n}件"));
         w.para(
-            &format!("#{} {} {}{} — {proof}", e.ledger_id, e.at.as_deref().unwrap_or("-"), e.summary, rec),
+            &format!("#{} {} {}{} : {proof}", e.ledger_id, e.at.as_deref().unwrap_or("-"), e.summary, rec),
             8.5,
             2.0,
         );
@@ -334,7 +334,9 @@ pub fn logreview_pdf(r: &LogReview, font: &[u8]) -> Result<Vec<u8>, PdfError> {
         }
         series.push(("その他".into(), rest));
     }
-    let max = (0..days).map(|i| series.iter().map(|(_, v)| v[i]).sum::<u64>()).max().unwrap_or(0).max(1);
+    let peak = (0..days).map(|i| series.iter().map(|(_, v)| v[i]).sum::<u64>()).max().unwrap_or(0).max(1);
+    // A top that four grid lines divide into whole numbers.
+    let max = peak.div_ceil(4) * 4;
     let (cx, ch, cw) = (MARGIN + 12.0, 60.0, PAGE_W - 2.0 * MARGIN - 14.0);
     w.ensure(ch + 30.0);
     let top = w.y - 4.0;
@@ -343,7 +345,7 @@ pub fn logreview_pdf(r: &LogReview, font: &[u8]) -> Result<Vec<u8>, PdfError> {
     for q in 0..=4 {
         let y = base + ch * q as f32 / 4.0;
         w.stroke(&[(cx, y), (cx + cw, y)], 0.15, rgb(0.8, 0.8, 0.8));
-        let v = (max as f64 * q as f64 / 4.0).round() as u64;
+        let v = max / 4 * q;
         w.text_at(MARGIN, y - 1.0, &v.to_string(), 6.5);
     }
     w.stroke(&[(cx, top), (cx, base), (cx + cw, base)], 0.4, rgb(0.0, 0.0, 0.0));
@@ -392,7 +394,7 @@ pub fn logreview_pdf(r: &LogReview, font: &[u8]) -> Result<Vec<u8>, PdfError> {
     for a in &r.anomalies {
         w.para(
             &format!(
-                "#{} [{}] {} — {} {} 件数 {} {}",
+                "#{} [{}] {} : {} {} 件数 {} {}",
                 a.alert_id, a.severity_ja, a.title_ja, a.who, a.first_ts, a.count, a.state_ja
             ),
             8.5,
