@@ -475,6 +475,12 @@ impl ClickHouseStore {
         })
     }
 
+    /// `GLOBAL ` on a Distributed table: the subquery runs once, on all shards, and its result
+    /// is sent to each shard (a plain IN would ask each shard for its local part only).
+    fn global(&self) -> &'static str {
+        if self.cfg.distributed { "GLOBAL " } else { "" }
+    }
+
     /// The ids of quarantine records re-ingested by an indexed admin event (applied as in the
     /// SQLite index: only admin events after the record).
     fn reingested_subquery(&self) -> String {
@@ -651,9 +657,10 @@ impl IndexBackend for ClickHouseStore {
         let pending: Vec<N> = self.client.select(
             "counting pending quarantine",
             &format!(
-                "SELECT count() AS n FROM {} WHERE tenant = {} AND kind = 'quarantine' AND id NOT IN ({})",
+                "SELECT count() AS n FROM {} WHERE tenant = {} AND kind = 'quarantine' AND id {}NOT IN ({})",
                 self.cfg.table,
                 self.t(),
+                self.global(),
                 self.reingested_subquery()
             ),
         )?;
@@ -683,7 +690,11 @@ impl IndexBackend for ClickHouseStore {
             w.push_str(&format!(" AND id < {b}"));
         }
         if pending_only {
-            w.push_str(&format!(" AND id NOT IN ({})", self.reingested_subquery()));
+            w.push_str(&format!(
+                " AND id {}NOT IN ({})",
+                self.global(),
+                self.reingested_subquery()
+            ));
         }
         let mut rows: Vec<QRow> = self.client.select(
             "listing quarantine",

@@ -36,11 +36,11 @@ pub fn events_table(name: &str, engine: &str) -> String {
 }
 
 /// A Distributed table `name` over `local` in `database` on `cluster`, sharded by tenant and
-/// id (a tenant's rows spread over all shards, so every city's queries use every node).
+/// id (each tenant's rows spread evenly over all shards, so every city's queries use every node).
 pub fn distributed_table(name: &str, cluster: &str, database: &str, local: &str) -> String {
     format!(
         "CREATE TABLE IF NOT EXISTS {name} ({EVENT_COLUMNS}) \
-         ENGINE = Distributed({cluster}, {database}, {local}, cityHash64(tenant, intDiv(id, 4096)))"
+         ENGINE = Distributed({cluster}, {database}, {local}, cityHash64(tenant, id))"
     )
 }
 
