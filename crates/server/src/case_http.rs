@@ -4,9 +4,11 @@
 //! Ledger: every case action is an admin entry `event.action: case-<op>` with the action under
 //! `mamori.case_action`; log-review comments and sign-offs are `logreview-commented` /
 //! `logreview-signed` under `mamori.logreview` — like the alert actions. The books are rebuilt by
-//! replaying those entries from the index in ledger order ([`case_book`], [`logreview_book`]) on
-//! every read, so a restart (or `mamori reindex`) gives the same cases; an action is checked
-//! against the replayed book before it is ledgered, so replay never refuses it.
+//! replaying those entries from the index in ledger order ([`replay`], [`case_book`],
+//! [`logreview_book`]): in the server once at the first request after start (one pass over the
+//! admin entries), then incrementally ([`Replayed::refresh`]); so a restart (or `mamori
+//! reindex`) gives the same cases. An action is checked against the replayed book before it is
+//! ledgered, so replay never refuses it.
 //!
 //! API (roles from mamori-auth): cases and reports are read with `ReadAlerts` (officer,
 //! auditor, viewer) and changed with `ManageAlerts` (officer); the log review is read with
@@ -85,31 +87,6 @@ pub fn logreview_payload(actor: &str, action: &LogReviewAction) -> Vec<u8> {
     admin_doc(actor, action.event_action(), json!({"logreview": action}))
 }
 
-/// Admin entries with one of `actions`, in ledger order.
-fn admin_entries(store: &Store, actions: &[&str]) -> Result<Vec<(u64, Value)>, DataDirError> {
-    let mut out = Vec::new();
-    for a in actions {
-        let mut cursor: Option<String> = None;
-        loop {
-            let q = mamori_store::Query {
-                kind: Some("admin".into()),
-                action: Some((*a).to_owned()),
-                limit: Some(1000),
-                cursor: cursor.clone(),
-                ..Default::default()
-            };
-            let page = store.search(&q)?;
-            out.extend(page.events.into_iter().map(|h| (h.id, h.doc)));
-            match page.next_cursor {
-                Some(c) => cursor = Some(c),
-                None => break,
-            }
-        }
-    }
-    out.sort_by_key(|(id, _)| *id);
-    Ok(out)
-}
-
 fn actor_at(doc: &Value) -> (String, String) {
     (
         doc.pointer("/user/name").and_then(Value::as_str).unwrap_or_default().to_owned(),
@@ -117,49 +94,129 @@ fn actor_at(doc: &Value) -> (String, String) {
     )
 }
 
-/// Rebuilds every case from the ledgered case actions (as indexed), oldest first. An entry that
-/// does not apply (it was checked before it was ledgered, so this means a damaged record) is
-/// skipped with a warning, as alert actions are.
-pub fn case_book(store: &Store) -> Result<CaseBook, DataDirError> {
-    let mut book = CaseBook::new();
-    for (id, doc) in admin_entries(store, &mamori_case::CASE_ACTIONS)? {
-        let action: CaseAction = match serde_json::from_value(doc.pointer("/mamori/case_action").cloned().unwrap_or(Value::Null)) {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::warn!(ledger_id = id, error = %e, "unreadable case action");
-                continue;
+/// Cases and log-review records replayed from the ledgered admin entries.
+#[derive(Clone, Debug, Default)]
+pub struct Replayed {
+    /// Cases.
+    pub cases: CaseBook,
+    /// Log-review comments and sign-offs.
+    pub reviews: LogReviewBook,
+    /// Highest ledger id applied.
+    upto: Option<u64>,
+    /// Latest `@timestamp` (µs) of an entry seen.
+    max_ts: i64,
+}
+
+impl Replayed {
+    /// Applies one admin entry if it is a case or log-review action. An entry that does not
+    /// apply (it was checked before it was ledgered, so this means a damaged record) is skipped
+    /// with a warning, as alert actions are.
+    fn apply(&mut self, id: u64, ts: i64, doc: &Value) {
+        if self.upto.is_some_and(|u| id <= u) {
+            return;
+        }
+        self.upto = Some(id);
+        self.max_ts = self.max_ts.max(ts);
+        let action = str_at(doc, "/event/action").unwrap_or_default();
+        let (actor, at) = actor_at(doc);
+        if mamori_case::CASE_ACTIONS.contains(&action) {
+            match serde_json::from_value::<CaseAction>(doc.pointer("/mamori/case_action").cloned().unwrap_or(Value::Null)) {
+                Ok(a) => {
+                    if let Err(e) = self.cases.apply(HistoryEntry {
+                        ledger_id: id,
+                        actor,
+                        at,
+                        action: a,
+                    }) {
+                        tracing::warn!(ledger_id = id, error = %e, "case action does not apply");
+                    }
+                }
+                Err(e) => tracing::warn!(ledger_id = id, error = %e, "unreadable case action"),
             }
-        };
-        let (actor, at) = actor_at(&doc);
-        if let Err(e) = book.apply(HistoryEntry {
-            ledger_id: id,
-            actor,
-            at,
-            action,
-        }) {
-            tracing::warn!(ledger_id = id, error = %e, "case action does not apply");
+        } else if mamori_case::LOGREVIEW_ACTIONS.contains(&action) {
+            match serde_json::from_value::<LogReviewAction>(doc.pointer("/mamori/logreview").cloned().unwrap_or(Value::Null)) {
+                Ok(a) => {
+                    if let Err(e) = self.reviews.apply(id, &actor, &at, &a) {
+                        tracing::warn!(ledger_id = id, error = %e, "log-review action does not apply");
+                    }
+                }
+                Err(e) => tracing::warn!(ledger_id = id, error = %e, "unreadable log-review action"),
+            }
         }
     }
-    Ok(book)
+
+    /// Reads the admin entries indexed since the last call (all of them the first time) and
+    /// applies them in ledger order. Later calls read only entries whose `@timestamp` is at most
+    /// [`REPLAY_SKEW`] before the newest seen (admin entries are stamped when ledgered).
+    pub fn refresh(&mut self, store: &Store) -> Result<(), DataDirError> {
+        let from = self
+            .upto
+            .map(|_| mamori_event::format_ts(DateTime::<Utc>::from_timestamp_micros(self.max_ts).unwrap_or_default() - REPLAY_SKEW));
+        let mut entries = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let q = mamori_store::Query {
+                kind: Some("admin".into()),
+                from: from.clone(),
+                limit: Some(1000),
+                cursor: cursor.clone(),
+                ..Default::default()
+            };
+            let page = store.search(&q)?;
+            entries.extend(
+                page.events
+                    .into_iter()
+                    .filter(|h| self.upto.is_none_or(|u| h.id > u))
+                    .map(|h| (h.id, h.timestamp_micros, h.doc)),
+            );
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        entries.sort_by_key(|(id, _, _)| *id);
+        for (id, ts, doc) in &entries {
+            self.apply(*id, *ts, doc);
+        }
+        Ok(())
+    }
+}
+
+/// How far before the newest admin entry seen an incremental refresh looks back.
+pub const REPLAY_SKEW: chrono::Duration = chrono::Duration::minutes(10);
+
+/// Replays all case and log-review actions from the index (one pass over the admin entries).
+pub fn replay(store: &Store) -> Result<Replayed, DataDirError> {
+    let mut r = Replayed::default();
+    r.refresh(store)?;
+    Ok(r)
+}
+
+/// Rebuilds every case from the ledgered case actions (as indexed), in ledger order.
+pub fn case_book(store: &Store) -> Result<CaseBook, DataDirError> {
+    Ok(replay(store)?.cases)
 }
 
 /// Rebuilds the log-review comments and sign-offs from the ledger.
 pub fn logreview_book(store: &Store) -> Result<LogReviewBook, DataDirError> {
-    let mut book = LogReviewBook::new();
-    for (id, doc) in admin_entries(store, &mamori_case::LOGREVIEW_ACTIONS)? {
-        let action: LogReviewAction = match serde_json::from_value(doc.pointer("/mamori/logreview").cloned().unwrap_or(Value::Null)) {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::warn!(ledger_id = id, error = %e, "unreadable log-review action");
-                continue;
-            }
-        };
-        let (actor, at) = actor_at(&doc);
-        if let Err(e) = book.apply(id, &actor, &at, &action) {
-            tracing::warn!(ledger_id = id, error = %e, "log-review action does not apply");
+    Ok(replay(store)?.reviews)
+}
+
+/// The server's replayed state, per index, brought up to date on each use.
+fn live(st: &AppState) -> Result<Replayed, DataDirError> {
+    static CACHE: std::sync::Mutex<Vec<(std::path::PathBuf, Replayed)>> = std::sync::Mutex::new(Vec::new());
+    let key = st.dir.index_path();
+    let mut cache = CACHE.lock().unwrap();
+    let i = match cache.iter().position(|(k, _)| *k == key) {
+        Some(i) => i,
+        None => {
+            cache.push((key, Replayed::default()));
+            cache.len() - 1
         }
-    }
-    Ok(book)
+    };
+    let store = st.reader.lock().unwrap();
+    cache[i].1.refresh(&store)?;
+    Ok(cache[i].1.clone())
 }
 
 fn str_at<'a>(doc: &'a Value, p: &str) -> Option<&'a str> {
@@ -581,7 +638,11 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + S
 }
 
 fn cases_of(st: &AppState) -> Result<CaseBook, ApiError> {
-    case_book(&st.reader.lock().unwrap()).map_err(internal)
+    Ok(live(st).map_err(internal)?.cases)
+}
+
+fn reviews_of(st: &AppState) -> Result<LogReviewBook, ApiError> {
+    Ok(live(st).map_err(internal)?.reviews)
 }
 
 /// Appends one admin entry and waits until the index (which reads replay from) has it.
@@ -804,9 +865,9 @@ fn month_param(m: Result<AxPath<String>, PathRejection>) -> Result<Month, ApiErr
 
 fn review_of(st: &AppState, month: Month, k: usize) -> Result<LogReview, ApiError> {
     let alerts = st.detection.list(None, None, u32::MAX).map_err(internal)?;
+    let book = reviews_of(st)?;
     let store = st.reader.lock().unwrap();
     let dir = crate::datadir::directory_from(&store).map_err(internal)?;
-    let book = logreview_book(&store).map_err(internal)?;
     build_logreview(&store, &alerts, &dir, st.ledger.origin(), month, k, &book).map_err(internal)
 }
 
@@ -866,13 +927,7 @@ async fn post_logreview_comment(
     };
     let _guard = WRITE.lock().await;
     let (st2, name, a2) = (st.clone(), who.name.clone(), action.clone());
-    blocking(move || {
-        logreview_book(&st2.reader.lock().unwrap())
-            .map_err(internal)?
-            .check(&name, &a2)
-            .map_err(refused)
-    })
-    .await?;
+    blocking(move || reviews_of(&st2)?.check(&name, &a2).map_err(refused)).await?;
     let lid = append_indexed(&st, logreview_payload(&who.name, &action)).await?;
     Ok((StatusCode::CREATED, axum::Json(json!({"ledger_id": lid}))).into_response())
 }
@@ -921,10 +976,7 @@ async fn post_logreview_signoff(
             anomalies: r.anomalies.len(),
             sample: r.sample.len(),
         };
-        logreview_book(&st2.reader.lock().unwrap())
-            .map_err(internal)?
-            .check(&name, &action)
-            .map_err(refused)?;
+        reviews_of(&st2)?.check(&name, &action).map_err(refused)?;
         Ok(action)
     })
     .await?;
