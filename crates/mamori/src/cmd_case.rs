@@ -73,6 +73,20 @@ pub enum CaseCmd {
         #[arg(long = "id", required = true)]
         ids: Vec<u64>,
     },
+    /// Trace a leaked list (漏えいしたファイル) to the exports it came from: the best matching
+    /// exports become evidence (records = matched rows) and 本人の数 is set to the usable
+    /// records of the leaked list. Two ledgered actions.
+    Trace {
+        #[command(flatten)]
+        d: DataArg,
+        /// Case number.
+        id: String,
+        /// The leaked file (CSV, xlsx, PDF, text).
+        file: PathBuf,
+        /// Exports attached at most (best first; only those matching at least one record).
+        #[arg(long, default_value_t = 3)]
+        limit: usize,
+    },
     /// Record an action taken (対応).
     Action {
         #[command(flatten)]
@@ -479,6 +493,44 @@ pub fn run_case(c: CaseCmd) -> Result<()> {
             let evidence = ch::evidence_refs(&store, &ids).map_err(anyhow::Error::msg)?;
             drop(store);
             record(&d.data, CaseAction::AddEvidence { case: id, evidence })
+        }
+        CaseCmd::Trace { d, id, file, limit } => {
+            let dir = DataDir::new(&d.data);
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let name = file
+                .file_name()
+                .map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
+            let report = dir.trace_file(&name, &bytes, limit)?;
+            let r = &report.result;
+            let found: Vec<_> = r.candidates.iter().filter(|c| c.matched > 0).collect();
+            let store = mamori_store::Store::open_read_only(&dir.index_path())?;
+            let mut evidence = ch::evidence_refs(&store, &found.iter().map(|c| c.export.export_id).collect::<Vec<_>>()).map_err(anyhow::Error::msg)?;
+            drop(store);
+            for (e, c) in evidence.iter_mut().zip(&found) {
+                e.records = Some(c.matched);
+                e.note = format!(
+                    "流出ファイル {name} の {} 件中 {} 件が一致(一致率 {:.0}%)",
+                    r.leaked,
+                    c.matched,
+                    c.score * 100.0
+                );
+            }
+            println!(
+                "流出ファイル {name}: 記録 {} 件、一致した持出し {} 件 / leaked list: {} records, {} matching exports",
+                r.leaked,
+                found.len(),
+                r.leaked,
+                found.len()
+            );
+            if !evidence.is_empty() {
+                record(&d.data, CaseAction::AddEvidence { case: id.clone(), evidence })?;
+            }
+            let fields = CaseFields {
+                persons: Some(r.leaked),
+                persons_note: Some(format!("流出ファイル {name} の記録件数(照合による)")),
+                ..Default::default()
+            };
+            record(&d.data, CaseAction::Edit { case: id, fields })
         }
         CaseCmd::Action { d, id, text, on } => {
             let on = date_arg("on", on.as_deref())?;
