@@ -1,0 +1,493 @@
+//! Multi-city (tenant) mode for a prefecture's security cloud.
+//!
+//! What it does: a [`Prefecture`] serves many cities from one process. Each city (tenant) is a
+//! complete mamori data directory of its own under `<root>/cities/<tenant>/` — its own ledger,
+//! checkpoint signing key, witness key and accounts/tokens (ledgered in that city's ledger) — so
+//! a city's log stays verifiable on its own and can be moved to its own box. Events of all cities
+//! are indexed into one shared ClickHouse table with a `tenant` column
+//! ([`mamori_store_clickhouse`]); each city's follower indexes its own ledger under its own
+//! tenant id. The prefecture has its own data directory (`<root>/prefecture/`) whose tokens
+//! give the prefecture role.
+//!
+//! The HTTP API ([`router`]) has the tenant id in every path (`/t/{tenant}/api/v1/...`) and
+//! checks it server-side on every request: a token is looked up only in the accounts of the
+//! city named in the path (a token of another city is unknown there: 401), and the caller's
+//! [`Scope`] must cover the tenant for the data asked for: city tokens see their own city's
+//! events; prefecture tokens see cross-tenant health and aggregates
+//! (`/prefecture/api/v1/health`, `/t/{tenant}/api/v1/health`) and never events (403). Every
+//! ClickHouse statement a city's store sends is filtered by that city's tenant id.
+//!
+//! What it does not do: it is a separate mode; the single-city `mamori serve` with its embedded
+//! SQLite index is unchanged and does not use this crate. Not yet here (see docs/scale.md):
+//! the prefecture cosigning every city's checkpoints as a witness (each city keeps its own
+//! witness key and witness configuration as in single-city mode), the web UI, `_bulk`/syslog
+//! ingest per tenant, detection per tenant, and grants that open a city's events to the
+//! prefecture.
+#![deny(missing_docs)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path as UrlPath, Query as UrlQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use mamori_auth::{Action, AuthState, Principal, parse_authorization};
+use mamori_ledger::{EntryKind, Ledger, NewEntry};
+use mamori_server::DataDir;
+use mamori_store::{EventKind, IndexBackend, IndexEvent};
+use mamori_store_clickhouse::{ClickHouseStore, Config as ChConfig};
+pub use mamori_tenant::{Scope, TenantError, TenantId};
+use serde_json::{Value, json};
+
+/// Errors of setting up the prefecture.
+#[derive(Debug, thiserror::Error)]
+pub enum PrefectureError {
+    /// A city's or the prefecture's data directory.
+    #[error("data directory {}: {source}", path.display())]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: mamori_server::datadir::DataDirError,
+    },
+    /// The shared index.
+    #[error("shared index: {0}")]
+    Index(#[from] mamori_store::StoreError),
+    /// A tenant id.
+    #[error(transparent)]
+    Tenant(#[from] TenantError),
+    /// Creating an account or token.
+    #[error("auth: {0}")]
+    Auth(String),
+    /// No such city.
+    #[error("no city {0} in this prefecture")]
+    UnknownCity(TenantId),
+}
+
+/// One city.
+pub struct City {
+    /// Its tenant id.
+    pub tenant: TenantId,
+    /// Its ledger.
+    pub ledger: Ledger,
+    /// Its accounts and tokens (replayed from its own ledger).
+    pub auth: Arc<RwLock<AuthState>>,
+    /// Its view of the shared index (every statement filtered by its tenant id).
+    index: Mutex<ClickHouseStore>,
+    stop: Arc<AtomicBool>,
+    follower: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// The prefecture: its cities and its own accounts. See the crate docs.
+pub struct Prefecture {
+    cities: BTreeMap<TenantId, Arc<City>>,
+    auth: Arc<RwLock<AuthState>>,
+    prefecture_ledger: Ledger,
+    index: ChConfig,
+}
+
+/// What [`Prefecture::create_city`] and [`Prefecture::init`] return: the first admin token,
+/// shown once.
+#[derive(Debug, Clone)]
+pub struct Created {
+    /// The log origin.
+    pub origin: String,
+    /// The first admin token of the new data directory.
+    pub admin_token: String,
+}
+
+fn dd_err(path: &Path) -> impl FnOnce(mamori_server::datadir::DataDirError) -> PrefectureError + '_ {
+    move |source| PrefectureError::DataDir {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// The data directory of city `tenant` under `root`.
+pub fn city_dir(root: &Path, tenant: &TenantId) -> PathBuf {
+    root.join("cities").join(tenant.as_str())
+}
+
+/// Creates the prefecture's own data directory under `root` (origin `<domain>/prefecture`).
+pub fn init_prefecture(root: &Path, domain: &str) -> Result<Created, PrefectureError> {
+    let p = root.join("prefecture");
+    let origin = format!("{domain}/prefecture");
+    let r = DataDir::new(&p).init(&origin).map_err(dd_err(&p))?;
+    Ok(Created {
+        origin,
+        admin_token: r.admin_token,
+    })
+}
+
+/// Creates city `tenant`'s data directory (own keys, ledger, witness key; origin
+/// `<domain>/<tenant>`).
+pub fn init_city(root: &Path, domain: &str, tenant: &TenantId) -> Result<Created, PrefectureError> {
+    let p = city_dir(root, tenant);
+    let origin = format!("{domain}/{tenant}");
+    let r = DataDir::new(&p).init(&origin).map_err(dd_err(&p))?;
+    Ok(Created {
+        origin,
+        admin_token: r.admin_token,
+    })
+}
+
+/// Indexes `ledger` into `store` from its position until `stop` (retrying after errors, as a
+/// restarted indexer would: the position is re-read from the index).
+fn follow(ledger: Ledger, cfg: ChConfig, tenant: TenantId, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name(format!("follow-{tenant}"))
+        .spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                let mut store = match ClickHouseStore::open(cfg.clone(), tenant.clone()) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(%tenant, error = %e, "shared index unavailable; retrying");
+                        std::thread::sleep(Duration::from_millis(500));
+                        continue;
+                    }
+                };
+                let Ok(upto) = store.indexed_upto() else { continue };
+                let mut cursor = ledger.records_from(upto.map_or(0, |u| u + 1));
+                while !stop.load(Ordering::SeqCst) {
+                    let records = match cursor.read(ledger.durable_size(), 4096) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            tracing::error!(%tenant, error = %e, "cannot read the ledger");
+                            std::thread::sleep(Duration::from_millis(500));
+                            break;
+                        }
+                    };
+                    if records.is_empty() {
+                        ledger.wait_durable_beyond(cursor.position(), Duration::from_millis(100));
+                        continue;
+                    }
+                    let docs: Vec<Value> = records.iter().map(mamori_server::indexer::doc_of).collect();
+                    let events: Vec<IndexEvent<'_>> = records
+                        .iter()
+                        .zip(&docs)
+                        .map(|(r, d)| IndexEvent {
+                            id: r.index,
+                            ingested_micros: r.ingested_micros,
+                            kind: EventKind::from_name(r.kind.as_str()),
+                            doc: d,
+                            raw: None,
+                        })
+                        .collect();
+                    if let Err(e) = store.index_batch(&events) {
+                        tracing::warn!(%tenant, error = %e, "indexing failed; retrying");
+                        std::thread::sleep(Duration::from_millis(500));
+                        break;
+                    }
+                }
+            }
+        })
+        .expect("spawn follower")
+}
+
+impl Prefecture {
+    /// Opens the prefecture under `root` with the given cities (their data directories must
+    /// exist: [`init_city`]) and the shared index `index` (tables must exist:
+    /// [`mamori_store_clickhouse::schema`]); starts one follower per city.
+    pub fn open(root: &Path, cities: &[TenantId], index: ChConfig) -> Result<Prefecture, PrefectureError> {
+        let p = root.join("prefecture");
+        let pref = DataDir::new(&p).open().map_err(dd_err(&p))?;
+        let mut map = BTreeMap::new();
+        for t in cities {
+            let d = city_dir(root, t);
+            let opened = DataDir::new(&d).open().map_err(dd_err(&d))?;
+            let stop = Arc::new(AtomicBool::new(false));
+            let follower = follow(opened.ledger.clone(), index.clone(), t.clone(), stop.clone());
+            map.insert(
+                t.clone(),
+                Arc::new(City {
+                    tenant: t.clone(),
+                    ledger: opened.ledger,
+                    auth: opened.auth,
+                    index: Mutex::new(ClickHouseStore::open(index.clone(), t.clone())?),
+                    stop,
+                    follower: Mutex::new(Some(follower)),
+                }),
+            );
+        }
+        Ok(Prefecture {
+            cities: map,
+            auth: pref.auth,
+            prefecture_ledger: pref.ledger,
+            index,
+        })
+    }
+
+    /// Creates an API token with `role` for city `tenant`, or for the prefecture when `None`;
+    /// ledgered as an admin action in that city's (or the prefecture's) own ledger by `actor`.
+    /// Returns the secret (shown once).
+    pub fn create_token(&self, tenant: Option<&TenantId>, name: &str, role: mamori_auth::Role, actor: &str) -> Result<String, PrefectureError> {
+        let (ledger, auth) = match tenant {
+            Some(t) => {
+                let c = self.cities.get(t).ok_or_else(|| PrefectureError::UnknownCity(t.clone()))?;
+                (&c.ledger, &c.auth)
+            }
+            None => (&self.prefecture_ledger, &self.auth),
+        };
+        let (secret, record) = mamori_auth::Token::generate(role, name)
+            .map_err(|e| PrefectureError::Auth(e.to_string()))?
+            .into_parts();
+        let rec = mamori_auth::AdminRecord::TokenCreated { record };
+        auth.read().unwrap().check(&rec).map_err(|e| PrefectureError::Auth(e.to_string()))?;
+        mamori_server::datadir::append_admin(ledger, actor, &rec).map_err(|e| PrefectureError::Auth(e.to_string()))?;
+        auth.write().unwrap().apply(&rec).map_err(|e| PrefectureError::Auth(e.to_string()))?;
+        Ok(secret)
+    }
+
+    /// The cities.
+    pub fn cities(&self) -> impl Iterator<Item = &Arc<City>> {
+        self.cities.values()
+    }
+
+    /// Stops the followers and closes every ledger.
+    pub fn close(&self) {
+        for c in self.cities.values() {
+            c.stop.store(true, Ordering::SeqCst);
+            if let Some(h) = c.follower.lock().unwrap().take() {
+                let _ = h.join();
+            }
+            c.ledger.close();
+        }
+        self.prefecture_ledger.close();
+    }
+}
+
+/// An API error: status, a stable code, Japanese first and English beside it.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    ja: String,
+    en: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, ja: impl Into<String>, en: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            ja: ja.into(),
+            en: en.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"code": self.code, "message": self.ja, "message_en": self.en}});
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+impl From<mamori_store::StoreError> for ApiError {
+    fn from(e: mamori_store::StoreError) -> Self {
+        if e.is_invalid_input() {
+            ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("検索条件が不正です: {e}"), e.to_string())
+        } else {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "index_unavailable", "索引を利用できません。しばらくしてから再試行してください。", e.to_string())
+        }
+    }
+}
+
+type AppState = Arc<Prefecture>;
+
+fn city(st: &Prefecture, tenant: &str) -> Result<(TenantId, Arc<City>), ApiError> {
+    let t = TenantId::new(tenant).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_tenant", e.to_string(), e.to_string()))?;
+    let c = st.cities.get(&t).cloned().ok_or_else(|| {
+        ApiError::new(StatusCode::NOT_FOUND, "unknown_tenant", format!("テナント {t} はありません。"), format!("no tenant {t}"))
+    })?;
+    Ok((t, c))
+}
+
+fn unauthenticated() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "認証に失敗しました。", "authentication failed")
+}
+
+/// Who is calling on `tenant`'s path (or on the prefecture's path when `tenant` is `None`):
+/// a token of that city (scope: the city) or of the prefecture (scope: aggregates only).
+/// Tokens are looked up only there, so another city's token is unknown (401).
+fn caller(st: &Prefecture, tenant: Option<&City>, headers: &HeaderMap) -> Result<(Scope, Principal), ApiError> {
+    let h = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "認証が必要です(Authorization ヘッダーがありません)。", "authentication required (no Authorization header)"))?;
+    let creds = parse_authorization(h).map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, "bad_credentials", format!("認証情報の形式が不正です: {e}"), e.to_string()))?;
+    if let Some(c) = tenant
+        && let Some(p) = c.auth.read().unwrap().authenticate(&creds)
+    {
+        return Ok((Scope::City(c.tenant.clone()), p));
+    }
+    if let Some(p) = st.auth.read().unwrap().authenticate(&creds) {
+        return Ok((Scope::Prefecture, p));
+    }
+    Err(unauthenticated())
+}
+
+fn forbidden(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string(), e.to_string())
+}
+
+fn require(p: &Principal, action: Action) -> Result<(), ApiError> {
+    if p.can(action) {
+        Ok(())
+    } else {
+        Err(forbidden(format!("権限がありません(ロール「{}」は {} を実行できません)/ role {} may not {}", p.role.label_ja(), action.as_str(), p.role.as_str(), action.as_str())))
+    }
+}
+
+/// Authorizes an events route of `tenant`: a token of that city, with `action`.
+fn for_events(st: &Prefecture, tenant: &str, headers: &HeaderMap, action: Action) -> Result<Arc<City>, ApiError> {
+    let (t, c) = city(st, tenant)?;
+    let (scope, p) = caller(st, Some(&c), headers)?;
+    scope.check_events(&t).map_err(forbidden)?;
+    require(&p, action)?;
+    Ok(c)
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "内部エラー", e.to_string()))?
+}
+
+async fn search(State(st): State<AppState>, UrlPath(tenant): UrlPath<String>, headers: HeaderMap, UrlQuery(q): UrlQuery<mamori_store::Query>) -> Result<Response, ApiError> {
+    let c = for_events(&st, &tenant, &headers, Action::ReadEvents)?;
+    let page = blocking(move || Ok(c.index.lock().unwrap().search(&q)?)).await?;
+    Ok(axum::Json(json!({"tenant": tenant, "events": page.events, "next_cursor": page.next_cursor})).into_response())
+}
+
+async fn get_event(State(st): State<AppState>, UrlPath((tenant, id)): UrlPath<(String, u64)>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let c = for_events(&st, &tenant, &headers, Action::ReadEvents)?;
+    let hit = blocking(move || Ok(c.index.lock().unwrap().get(id)?)).await?;
+    match hit {
+        Some(h) => Ok(axum::Json(json!({"tenant": tenant, "event": h})).into_response()),
+        None => Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("イベント {id} はありません。"), format!("no event {id}"))),
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct TimelineParams {
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+async fn timeline(State(st): State<AppState>, UrlPath((tenant, user)): UrlPath<(String, String)>, headers: HeaderMap, UrlQuery(p): UrlQuery<TimelineParams>) -> Result<Response, ApiError> {
+    let c = for_events(&st, &tenant, &headers, Action::ReadTimeline)?;
+    let page = blocking(move || {
+        Ok(c.index.lock().unwrap().timeline(&user, p.from.as_deref(), p.to.as_deref(), p.limit, p.cursor.as_deref())?)
+    })
+    .await?;
+    Ok(axum::Json(json!({"tenant": tenant, "events": page.events, "next_cursor": page.next_cursor})).into_response())
+}
+
+async fn ingest(State(st): State<AppState>, UrlPath(tenant): UrlPath<String>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response, ApiError> {
+    let c = for_events(&st, &tenant, &headers, Action::IngestEvents)?;
+    let mut entries = Vec::new();
+    let mut rejected = Vec::new();
+    for (n, line) in body.split(|b| *b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<Value>(line) {
+            Ok(v) if v.is_object() => entries.push(NewEntry { kind: EntryKind::Event, payload: line.to_vec() }),
+            Ok(_) => rejected.push(json!({"line": n + 1, "reason": "JSON オブジェクトではありません / not a JSON object"})),
+            Err(e) => rejected.push(json!({"line": n + 1, "reason": format!("JSON として読めません / not JSON: {e}")})),
+        }
+    }
+    let ids = if entries.is_empty() {
+        Vec::new()
+    } else {
+        let ledger = c.ledger.clone();
+        blocking(move || {
+            let r = ledger
+                .append_blocking(entries)
+                .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "ledger_unavailable", "台帳に記録できませんでした。", e.to_string()))?;
+            Ok((r.first_index..r.first_index + r.count).collect::<Vec<u64>>())
+        })
+        .await?
+    };
+    Ok(axum::Json(json!({"tenant": tenant, "ids": ids, "rejected": rejected})).into_response())
+}
+
+fn city_health(c: &City) -> Result<Value, ApiError> {
+    let stats = c.index.lock().unwrap().stats()?;
+    let cp = c.ledger.checkpoint();
+    Ok(json!({
+        "tenant": c.tenant,
+        "ledger_size": c.ledger.durable_size(),
+        "checkpoint_size": cp.size,
+        "origin": cp.origin,
+        "indexed_upto": stats.indexed_upto,
+        "events": stats.total,
+        "by_kind": stats.by_kind,
+        "quarantine_pending": stats.quarantine_pending,
+    }))
+}
+
+async fn tenant_health(State(st): State<AppState>, UrlPath(tenant): UrlPath<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let (t, c) = city(&st, &tenant)?;
+    let (scope, p) = caller(&st, Some(&c), &headers)?;
+    scope.check_aggregates(&t).map_err(forbidden)?;
+    require(&p, Action::ReadMetrics)?;
+    let v = blocking(move || city_health(&c)).await?;
+    Ok(axum::Json(v).into_response())
+}
+
+async fn prefecture_health(State(st): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let (scope, p) = caller(&st, None, &headers)?;
+    if scope != Scope::Prefecture {
+        return Err(forbidden("県の集計は県の役割のみ / prefecture aggregates are for the prefecture role only"));
+    }
+    require(&p, Action::ReadMetrics)?;
+    let st2 = st.clone();
+    let v = blocking(move || {
+        let mut cities = Vec::new();
+        for c in st2.cities.values() {
+            cities.push(city_health(c)?);
+        }
+        let agg = mamori_store_clickhouse::tenant_aggregates(&st2.index)?;
+        Ok(json!({"cities": cities, "aggregates": agg}))
+    })
+    .await?;
+    Ok(axum::Json(v).into_response())
+}
+
+async fn checkpoint(State(st): State<AppState>, UrlPath(tenant): UrlPath<String>) -> Result<Response, ApiError> {
+    let (_, c) = city(&st, &tenant)?;
+    let cp = c.ledger.checkpoint();
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], cp.note).into_response())
+}
+
+/// The tenant-mode HTTP API. See the crate docs for the checks.
+///
+/// * `POST /t/{tenant}/api/v1/events` — NDJSON, one event per line (ingest role of that city);
+///   answers once the city's ledger has them.
+/// * `GET /t/{tenant}/api/v1/events?user=&host=&action=&path=&q=&kind=&from=&to=&limit=&cursor=`
+/// * `GET /t/{tenant}/api/v1/events/{id}`, `GET /t/{tenant}/api/v1/timeline/{user}`
+/// * `GET /t/{tenant}/api/v1/health` — the city or the prefecture
+/// * `GET /prefecture/api/v1/health` — the prefecture only: every city's ledger and index
+///   progress and counts, no documents
+/// * `GET /t/{tenant}/checkpoint` — the city's signed checkpoint (public)
+pub fn router(st: Arc<Prefecture>) -> Router {
+    Router::new()
+        .route("/t/{tenant}/api/v1/events", get(search).post(ingest))
+        .route("/t/{tenant}/api/v1/events/{id}", get(get_event))
+        .route("/t/{tenant}/api/v1/timeline/{user}", get(timeline))
+        .route("/t/{tenant}/api/v1/health", get(tenant_health))
+        .route("/t/{tenant}/checkpoint", get(checkpoint))
+        .route("/prefecture/api/v1/health", get(prefecture_health))
+        .with_state(st)
+}
