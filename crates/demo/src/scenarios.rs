@@ -403,7 +403,7 @@ pub(crate) fn directory(
                 id,
                 "--on",
                 on,
-                "--data",
+                "--content",
                 data,
                 "--records",
                 recs,

@@ -335,8 +335,8 @@ pub enum VendorCmd {
         /// Date.
         #[arg(long)]
         on: String,
-        /// What data.
-        #[arg(long)]
+        /// What data (`--content`: `--data` is the data directory).
+        #[arg(long = "content", id = "content")]
         data: String,
         /// Records.
         #[arg(long)]

@@ -4,7 +4,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use mamori_ledger::storage::{FsTileStore, TileSource};
 use mamori_ledger::verify::{VerifyOptions, verify_log};
-use mamori_server::pipeline::{Batch, Origin};
+use mamori_server::pipeline::Origin;
 use mamori_server::{AppState, DataDir};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use std::sync::atomic::AtomicBool;
 
 mod cmd_alerts;
 mod cmd_case;
+mod cmd_demo;
 mod cmd_directory;
 mod cmd_hunt;
 mod cmd_scan;
@@ -64,7 +65,8 @@ enum Cmd {
         /// PEM private key for --tls-cert.
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
-        /// Demo: create the data directory if needed and load the bundled sample events.
+        /// Demo: generate the demo city (if absent), load it into a new data directory through the
+        /// real ingest paths, and create an officer login (printed once).
         #[arg(long)]
         demo: bool,
     },
@@ -211,6 +213,9 @@ enum Cmd {
     /// 操作ログ点検(月次): 表示・コメント・確認 / the monthly log review (ledgered sign-off).
     #[command(subcommand)]
     Logreview(cmd_case::LogReviewCmd),
+    /// デモ市 / the demo city: generate it, or load it into a data directory.
+    #[command(subcommand)]
+    Demo(cmd_demo::DemoCmd),
     /// Create an API token (ledgered).
     Token {
         #[command(flatten)]
@@ -419,6 +424,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Case(c) => cmd_case::run_case(c),
         Cmd::Report(c) => cmd_case::run_report(c),
         Cmd::Logreview(c) => cmd_case::run_logreview(c),
+        Cmd::Demo(c) => cmd_demo::run(c),
         Cmd::Token { d, name, role } => {
             let dir = DataDir::new(&d.data);
             let opened = dir.open()?;
@@ -608,23 +614,10 @@ struct Listeners {
 fn serve(data: PathBuf, l: Listeners, demo: bool) -> Result<()> {
     let Listeners { listen, syslog_tcp, syslog_udp, syslog_tls, tls_cert, tls_key } = l;
     let dir = DataDir::new(&data);
-    let mut demo_token = None;
-    if demo && !dir.exists() {
-        let r = dir.init("mamori.demo.example.lg.jp/audit")?;
-        demo_token = Some(r.admin_token);
-    }
+    // Demo: generate the demo city (if absent), load it through the real ingest paths, scan
+    // and fingerprint, and create an officer account (detection runs when the server starts).
+    let demo_login = if demo { cmd_demo::prepare_serve(&data)? } else { None };
     let opened = dir.open().with_context(|| format!("opening {}", data.display()))?;
-    if demo && opened.ledger.durable_size() <= 1 {
-        let sample = include_bytes!("../../../samples/demo-events.ndjson");
-        let mut batch = Batch::default();
-        let origin = Origin { source: "demo".into(), format: "ecs-ndjson".into() };
-        for r in mamori_sources::format::ndjson::ndjson_lines(sample, 1 << 20) {
-            let rec = r.map_err(|e| anyhow::anyhow!("bundled sample: {e}"))?;
-            let raw = mamori_server::pipeline::line_bytes(sample, rec.offset).to_vec();
-            batch.push_doc(rec.doc, &raw, chrono::Utc::now(), &origin, rec.line, rec.offset as u64, None);
-        }
-        opened.ledger.append_blocking(batch.entries)?;
-    }
     let st = AppState::new(dir.clone(), &opened)?;
     let stop = Arc::new(AtomicBool::new(false));
     let indexer = mamori_server::indexer::spawn(opened.ledger.clone(), opened.store.clone(), stop.clone());
@@ -660,8 +653,8 @@ fn serve(data: PathBuf, l: Listeners, demo: bool) -> Result<()> {
         }
         let scheme = if tls.is_some() { "https" } else { "http" };
         println!("mamori: {scheme}://{local}/ で待ち受けています / listening on {scheme}://{local}/");
-        if let Some(t) = &demo_token {
-            println!("デモ用管理者トークン / demo admin token: {t}");
+        if let Some((user, pw)) = &demo_login {
+            println!("デモ用担当者ログイン(一度だけ表示)/ demo officer login (shown once): {user} / {pw}");
         }
         use std::io::Write;
         std::io::stdout().flush()?;
