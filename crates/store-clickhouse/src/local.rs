@@ -55,8 +55,6 @@ impl LocalServer {
         tcp_port: u16,
         cluster: Option<(&str, &[ShardAddr])>,
     ) -> std::io::Result<LocalServer> {
-        std::fs::create_dir_all(dir)?;
-        let d = dir.display();
         let remote = match cluster {
             None => String::new(),
             Some((name, shards)) => {
@@ -71,6 +69,15 @@ impl LocalServer {
                 s
             }
         };
+        Self::start_custom(dir, http_port, tcp_port, &remote)
+    }
+
+    /// As [`LocalServer::start_on`] with `extra` XML inserted into the server config (cluster
+    /// definitions, `<zookeeper>`, `<macros>`, `<interserver_http_port>` …).
+    pub fn start_custom(dir: &Path, http_port: u16, tcp_port: u16, extra: &str) -> std::io::Result<LocalServer> {
+        std::fs::create_dir_all(dir)?;
+        let d = dir.display();
+        let remote = extra;
         let config = format!(
             r#"<?xml version="1.0"?>
 <yandex>
