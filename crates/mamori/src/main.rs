@@ -653,6 +653,7 @@ fn serve(data: PathBuf, l: Listeners, demo: bool) -> Result<()> {
         }
         let scheme = if tls.is_some() { "https" } else { "http" };
         println!("mamori: {scheme}://{local}/ で待ち受けています / listening on {scheme}://{local}/");
+        println!("画面 / web UI: {scheme}://{local}/ui/");
         if let Some((user, pw)) = &demo_login {
             println!("デモ用担当者ログイン(一度だけ表示)/ demo officer login (shown once): {user} / {pw}");
         }
@@ -665,9 +666,11 @@ fn serve(data: PathBuf, l: Listeners, demo: bool) -> Result<()> {
                 _ = term.recv() => {},
             }
         };
+        // The web UI (mamori-ui) under /ui/, on the same listener.
+        let ui = mamori_ui::routes(tls.is_some()).with_state(st.clone());
         match tls {
-            Some(cfg) => mamori_server::http::serve_tls(st, mamori_server::tls::TlsListener::new(listener, cfg)?, shutdown).await?,
-            None => mamori_server::serve(st, listener, shutdown).await?,
+            Some(cfg) => mamori_server::http::serve_tls_with(st, ui, mamori_server::tls::TlsListener::new(listener, cfg)?, shutdown).await?,
+            None => mamori_server::http::serve_with(st, ui, listener, shutdown).await?,
         }
         anyhow::Ok(())
     })?;

@@ -259,6 +259,19 @@ pub async fn serve_tls(st: AppState, listener: crate::tls::TlsListener, shutdown
     axum::serve(listener, router(st)).with_graceful_shutdown(shutdown).await
 }
 
+/// Runs the HTTP server with `extra` (routes already given their state, e.g. the web UI of
+/// mamori-ui) merged into the router, until `shutdown` resolves.
+pub async fn serve_with(st: AppState, extra: Router, listener: tokio::net::TcpListener, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let _health = crate::health::spawn(st.health.clone(), st.ledger.clone());
+    axum::serve(listener, router(st).merge(extra)).with_graceful_shutdown(shutdown).await
+}
+
+/// Runs the HTTPS server with `extra` merged into the router, until `shutdown` resolves.
+pub async fn serve_tls_with(st: AppState, extra: Router, listener: crate::tls::TlsListener, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let _health = crate::health::spawn(st.health.clone(), st.ledger.clone());
+    axum::serve(listener, router(st).merge(extra)).with_graceful_shutdown(shutdown).await
+}
+
 #[derive(Deserialize)]
 struct IngestParams {
     #[serde(default)]
