@@ -82,7 +82,8 @@ pub struct ActionArgs {
     token: Option<String>,
 }
 
-fn parse_time(s: &str, end: bool) -> Result<chrono::DateTime<chrono::Utc>> {
+/// `--from`/`--to`: RFC 3339, or a date (a JST day: its start, or its end with `end`).
+pub(crate) fn parse_time(s: &str, end: bool) -> Result<chrono::DateTime<chrono::Utc>> {
     if let Some(t) = mamori_event::parse_ts(s) {
         return Ok(t);
     }

@@ -1,3 +1,8 @@
+//! `mamori hunt --rules DIR… [--from T] [--to T] [--json]`: retro-hunt over the data
+//! directory's store — every indexed event replayed in ledger order through the municipal rule
+//! pack (with the directory as ledgered at each event) and the Sigma rules of DIR; prints the
+//! alerts (one JSON object per line with `--json`, `type: "alert"`).
+//!
 //! `mamori hunt --evtx PATH… --rules DIR…`: run Sigma rules (and correlations) over EVTX files
 //! standalone, like Hayabusa and Chainsaw — no data directory needed (issue 12).
 //!
@@ -19,12 +24,22 @@ use serde_json::{Value, json};
 /// Arguments of `mamori hunt`.
 #[derive(clap::Args)]
 pub struct HuntArgs {
-    /// EVTX files or directories (walked recursively for *.evtx).
-    #[arg(long, required = true, num_args = 1..)]
+    /// EVTX files or directories (walked recursively for *.evtx). Without it: hunt over the
+    /// events in the data directory's store.
+    #[arg(long, num_args = 1..)]
     evtx: Vec<PathBuf>,
-    /// Sigma rule files or directories (walked recursively for *.yml/*.yaml).
+    /// Sigma rule files or directories (walked recursively for *.yml/*.yaml); over the store, a
+    /// `municipal.toml` (named, or at the top of a directory) overrides the ledgered policy.
     #[arg(long, required = true, num_args = 1..)]
     rules: Vec<PathBuf>,
+    /// Only events at or after this time (RFC 3339, or YYYY-MM-DD as a JST day).
+    #[arg(long)]
+    from: Option<String>,
+    /// Only events at or before this time (RFC 3339, or YYYY-MM-DD: the whole JST day).
+    #[arg(long)]
+    to: Option<String>,
+    #[command(flatten)]
+    d: crate::DataArg,
     /// Print JSON Lines (one detection per line).
     #[arg(long)]
     json: bool,
@@ -88,7 +103,12 @@ fn sys_text(sys: &Value, k: &str) -> Option<String> {
 
 /// Runs `mamori hunt`.
 pub fn run(a: HuntArgs) -> Result<()> {
+    if a.evtx.is_empty() {
+        return run_store(a);
+    }
     let started = std::time::Instant::now();
+    let from = a.from.as_deref().map(|s| crate::cmd_alerts::parse_time(s, false)).transpose()?;
+    let to = a.to.as_deref().map(|s| crate::cmd_alerts::parse_time(s, true)).transpose()?;
     let (set, issues) = RuleSet::load_paths(&a.rules, &LoadOptions::default()).context("loading rules / ルールの読み込み")?;
     let count = |k| issues.iter().filter(|i| i.kind == k).count();
     let stderr = std::io::stderr();
@@ -161,6 +181,9 @@ pub fn run(a: HuntArgs) -> Result<()> {
                             }
                             let sys = &rec.data["Event"]["System"];
                             let ts = mamori_sigma::event_time(&rec.data).or_else(|| chrono::DateTime::from_timestamp_micros(rec.timestamp.as_microsecond())).unwrap_or_default();
+                            if from.is_some_and(|f| ts < f) || to.is_some_and(|t| ts > t) {
+                                continue;
+                            }
                             for &r in &m {
                                 hits.push(Hit {
                                     rule: r,
@@ -298,5 +321,64 @@ pub fn run(a: HuntArgs) -> Result<()> {
         started.elapsed().as_secs_f64()
     )?;
     kept.clear();
+    Ok(())
+}
+
+/// `mamori hunt --rules DIR…` without `--evtx`: the retro-hunt over the store.
+fn run_store(a: HuntArgs) -> Result<()> {
+    let started = std::time::Instant::now();
+    let from = a.from.as_deref().map(|s| crate::cmd_alerts::parse_time(s, false)).transpose()?;
+    let to = a.to.as_deref().map(|s| crate::cmd_alerts::parse_time(s, true)).transpose()?;
+    let dir = mamori_server::DataDir::new(&a.d.data);
+    if !dir.index_path().exists() {
+        bail!("データディレクトリ {} に索引がありません(mamori init と取り込みが先です) / no index in data directory {} (run mamori init and ingest first, or give --evtx)", a.d.data.display(), a.d.data.display());
+    }
+    let h = mamori_server::detection::hunt_store_paths(&dir, &a.rules, from, to).context("遡及検知 / retro-hunt over the store")?;
+    let stderr = std::io::stderr();
+    {
+        let mut e = stderr.lock();
+        for i in &h.issues {
+            if i.kind != IssueKind::Warning || a.warnings {
+                writeln!(e, "{i}")?;
+            }
+        }
+    }
+    let out = std::io::stdout();
+    let mut out = std::io::BufWriter::new(out.lock());
+    if a.json {
+        for al in &h.alerts {
+            let mut v = serde_json::to_value(al)?;
+            if let Some(o) = v.as_object_mut() {
+                o.insert("type".into(), json!("alert"));
+                if let Some(p) = &al.person {
+                    o.insert("department".into(), json!({"code": p.dept_code, "name": p.dept_name}));
+                }
+            }
+            writeln!(out, "{v}")?;
+        }
+    } else if h.alerts.is_empty() {
+        writeln!(out, "アラートはありません / no alerts")?;
+    } else {
+        for al in &h.alerts {
+            writeln!(out, "{}", crate::cmd_alerts::line(al))?;
+        }
+    }
+    out.flush()?;
+    writeln!(
+        stderr.lock(),
+        "イベント {} 件を調べ、アラート {} 件(Sigma ルール {} 件、相関 {} 件、読み込めなかったもの {} 件)、{:.2} 秒 / evaluated {} events, {} alerts ({} Sigma rules, {} correlations, {} load issues), {:.2} s",
+        h.evaluated,
+        h.alerts.len(),
+        h.sigma_rules,
+        h.sigma_correlations,
+        h.issues.iter().filter(|i| i.kind != IssueKind::Warning).count(),
+        started.elapsed().as_secs_f64(),
+        h.evaluated,
+        h.alerts.len(),
+        h.sigma_rules,
+        h.sigma_correlations,
+        h.issues.iter().filter(|i| i.kind != IssueKind::Warning).count(),
+        started.elapsed().as_secs_f64(),
+    )?;
     Ok(())
 }

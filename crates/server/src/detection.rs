@@ -175,13 +175,14 @@ impl Sigma {
     }
 }
 
-/// Loads `*.yml` Sigma rules from the rules directory (none: no Sigma detection).
-fn load_sigma(dir: &Path) -> Option<Sigma> {
+/// Loads `*.yml` Sigma rules from the rules directory (none: no Sigma detection), with the
+/// per-rule load issues (unsupported features, errors, warnings).
+fn load_sigma_issues(dir: &Path) -> (Option<Sigma>, Vec<mamori_sigma::LoadIssue>) {
     let has_yaml = std::fs::read_dir(dir)
         .map(|rd| rd.flatten().any(|e| e.path().extension().is_some_and(|x| x == "yml" || x == "yaml") || e.path().is_dir()))
         .unwrap_or(false);
     if !has_yaml {
-        return None;
+        return (None, Vec::new());
     }
     match mamori_sigma::RuleSet::load_dir(dir) {
         Ok((set, issues)) => {
@@ -189,13 +190,52 @@ fn load_sigma(dir: &Path) -> Option<Sigma> {
                 tracing::warn!(issue = ?i, "Sigma rule not fully supported");
             }
             let corr = mamori_sigma::Correlator::new(&set);
-            Some(Sigma { set, corr })
+            (Some(Sigma { set, corr }), issues)
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot load Sigma rules");
-            None
+            (None, Vec::new())
         }
     }
+}
+
+/// One rule file as ledgered: its path under the rules directory, SHA-256 and text.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct RuleText {
+    /// Path relative to the rules directory (`/`-separated).
+    pub file: String,
+    /// SHA-256 of the file's bytes (hex).
+    pub sha256: String,
+    /// The file's text (lossy UTF-8).
+    pub text: String,
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+/// The Sigma rule files (`*.yml`, `*.yaml`, recursively) of a rules directory with their
+/// SHA-256 and text, sorted by path: what `sigma-rules-loaded` ledgers.
+pub fn sigma_rule_texts(dir: &Path) -> Vec<RuleText> {
+    fn walk(root: &Path, d: &Path, out: &mut Vec<RuleText>) {
+        let Ok(rd) = std::fs::read_dir(d) else { return };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml"))
+                && let Ok(b) = std::fs::read(&p)
+            {
+                let rel = p.strip_prefix(root).unwrap_or(&p).components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/");
+                out.push(RuleText { file: rel, sha256: sha256_hex(&b), text: String::from_utf8_lossy(&b).into_owned() });
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort_by(|a, b| a.file.cmp(&b.file));
+    out
 }
 
 /// Where notifications go (`<data>/rules/notify.toml`).
@@ -378,23 +418,52 @@ fn admin_doc(actor: &str, action: &str, mamori: Value) -> Vec<u8> {
     serde_json::to_vec(&doc).expect("json")
 }
 
-/// Ledgers `rules/municipal.toml` and the Sigma fingerprint when they differ from what the
-/// ledger last recorded (rule changes are ledgered). Returns the Sigma set loaded.
+/// Ledgers `rules/municipal.toml` and the Sigma rule set when they differ from what the
+/// ledger last recorded (rule changes are ledgered): the policy's text and SHA-256
+/// (`detection-policy-changed`), and the Sigma set's fingerprint with every rule file's path,
+/// SHA-256 and text and the per-rule load issues (`sigma-rules-loaded`), so an auditor can
+/// see which rules were in force from which ledger index on. Removing every Sigma file is
+/// ledgered too (fingerprint `""`, no files). Returns the Sigma set loaded.
 fn ledger_rule_changes(dir: &DataDir, ledger: &Ledger) -> Result<Option<Sigma>, DataDirError> {
     let rd = rules_dir(dir);
     let mut entries = Vec::new();
     if let Ok(text) = std::fs::read_to_string(rd.join("municipal.toml")) {
         mamori_detect::Policy::from_toml(&text).map_err(|e| DataDirError::Config(format!("{}: {e}", rd.join("municipal.toml").display())))?;
         if last_admin_value(dir, POLICY_ACTION, "/mamori/detection_policy/toml").as_deref() != Some(text.as_str()) {
-            entries.push(NewEntry { kind: EntryKind::Admin, payload: admin_doc("mamori-server", POLICY_ACTION, json!({"detection_policy": {"file": "rules/municipal.toml", "toml": text}})) });
+            entries.push(NewEntry {
+                kind: EntryKind::Admin,
+                payload: admin_doc("mamori-server", POLICY_ACTION, json!({"detection_policy": {"file": "rules/municipal.toml", "sha256": sha256_hex(text.as_bytes()), "toml": text}})),
+            });
         }
     }
-    let sigma = load_sigma(&rd);
-    if let Some(s) = &sigma {
-        let fp = s.set.fingerprint().to_owned();
-        if last_admin_value(dir, SIGMA_ACTION, "/mamori/sigma/fingerprint").as_deref() != Some(fp.as_str()) {
-            let files: Vec<&str> = s.set.rules().iter().map(|r| r.file.as_str()).collect();
-            entries.push(NewEntry { kind: EntryKind::Admin, payload: admin_doc("mamori-server", SIGMA_ACTION, json!({"sigma": {"fingerprint": fp, "rules": s.set.rules().len(), "correlations": s.set.correlations().len(), "files": files}})) });
+    let (sigma, issues) = load_sigma_issues(&rd);
+    let last_fp = last_admin_value(dir, SIGMA_ACTION, "/mamori/sigma/fingerprint");
+    match &sigma {
+        Some(s) => {
+            let fp = s.set.fingerprint().to_owned();
+            if last_fp.as_deref() != Some(fp.as_str()) {
+                let files: Vec<&str> = s.set.rules().iter().map(|r| r.file.as_str()).collect();
+                let issues: Vec<Value> = issues
+                    .iter()
+                    .map(|i| json!({"kind": format!("{:?}", i.kind).to_lowercase(), "file": i.file, "rule_id": i.rule_id, "title": i.title, "message": i.message}))
+                    .collect();
+                entries.push(NewEntry {
+                    kind: EntryKind::Admin,
+                    payload: admin_doc(
+                        "mamori-server",
+                        SIGMA_ACTION,
+                        json!({"sigma": {"fingerprint": fp, "rules": s.set.rules().len(), "correlations": s.set.correlations().len(), "files": files, "texts": sigma_rule_texts(&rd), "issues": issues}}),
+                    ),
+                });
+            }
+        }
+        None => {
+            if last_fp.as_deref().is_some_and(|f| !f.is_empty()) {
+                entries.push(NewEntry {
+                    kind: EntryKind::Admin,
+                    payload: admin_doc("mamori-server", SIGMA_ACTION, json!({"sigma": {"fingerprint": "", "rules": 0, "correlations": 0, "files": [], "texts": [], "issues": []}})),
+                });
+            }
         }
     }
     if !entries.is_empty() {
@@ -731,14 +800,70 @@ pub fn verify_evidence(ledger: &Ledger, vkeys: &[String], id: u64) -> (Value, bo
 /// The directory, USB ledger and policy are those ledgered before each event (a
 /// `municipal.toml` in `rules` overrides the ledgered policy).
 pub fn hunt_store(dir: &DataDir, rules: &Path, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<(Vec<Alert>, usize), DataDirError> {
+    let h = hunt_store_paths(dir, &[rules.to_owned()], from, to)?;
+    Ok((h.alerts, h.evaluated))
+}
+
+/// What [`hunt_store_paths`] found.
+pub struct StoreHunt {
+    /// Alerts (grouped and deduplicated like the streaming detector's), in creation order.
+    pub alerts: Vec<Alert>,
+    /// Events inside the window that were evaluated.
+    pub evaluated: usize,
+    /// Sigma rules loaded.
+    pub sigma_rules: usize,
+    /// Sigma correlation rules loaded.
+    pub sigma_correlations: usize,
+    /// What the Sigma loader could not (fully) load, rule by rule.
+    pub issues: Vec<mamori_sigma::LoadIssue>,
+}
+
+/// Retro-hunt over the store with rules from several files and directories: Sigma
+/// `*.yml`/`*.yaml` (directories walked recursively) and at most one `municipal.toml` (a file
+/// named so, or one at the top of a directory) overriding the ledgered detection policy.
+/// Events are replayed in ledger order; stateful rules (baselines, correlations) learn from
+/// events before `from` too, but only findings on events inside `[from, to]` are kept.
+pub fn hunt_store_paths(dir: &DataDir, rules: &[PathBuf], from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<StoreHunt, DataDirError> {
     let store = mamori_store::Store::open_read_only(&dir.index_path())?;
     let bound = store.indexed_upto()?.map_or(0, |i| i + 1);
-    let override_policy = match std::fs::read_to_string(rules.join("municipal.toml")) {
-        Ok(t) => Some(mamori_detect::Policy::from_toml(&t).map_err(DataDirError::Config)?),
-        Err(_) => None,
+    let mut policy_file = None;
+    let mut sigma_paths = Vec::new();
+    for p in rules {
+        if p.is_dir() {
+            if p.join("municipal.toml").is_file() && policy_file.is_none() {
+                policy_file = Some(p.join("municipal.toml"));
+            }
+            sigma_paths.push(p.clone());
+        } else if p.is_file() {
+            if p.extension().is_some_and(|e| e == "toml") {
+                policy_file = Some(p.clone());
+            } else {
+                sigma_paths.push(p.clone());
+            }
+        } else {
+            return Err(DataDirError::File { path: p.clone(), why: "ルールのファイルまたはフォルダがありません / no such rule file or directory".into() });
+        }
+    }
+    let override_policy = match &policy_file {
+        Some(f) => {
+            let t = std::fs::read_to_string(f).map_err(|e| DataDirError::File { path: f.clone(), why: e.to_string() })?;
+            Some(mamori_detect::Policy::from_toml(&t).map_err(|e| DataDirError::Config(format!("{}: {e}", f.display())))?)
+        }
+        None => None,
     };
+    let (mut sigma, issues) = if sigma_paths.is_empty() {
+        (None, Vec::new())
+    } else {
+        let (set, issues) = mamori_sigma::RuleSet::load_paths(&sigma_paths, &mamori_sigma::LoadOptions::default()).map_err(|e| DataDirError::Other(format!("Sigma rules: {e}")))?;
+        if set.rules().is_empty() && set.correlations().is_empty() {
+            (None, issues)
+        } else {
+            let corr = mamori_sigma::Correlator::new(&set);
+            (Some(Sigma { set, corr }), issues)
+        }
+    };
+    let (sigma_rules, sigma_correlations) = sigma.as_ref().map_or((0, 0), |s| (s.set.rules().len(), s.set.correlations().len()));
     let mut engine = Engine::new(override_policy.clone().unwrap_or_default());
-    let mut sigma = load_sigma(rules);
     let mut book = mamori_detect::AlertBook::new();
     let mut evaluated = 0usize;
     let mut cursor = mamori_ledger::wal::RecordCursor::new(&dir.ledger_dir().join("wal"), 0);
@@ -776,7 +901,7 @@ pub fn hunt_store(dir: &DataDir, rules: &Path, from: Option<DateTime<Utc>>, to: 
             }
         }
     }
-    Ok((book.alerts().to_vec(), evaluated))
+    Ok(StoreHunt { alerts: book.alerts().to_vec(), evaluated, sigma_rules, sigma_correlations, issues })
 }
 
 // ---- HTTP -----------------------------------------------------------------------------------
