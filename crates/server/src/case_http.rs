@@ -1004,3 +1004,85 @@ async fn get_takeout_ledger(State(st): State<AppState>, headers: HeaderMap, q: R
     })
     .await
 }
+
+// ---- for other front ends (the web UI) -------------------------------------------------------
+
+/// Why a submitted action did not go through.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// Refused by the rules (the message says why, Japanese first).
+    #[error("{0}")]
+    Refused(String),
+    /// Something broke.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// The cases of a running server (replayed, up to date).
+pub fn live_cases(st: &AppState) -> Result<CaseBook, SubmitError> {
+    live(st).map(|r| r.cases).map_err(|e| SubmitError::Internal(e.to_string()))
+}
+
+/// The log review of `month` with a sample of `k` on a running server.
+pub fn live_logreview(st: &AppState, month: Month, k: usize) -> Result<LogReview, SubmitError> {
+    let alerts = st.detection.list(None, None, u32::MAX).map_err(|e| SubmitError::Internal(e.to_string()))?;
+    let book = live(st).map_err(|e| SubmitError::Internal(e.to_string()))?.reviews;
+    let store = st.reader.lock().unwrap();
+    let dir = crate::datadir::directory_from(&store).map_err(|e| SubmitError::Internal(e.to_string()))?;
+    build_logreview(&store, &alerts, &dir, st.ledger.origin(), month, k, &book).map_err(|e| SubmitError::Internal(e.to_string()))
+}
+
+async fn append_live(st: &AppState, payload: Vec<u8>) -> Result<u64, SubmitError> {
+    let ledger = st.ledger.clone();
+    let id = tokio::task::spawn_blocking(move || {
+        ledger.append_blocking(vec![NewEntry {
+            kind: EntryKind::Admin,
+            payload,
+        }])
+    })
+    .await
+    .map_err(|e| SubmitError::Internal(e.to_string()))?
+    .map_err(|e| SubmitError::Internal(e.to_string()))?
+    .first_index;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let upto = st.reader.lock().unwrap().indexed_upto().map_err(|e| SubmitError::Internal(e.to_string()))?;
+        if upto.is_some_and(|u| u >= id) {
+            return Ok(id);
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(SubmitError::Internal(format!("ledger entry {id} was not indexed in time")));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Ledgers a case action by `actor` on a running server: checked against the replayed cases,
+/// appended, and waited for until indexed. The caller checks the role (`ManageAlerts`).
+pub async fn submit_case(st: &AppState, actor: &str, action: CaseAction) -> Result<(u64, Case), SubmitError> {
+    let _guard = WRITE.lock().await;
+    live_cases(st)?.check(&action).map_err(|e| SubmitError::Refused(e.to_string()))?;
+    let id = action.case().to_owned();
+    let lid = append_live(st, case_payload(actor, &action)).await?;
+    let case = live_cases(st)?
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| SubmitError::Internal(format!("case {id} did not replay")))?;
+    Ok((lid, case))
+}
+
+/// Ledgers a log-review action by `actor` on a running server (the caller checks
+/// `SignReviews`). A sign-off's digest must be the current one (what the reviewer saw).
+pub async fn submit_logreview(st: &AppState, actor: &str, action: LogReviewAction) -> Result<u64, SubmitError> {
+    let _guard = WRITE.lock().await;
+    live(st)
+        .map_err(|e| SubmitError::Internal(e.to_string()))?
+        .reviews
+        .check(actor, &action)
+        .map_err(|e| SubmitError::Refused(e.to_string()))?;
+    lid_after(st, actor, action).await
+}
+
+async fn lid_after(st: &AppState, actor: &str, action: LogReviewAction) -> Result<u64, SubmitError> {
+    append_live(st, logreview_payload(actor, &action)).await
+}

@@ -28,8 +28,18 @@ pub const PEOPLE: NavItem = NavItem { path: "/ui/people", ja: "職員・組織",
 pub const REVIEW: NavItem = NavItem { path: "/ui/review", ja: "アクセスレビュー", en: "Access review", any_of: &[Action::ReadTimeline] };
 /// USB媒体台帳.
 pub const USB: NavItem = NavItem { path: "/ui/usb", ja: "USB媒体台帳", en: "USB media register", any_of: &[Action::ReadTimeline] };
+/// 持ち出し申請・承認.
+pub const TAKEOUTS: NavItem = NavItem { path: "/ui/takeouts", ja: "持ち出し申請・承認", en: "Takeouts", any_of: &[Action::ReadTimeline] };
+/// 委託先.
+pub const VENDORS: NavItem = NavItem { path: "/ui/vendors", ja: "委託先", en: "Vendors", any_of: &[Action::ReadTimeline] };
+/// ログ点検.
+pub const LOGREVIEW: NavItem = NavItem { path: "/ui/logreview", ja: "ログ点検", en: "Log review", any_of: &[Action::ReadAlerts] };
+/// 事案.
+pub const CASES: NavItem = NavItem { path: "/ui/cases", ja: "事案", en: "Cases", any_of: &[Action::ReadAlerts] };
+/// 個人情報保護委員会への報告.
+pub const PPC: NavItem = NavItem { path: "/ui/ppc", ja: "個人情報保護委員会への報告", en: "PPC reports", any_of: &[Action::ReadAlerts] };
 /// 設定.
 pub const SETTINGS: NavItem = NavItem { path: "/ui/settings", ja: "設定", en: "Settings", any_of: &[Action::ManageConfig, Action::ReadAdminAudit] };
 
 /// The menu, in order. Add a page's entry here (see README-dev.md).
-pub const NAV: &[&NavItem] = &[&DASHBOARD, &EVENTS, &ALERTS, &PEOPLE, &REVIEW, &USB, &SETTINGS];
+pub const NAV: &[&NavItem] = &[&DASHBOARD, &EVENTS, &ALERTS, &PEOPLE, &REVIEW, &USB, &TAKEOUTS, &VENDORS, &LOGREVIEW, &CASES, &PPC, &SETTINGS];

@@ -13,13 +13,18 @@ use mamori_server::AppState;
 use serde::Deserialize;
 
 pub mod alerts;
+pub mod case;
 pub mod dashboard;
 pub mod events;
 pub mod login;
+pub mod logreview;
 pub mod people;
+pub mod ppc;
 pub mod review;
 pub mod settings;
+pub mod takeout;
 pub mod usb;
+pub mod vendor;
 
 /// Every UI route. Add a page's routes here (see README-dev.md).
 pub fn routes() -> Router<AppState> {
@@ -43,6 +48,21 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/review", get(review::page))
         .route("/ui/review/sign", post(review::sign))
         .route("/ui/usb", get(usb::page))
+        .route("/ui/takeouts", get(takeout::page))
+        .route("/ui/takeouts/request", post(takeout::request))
+        .route("/ui/takeouts/decide", post(takeout::decide))
+        .route("/ui/takeouts.pdf", get(takeout::pdf))
+        .route("/ui/vendors", get(vendor::page))
+        .route("/ui/logreview", get(logreview::page))
+        .route("/ui/logreview/comment", post(logreview::comment))
+        .route("/ui/logreview/sign", post(logreview::sign))
+        .route("/ui/logreview.pdf", get(logreview::pdf))
+        .route("/ui/cases", get(case::list).post(case::open))
+        .route("/ui/cases/{id}", get(case::detail))
+        .route("/ui/cases/{id}/act", post(case::act))
+        .route("/ui/cases/{id}/ppc", get(ppc::draft))
+        .route("/ui/cases/{id}/ppc.pdf", get(ppc::pdf))
+        .route("/ui/ppc", get(ppc::list))
         .route("/ui/settings", get(settings::page))
         .route("/ui/settings/users", post(settings::add_user))
 }
