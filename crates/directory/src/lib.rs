@@ -9,7 +9,9 @@
 //! What it does:
 //! - parses HR roster CSV (職員名簿・人事異動; UTF-8, UTF-8 with BOM or CP932; Western and
 //!   和暦 dates) into checked [`RosterRow`]s and per-row [`RowError`]s that name the row and
-//!   column in Japanese and English ([`parse_roster`], [`ImportRecord::from_csv`]);
+//!   column in Japanese and English ([`parse_roster`], [`ImportRecord::from_csv`]); rosters in
+//!   other layouts (a personnel system's export) through the sources' declarative mapping
+//!   ([`roster_map`], [`ImportRecord::from_mapped_csv`]);
 //! - keeps a bitemporal [`Directory`]: valid time = 発令日, recorded time = the import's time,
 //!   so "who was X on D" can be asked as known now or as known at an earlier moment
 //!   ([`Directory::person_at`], [`KnownAt`]);
@@ -52,6 +54,7 @@ pub mod ldap;
 pub mod pdf;
 pub mod review;
 pub mod roster;
+pub mod roster_map;
 pub mod takeout;
 pub mod usb;
 pub mod vendor;

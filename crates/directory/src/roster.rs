@@ -289,6 +289,14 @@ pub enum Problem {
     Undecodable,
     /// The CSV framing is broken (the csv reader's message).
     Csv(String),
+    /// A mapped roster (another layout, [`crate::roster_map`]): the mapping could not take the
+    /// value (a required cell missing, a value not of the field's type).
+    Mapped {
+        /// What is wrong, in Japanese.
+        ja: String,
+        /// What is wrong, in English.
+        en: String,
+    },
 }
 
 impl Problem {
@@ -316,6 +324,7 @@ impl Problem {
             Problem::Utf16 => "UTF-16のファイルは読めません".into(),
             Problem::Undecodable => "文字コードを読めない文字があります".into(),
             Problem::Csv(m) => format!("CSVとして読めません({m})"),
+            Problem::Mapped { ja, .. } => ja.clone(),
         }
     }
 
@@ -347,6 +356,7 @@ impl Problem {
             Problem::Utf16 => "UTF-16 files are not supported".into(),
             Problem::Undecodable => "bytes that are neither UTF-8 nor CP932".into(),
             Problem::Csv(m) => format!("broken CSV ({m})"),
+            Problem::Mapped { en, .. } => en.clone(),
         }
     }
 
@@ -389,6 +399,9 @@ impl Problem {
                  save as CSV UTF-8 or CSV (Shift_JIS)"
             }
             Problem::Csv(_) => "ダブルクォートの対応を確認してください / check the quotes",
+            Problem::Mapped { .. } => {
+                "元のファイルの値か、マッピング(TOML)を確認してください / check the value in the file, or the mapping"
+            }
         }
     }
 }
@@ -406,10 +419,14 @@ pub struct RowError {
     pub value: String,
     /// What is wrong.
     pub problem: Problem,
+    /// For a roster read through a mapping: the column (or columns, `A+B`) of the original
+    /// file the value came from; `row` is then the original file's line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_column: Option<String>,
 }
 
 impl RowError {
-    fn new(row: u64, column: Option<Column>, value: &str, problem: Problem) -> Self {
+    pub(crate) fn new(row: u64, column: Option<Column>, value: &str, problem: Problem) -> Self {
         let mut quoted: String = value.chars().take(MAX_QUOTED).collect();
         if quoted.len() < value.len() {
             quoted.push('…');
@@ -419,6 +436,7 @@ impl RowError {
             column,
             value: quoted,
             problem,
+            source_column: None,
         }
     }
 
@@ -431,17 +449,21 @@ impl RowError {
 impl fmt::Display for RowError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let row = self.row;
-        match self.column {
-            Some(c) => write!(f, "{row}行目「{c}」: ")?,
-            None => write!(f, "{row}行目: ")?,
+        match (&self.source_column, self.column) {
+            (Some(src), Some(c)) => write!(f, "{row}行目「{src}」(名簿の{c}): ")?,
+            (Some(src), None) => write!(f, "{row}行目「{src}」: ")?,
+            (None, Some(c)) => write!(f, "{row}行目「{c}」: ")?,
+            (None, None) => write!(f, "{row}行目: ")?,
         }
         f.write_str(&self.problem.ja())?;
         if !self.value.is_empty() {
             write!(f, "({})", self.value)?;
         }
-        match self.column {
-            Some(c) => write!(f, "/ row {row}, column {c}: {}", self.problem.en()),
-            None => write!(f, "/ row {row}: {}", self.problem.en()),
+        match (&self.source_column, self.column) {
+            (Some(src), Some(c)) => write!(f, "/ row {row}, column {src} (roster {c}): {}", self.problem.en()),
+            (Some(src), None) => write!(f, "/ row {row}, column {src}: {}", self.problem.en()),
+            (None, Some(c)) => write!(f, "/ row {row}, column {c}: {}", self.problem.en()),
+            (None, None) => write!(f, "/ row {row}: {}", self.problem.en()),
         }
     }
 }

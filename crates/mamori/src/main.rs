@@ -84,7 +84,8 @@ enum Cmd {
         #[arg(long, env = "MAMORI_TOKEN")]
         token: Option<String>,
         /// Mapping for --format csv-mapping / webhook: a shipped or ledgered name (juki-a,
-        /// zeimu-b, fukushi-c, chat-a, share-b …) or a TOML file.
+        /// zeimu-b, fukushi-c, chat-a, share-b …) or a TOML file. With --format roster: a
+        /// roster mapping for another layout (jinji-a, a TOML file, or a ledgered name).
         #[arg(long)]
         mapping: Option<String>,
         /// Files; - for stdin.
@@ -161,6 +162,10 @@ enum Cmd {
         d: DataArg,
         /// The roster file.
         file: PathBuf,
+        /// A roster in another layout: a roster mapping (shipped name such as jinji-a, a TOML
+        /// file, or a ledgered mapping name); see docs/directory.md.
+        #[arg(long)]
+        mapping: Option<String>,
     },
     /// Import the USB 管理台帳 (registered removable media) CSV, ledgered.
     UsbImport {
@@ -298,7 +303,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Serve { d, listen, syslog_tcp, syslog_udp, syslog_tls, tls_cert, tls_key, demo } => {
             serve(d.data, Listeners { listen, syslog_tcp, syslog_udp, syslog_tls, tls_cert, tls_key }, demo)
         }
-        Cmd::Ingest { d, format, server: None, files, .. } if format == "roster" => cmd_directory::ingest_roster(&d.data, &files),
+        Cmd::Ingest { d, format, server: None, files, mapping, .. } if format == "roster" => cmd_directory::ingest_roster_mapped(&d.data, &files, mapping.as_deref()),
         Cmd::Ingest { d, format, server, token, files, mapping } if mapping.is_some() || cmd_mapping::is_mapped(&format) => cmd_mapping::ingest(d.data, &format, mapping, server, token, files),
         Cmd::Ingest { d, format, server, token, files, .. } => ingest(d.data, &format, server, token, files),
         Cmd::Mapping(c) => cmd_mapping::run(c),
@@ -395,7 +400,8 @@ fn run(cli: Cli) -> Result<()> {
             println!("消去しました(墓標 #{})/ erased (tombstone #{}): {:?}", r.tombstone, r.tombstone, r.erased);
             Ok(())
         }
-        Cmd::RosterImport { d, file } => roster_import(&d.data, &file),
+        Cmd::RosterImport { d, file, mapping: Some(m) } => cmd_directory::ingest_roster_mapped(&d.data, &[file], Some(&m)),
+        Cmd::RosterImport { d, file, .. } => roster_import(&d.data, &file),
         Cmd::UsbImport { d, file } => {
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let name = file.display().to_string();
