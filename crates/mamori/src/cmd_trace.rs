@@ -84,7 +84,8 @@ pub enum TraceCmd {
         default_user: String,
     },
     /// Run the outgoing-mail milter (Postfix smtpd_milters = inet:ADDR): canary sightings
-    /// become alert events in the ledger (server stopped, or a dedicated data directory).
+    /// and personal data in mail to external domains become alert events in the ledger
+    /// (server stopped, or a dedicated data directory).
     Milter {
         #[command(flatten)]
         d: DataDirArg,
@@ -94,6 +95,18 @@ pub enum TraceCmd {
         /// What to do with mail carrying a canary: hold (quarantine), reject, tag.
         #[arg(long, default_value = "hold")]
         on_canary: String,
+        /// What to do with personal data (mamori-pii findings) in mail to an external domain
+        /// that no approved takeout (持出し申請, medium mail to that address) covers today:
+        /// hold, reject, tag, or off (no PII scan).
+        #[arg(long, default_value = "hold")]
+        on_pii: String,
+        /// The city's own mail domains (repeatable; subdomains included). Mail only to these
+        /// is not held for personal data.
+        #[arg(long = "internal-domain")]
+        internal_domains: Vec<String>,
+        /// Findings below this confidence do not count.
+        #[arg(long, default_value_t = 0.7)]
+        pii_min_confidence: f32,
     },
 }
 
@@ -198,7 +211,9 @@ pub fn run(cmd: TraceCmd) -> Result<()> {
                 std::thread::sleep(std::time::Duration::from_secs(interval));
             }
         }
-        TraceCmd::Milter { d, listen, on_canary } => crate::cmd_trace::milter(d.data, &listen, &on_canary),
+        TraceCmd::Milter { d, listen, on_canary, on_pii, internal_domains, pii_min_confidence } => {
+            crate::cmd_trace::milter(d.data, &listen, &on_canary, &on_pii, internal_domains, pii_min_confidence)
+        }
     }
 }
 
@@ -269,29 +284,71 @@ fn print_human(r: &TraceReport, share_reads: bool) {
     }
 }
 
-/// `mamori milter`: canary sightings in outgoing mail become ledgered alert events.
-fn milter(data: PathBuf, listen: &str, on_canary: &str) -> Result<()> {
-    use mamori_milter::{CanaryInspector, Config as MilterConfig, EventSink, Verdict};
-    let dir = DataDir::new(&data);
-    let key = dir.fingerprint_key()?;
-    let store = dir.fingerprint_store()?;
-    let action = match on_canary {
+fn verdict_arg(flag: &str, v: &str) -> Result<mamori_milter::Verdict> {
+    use mamori_milter::Verdict;
+    Ok(match v {
         "hold" => Verdict::Hold(String::new()),
         "reject" => Verdict::Reject(String::new()),
         "tag" => Verdict::Tag(String::new()),
-        other => bail!("--on-canary は hold, reject, tag のいずれか / must be hold, reject or tag, not {other:?}"),
-    };
+        other => bail!("{flag} は hold, reject, tag のいずれか / must be hold, reject or tag, not {other:?}"),
+    })
+}
+
+/// Does an approved takeout (medium: mail to that address) cover every external recipient today?
+fn takeout_covers(dir: &DataDir, external: &[String]) -> bool {
+    let Ok(d) = dir.directory() else { return false };
+    let today = chrono::Local::now().date_naive();
+    !external.is_empty()
+        && external.iter().all(|r| {
+            let r = r.trim_matches(|c| c == '<' || c == '>').to_ascii_lowercase();
+            d.takeouts().any(|t| matches!(&t.request.medium, mamori_directory::Medium::Mail { to } if *to == r) && t.approved_on(today))
+        })
+}
+
+/// `mamori milter`: canary sightings and personal data in outgoing mail become ledgered alert
+/// events; the mail is held, rejected or tagged as configured.
+fn milter(data: PathBuf, listen: &str, on_canary: &str, on_pii: &str, internal_domains: Vec<String>, pii_min_confidence: f32) -> Result<()> {
+    use mamori_milter::{CanaryInspector, Config as MilterConfig, EventSink, Inspector, PiiInspector};
+    let dir = DataDir::new(&data);
+    let key = dir.fingerprint_key()?;
+    let store = dir.fingerprint_store()?;
+    let action = verdict_arg("--on-canary", on_canary)?;
+    let pii_action = if on_pii == "off" { None } else { Some(verdict_arg("--on-pii", on_pii)?) };
     struct LedgerSink(DataDir);
     impl EventSink for LedgerSink {
         fn record(&self, doc: serde_json::Value) {
+            let action = doc["event"]["action"].as_str().unwrap_or("").to_owned();
             match self.0.record_sighting(&doc) {
-                Ok(id) => tracing::warn!(id, "canary sighting recorded"),
-                Err(e) => tracing::error!(error = %e, "could not ledger a canary sighting"),
+                Ok(id) => tracing::warn!(id, action, "milter alert recorded"),
+                Err(e) => tracing::error!(error = %e, action, "could not ledger a milter alert"),
             }
         }
     }
-    let inspector = CanaryInspector::new(key, store.canaries().to_vec(), action);
-    let cfg = MilterConfig { inspectors: vec![Box::new(inspector)], sink: std::sync::Arc::new(LedgerSink(dir)) };
+    let mut inspectors: Vec<Box<dyn Inspector>> = vec![Box::new(CanaryInspector::new(key, store.canaries().to_vec(), action))];
+    if let Some(pii_action) = pii_action {
+        let domains: Vec<String> = internal_domains.iter().map(|d| d.trim_start_matches('@').to_ascii_lowercase()).collect();
+        let (adir, adomains) = (DataDir::new(&data), domains.clone());
+        let approved = Box::new(move |m: &mamori_milter::MailInfo| {
+            let external: Vec<String> = m
+                .rcpts
+                .iter()
+                .filter(|r| {
+                    let dom = r.trim_matches(|c| c == '<' || c == '>').rsplit('@').next().unwrap_or("").to_ascii_lowercase();
+                    !adomains.iter().any(|d| dom == *d || dom.ends_with(&format!(".{d}")))
+                })
+                .cloned()
+                .collect();
+            takeout_covers(&adir, &external)
+        });
+        inspectors.push(Box::new(PiiInspector {
+            scan: mamori_milter::pii_scanner(mamori_pii::Options::default()),
+            internal_domains: domains,
+            approved,
+            min_confidence: pii_min_confidence,
+            action: pii_action,
+        }));
+    }
+    let cfg = MilterConfig { inspectors, sink: std::sync::Arc::new(LedgerSink(dir)) };
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;

@@ -183,3 +183,75 @@ fn canary_mailed_through_postfix_is_ledgered_as_alert() {
     assert_eq!(ev["email"]["to"]["address"][0], "someone@press.example.com");
     wait_for(|| pf.queue().iter().any(|m| m["queue_name"] == "hold"), "the mail held by Postfix");
 }
+
+/// `mamori milter --internal-domain …` behind a real Postfix runs the personal-data scanner
+/// (`mamori_pii::scan_bytes`): a resident list to an external address is held and ledgered as
+/// `pii-mail-held`; mail inside the city passes; once a takeout (medium mail:<address>) is
+/// approved by the applicant's 課長 for today, the same mail is delivered and ledgered as
+/// `pii-mail-approved`.
+#[test]
+fn personal_data_mailed_outside_is_held_unless_a_takeout_approves() {
+    use postfix_support::{Postfix, available, free_port, swaks, wait_for};
+    if !available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("d");
+    run_ok(mamori().args(["init", "--data"]).arg(&data));
+    let roster = tmp.path().join("roster.csv");
+    std::fs::write(
+        &roster,
+        "職員番号,氏名,氏名カナ,所属コード,所属名,職名,発令日,異動区分,退職日,アカウント\n\
+         1000,市民課長,シミンカチョウ,210,市民課,課長,2020/4/1,採用,,kacho.s\n\
+         2001,田中一郎,タナカイチロウ,210,市民課,主事,2020/4/1,採用,,tanaka.k\n",
+    )
+    .unwrap();
+    run_ok(mamori().args(["roster-import", "--data"]).arg(&data).arg(&roster));
+    let list = tmp.path().join("list.csv");
+    std::fs::write(&list, export_csv(&population(33, 40))).unwrap();
+    let mport = free_port();
+    let mut milter = mamori()
+        .args(["milter", "--listen", &format!("127.0.0.1:{mport}"), "--internal-domain", "city.example.lg.jp", "--on-pii", "hold", "--data"])
+        .arg(&data)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(|| std::net::TcpStream::connect(("127.0.0.1", mport)).is_ok(), "mamori milter listening");
+    let pf = Postfix::start(tmp.path(), mport);
+    let search = |action: &str| -> Vec<Value> {
+        run_ok(mamori().args(["search", "--action", action, "--json", "--data"]).arg(&data)).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+
+    assert!(swaks(pf.smtp, "kokuho@city.example.lg.jp", &list, "meibo.csv").status.success());
+    assert!(swaks(pf.smtp, "vendor@itaku.example.com", &list, "meibo.csv").status.success());
+    wait_for(|| pf.queue().iter().any(|m| m["queue_name"] == "hold"), "the external mail held by Postfix");
+    wait_for(|| !search("pii-mail-held").is_empty(), "a ledgered pii-mail-held event");
+    let held = search("pii-mail-held");
+    assert_eq!(held.len(), 1, "internal mail is not held: {held:?}");
+    let ev = &held[0]["event"];
+    assert_eq!(ev["event"]["kind"], "alert");
+    assert_eq!(ev["mamori"]["pii"]["external_recipients"][0], "vendor@itaku.example.com");
+    assert_eq!(ev["mamori"]["pii"]["takeout_approved"], false);
+    let kinds: Vec<&str> = ev["mamori"]["pii"]["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"person_name") && kinds.contains(&"birth_date"), "{kinds:?}");
+    // No raw value in the ledgered event.
+    let first = population(33, 40)[0].name();
+    assert!(!ev.to_string().contains(&first), "raw name {first} in {ev}");
+
+    // The takeout: requested by tanaka.k, approved by the 課長, for mail to that address today.
+    let today = chrono::Local::now().date_naive();
+    let (from, until) = ((today - chrono::Days::new(1)).to_string(), (today + chrono::Days::new(3)).to_string());
+    run_ok(
+        mamori()
+            .args(["takeout", "request", "--data"])
+            .arg(&data)
+            .args(["--id", "M-1", "--applicant", "tanaka.k", "--description", "国保名簿", "--records", "40", "--purpose", "委託処理", "--medium", "mail:vendor@itaku.example.com", "--destination", "委託先", "--from", &from, "--until", &until]),
+    );
+    run_ok(mamori().args(["takeout", "approve", "--data"]).arg(&data).args(["--id", "M-1", "--approver", "kacho.s", "--on", &from]));
+    assert!(swaks(pf.smtp, "vendor@itaku.example.com", &list, "meibo.csv").status.success());
+    wait_for(|| !search("pii-mail-approved").is_empty(), "a ledgered pii-mail-approved event");
+    let _ = milter.kill();
+    let _ = milter.wait();
+    assert_eq!(search("pii-mail-approved")[0]["event"]["mamori"]["pii"]["takeout_approved"], true);
+    assert_eq!(pf.queue().iter().filter(|m| m["queue_name"] == "hold").count(), 1, "the approved mail is not held");
+}

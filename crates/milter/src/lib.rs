@@ -9,8 +9,8 @@
 //! and [`PiiInspector`], the hook the personal-data scanner plugs into (findings in mail to
 //! external domains → hold/reject/tag unless a takeout request approves it).
 //!
-//! What it does not do: scan for personal data itself (that is `mamori-pii`'s job, passed in as
-//! a function), write the ledger (the sink does), or rewrite bodies.
+//! What it does not do: scan for personal data itself (that is `mamori-pii`'s job, plugged in
+//! through [`pii_scanner`]), write the ledger (the sink does), or rewrite bodies.
 #![deny(missing_docs)]
 
 use bytes::Bytes;
@@ -199,10 +199,43 @@ pub struct PiiFinding {
     pub location: String,
     /// Confidence 0..1.
     pub confidence: f32,
+    /// Values the finding stands for (1, or the cells of a classified column).
+    pub count: usize,
 }
 
-/// Scanner function: (part name, bytes) → findings. `mamori-pii`'s `scan_bytes` fits here.
+/// Scanner function: (part name, bytes) → findings. [`pii_scanner`] wraps `mamori-pii`'s
+/// `scan_bytes`; tests may plug in another.
 pub type ScanFn = Box<dyn Fn(&str, &[u8]) -> Vec<PiiFinding> + Send + Sync>;
+
+/// `mamori_pii::scan_bytes` as a [`ScanFn`]: each part (body, CSV, xlsx, docx, PDF, zip, .eml …)
+/// is read as its format and every finding is reported by kind, location and confidence — the
+/// value itself never leaves the scanner. A classified column (氏名 / 住所 …) is one finding
+/// that stands for its cells; parts that cannot be read become an `unreadable` finding at
+/// confidence 0 (never matched against the threshold, but visible in the event).
+pub fn pii_scanner(opts: mamori_pii::Options) -> ScanFn {
+    Box::new(move |name: &str, bytes: &[u8]| {
+        let r = mamori_pii::scan_bytes(name, bytes, &opts);
+        let mut out: Vec<PiiFinding> = r
+            .findings
+            .iter()
+            .map(|f| {
+                let loc = match &f.location {
+                    mamori_pii::Location::Line { line, column } => format!("line {line}, column {column}"),
+                    mamori_pii::Location::Cell { sheet, cell } if sheet.is_empty() => format!("cell {cell}"),
+                    mamori_pii::Location::Cell { sheet, cell } => format!("sheet {sheet}, cell {cell}"),
+                    mamori_pii::Location::Page { page } => format!("page {page}"),
+                };
+                let loc = match &f.member {
+                    Some(m) => format!("{m}: {loc}"),
+                    None => loc,
+                };
+                PiiFinding { kind: f.kind.as_str().into(), location: loc, confidence: f.confidence, count: f.count }
+            })
+            .collect();
+        out.extend(r.problems.iter().map(|p| PiiFinding { kind: "unreadable".into(), location: format!("{}: {}", p.member.as_deref().unwrap_or(name), p.reason), confidence: 0.0, count: 0 }));
+        out
+    })
+}
 
 /// Takeout check: does an approved takeout request (持出し申請) cover this mail?
 pub type ApprovedFn = Box<dyn Fn(&MailInfo) -> bool + Send + Sync>;
@@ -247,7 +280,7 @@ impl Inspector for PiiInspector {
             "@timestamp": chrono_now(),
             "event": {"kind": "alert", "category": ["email"], "action": if approved { "pii-mail-approved" } else { "pii-mail-held" }, "module": "mamori", "dataset": "mamori.pii"},
             "email": email_fields(mail),
-            "mamori": {"pii": {"findings": findings.iter().map(|(p, f)| json!({"part": p, "kind": f.kind, "location": f.location, "confidence": f.confidence})).collect::<Vec<_>>(), "external_recipients": external, "takeout_approved": approved}},
+            "mamori": {"pii": {"findings": findings.iter().map(|(p, f)| json!({"part": p, "kind": f.kind, "location": f.location, "confidence": f.confidence, "count": f.count})).collect::<Vec<_>>(), "external_recipients": external, "takeout_approved": approved}},
         });
         let verdict = if approved { Verdict::Accept } else { self.action.with_reason(&format!("personal data ({}) to an external domain", kinds.into_iter().collect::<Vec<_>>().join(", "))) };
         Inspection { verdict, events: vec![event] }

@@ -8,7 +8,7 @@
 //! Needs root (Postfix's master drops privileges to `postfix`); skipped with a message when the
 //! programs are missing.
 
-use mamori_milter::{CanaryInspector, Config, EventSink, Inspector, PiiFinding, PiiInspector, Verdict};
+use mamori_milter::{CanaryInspector, Config, EventSink, Inspector, PiiFinding, PiiInspector, Verdict, pii_scanner};
 use mamori_trace::canary::{self, CanaryPlace};
 use mamori_trace::synth::{export_csv, population};
 use mamori_trace::{CanaryMeta, FingerprintKey};
@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 
 #[path = "support/postfix.rs"]
 mod support;
-use support::{Postfix, available, swaks, wait_for};
+use support::{Postfix, available, swaks, swaks_mail, wait_for};
 
 struct Events(Mutex<Vec<Value>>);
 
@@ -91,6 +91,115 @@ fn canary_list_mailed_through_postfix_is_held_and_names_the_export() {
     assert!(pf.log().contains(&format!("{id}: milter-hold")), "{}", pf.log());
 }
 
+/// The personal-data scanner (`mamori_pii::scan_bytes` through `pii_scanner`) behind the milter,
+/// with `action` for unapproved personal data to external domains; approval by a subject
+/// carrying 持出し承認 (the CLI checks the takeout ledger instead).
+fn start_pii(tmp: &std::path::Path, action: Verdict) -> (Postfix, Arc<Events>, tokio::runtime::Runtime) {
+    let approved = Box::new(|m: &mamori_milter::MailInfo| m.subject.as_deref().is_some_and(|s| s.contains("持出し承認")));
+    let pii = PiiInspector {
+        scan: pii_scanner(mamori_pii::Options::default()),
+        internal_domains: vec!["city.example.lg.jp".into()],
+        approved,
+        min_confidence: 0.6,
+        action,
+    };
+    let events = Arc::new(Events(Mutex::new(Vec::new())));
+    let (mport, rt) = start_milter(vec![Box::new(pii)], events.clone());
+    (Postfix::start(tmp, mport), events, rt)
+}
+
+fn kinds(ev: &Value) -> Vec<String> {
+    let mut k: Vec<String> = ev["mamori"]["pii"]["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap().to_owned()).collect();
+    k.sort();
+    k.dedup();
+    k
+}
+
+#[test]
+fn pii_scanner_holds_external_mail_with_a_resident_list_unless_a_takeout_approves() {
+    if !available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (pf, events, _rt) = start_pii(tmp.path(), Verdict::Hold(String::new()));
+    let list = tmp.path().join("list.csv");
+    std::fs::write(&list, export_csv(&population(5, 30))).unwrap();
+    let note = tmp.path().join("note.txt");
+    std::fs::write(&note, "来週の会議は第3会議室で行います。資料は各自お持ちください。\n").unwrap();
+
+    // Internal recipient: scanned, not held, no event.
+    assert!(swaks_mail(pf.smtp, "kaigo@city.example.lg.jp", "名簿", "添付します", Some((&list, "list.csv", "text/csv"))).status.success());
+    // External recipient, nothing personal: passes, no event.
+    assert!(swaks_mail(pf.smtp, "vendor@itaku.example.com", "会議", "ご確認ください", Some((&note, "note.txt", "text/plain"))).status.success());
+    wait_for(|| pf.log().matches("status=sent").count() >= 2, "both harmless mails delivered");
+    assert!(events.0.lock().unwrap().is_empty(), "{:?}", events.0.lock().unwrap());
+    assert!(pf.queue().iter().all(|m| m["queue_name"] != "hold"));
+
+    // External recipient, a resident list: held, with an event naming the kinds found.
+    assert!(swaks_mail(pf.smtp, "vendor@itaku.example.com", "名簿", "添付します", Some((&list, "list.csv", "text/csv"))).status.success());
+    wait_for(|| pf.queue().iter().any(|m| m["queue_name"] == "hold"), "the external mail held");
+    let ev = events.0.lock().unwrap().clone();
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(ev[0]["event"]["action"], "pii-mail-held");
+    assert_eq!(ev[0]["mamori"]["pii"]["external_recipients"][0], "vendor@itaku.example.com");
+    let k = kinds(&ev[0]);
+    for want in ["person_name", "birth_date", "address"] {
+        assert!(k.iter().any(|x| x == want), "{want} not in {k:?}");
+    }
+    // The 氏名 column (A) is one finding standing for its 30 cells, not 30 weak ones (カナ, B,
+    // is a name column too).
+    let names: Vec<&Value> = ev[0]["mamori"]["pii"]["findings"].as_array().unwrap().iter().filter(|f| f["kind"] == "person_name").collect();
+    assert!(names.iter().all(|f| f["count"] == 30 && f["part"] == "list.csv"), "{names:?}");
+    assert!(names.iter().any(|f| f["location"] == "cell A2:A31"), "{names:?}");
+    let id = pf.queue().into_iter().find(|m| m["queue_name"] == "hold").unwrap()["queue_id"].as_str().unwrap().to_owned();
+    let cat = Command::new("/usr/sbin/postcat").arg("-c").arg(&pf.dir).args(["-h", "-q", &id]).output().unwrap();
+    let cat = String::from_utf8_lossy(&cat.stdout);
+    assert!(cat.contains("X-Mamori-Alert: personal data (") && cat.contains("person_name"), "{cat}");
+
+    // The same list with an approved takeout: delivered, and the event says it was approved.
+    assert!(swaks_mail(pf.smtp, "vendor@itaku.example.com", "持出し承認 R8-012 名簿", "添付します", Some((&list, "list.csv", "text/csv"))).status.success());
+    wait_for(|| events.0.lock().unwrap().len() == 2, "the approved mail's event");
+    let ev = events.0.lock().unwrap().clone();
+    assert_eq!(ev[1]["event"]["action"], "pii-mail-approved");
+    assert_eq!(ev[1]["mamori"]["pii"]["takeout_approved"], true);
+    wait_for(|| pf.log().matches("status=sent").count() >= 3, "the approved mail delivered");
+    assert_eq!(pf.queue().iter().filter(|m| m["queue_name"] == "hold").count(), 1);
+}
+
+#[test]
+fn pii_scanner_rejects_a_my_number_in_the_body_and_tags_when_told_to() {
+    if !available() {
+        return;
+    }
+    // A valid 個人番号 (check digit by the 番号法施行令 formula) with its context word.
+    let base = "40391827365";
+    let mn = format!("{base}{}", mamori_pii::checkdigit::my_number_check(base));
+    assert!(mamori_pii::checkdigit::my_number(&mn), "test number {mn} must be valid");
+    let body = format!("お世話になります。申請者の個人番号は {} です。", &mn);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (pf, events, _rt) = start_pii(tmp.path(), Verdict::Reject(String::new()));
+    let out = swaks_mail(pf.smtp, "someone@example.net", "申請", &body, None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "a rejected mail makes swaks fail: {text}");
+    assert!(text.contains("550 5.7.1") && text.contains("my_number"), "{text}");
+    let ev = events.0.lock().unwrap().clone();
+    assert_eq!(ev.len(), 1);
+    assert_eq!(kinds(&ev[0]), vec!["my_number".to_string()]);
+    // An invalid check digit is no finding: the same text passes.
+    let bad = format!("{}{}", &mn[..11], (mn[11..].parse::<u32>().unwrap() + 1) % 10);
+    assert!(swaks_mail(pf.smtp, "someone@example.net", "申請", &format!("注文番号 {bad} の件です。"), None).status.success());
+    assert_eq!(events.0.lock().unwrap().len(), 1);
+    drop(pf);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (pf, events, _rt) = start_pii(tmp.path(), Verdict::Tag(String::new()));
+    assert!(swaks_mail(pf.smtp, "someone@example.net", "申請", &body, None).status.success());
+    wait_for(|| pf.log().contains("status=sent"), "the tagged mail delivered");
+    assert_eq!(events.0.lock().unwrap().len(), 1);
+    assert!(pf.queue().iter().all(|m| m["queue_name"] != "hold"));
+}
+
 #[test]
 fn pii_hook_holds_external_mail_unless_a_takeout_approves() {
     if !available() {
@@ -101,7 +210,7 @@ fn pii_hook_holds_external_mail_unless_a_takeout_approves() {
     // offers scan_bytes; every usable resident record is a `person_name` finding.
     let scan = Box::new(|name: &str, bytes: &[u8]| -> Vec<PiiFinding> {
         mamori_trace::read_list(name, bytes)
-            .map(|l| l.records.into_iter().map(|r| PiiFinding { kind: "person_name".into(), location: r.location, confidence: 0.9 }).collect())
+            .map(|l| l.records.into_iter().map(|r| PiiFinding { kind: "person_name".into(), location: r.location, confidence: 0.9, count: 1 }).collect())
             .unwrap_or_default()
     });
     let approved = Box::new(|m: &mamori_milter::MailInfo| m.subject.as_deref().is_some_and(|s| s.contains("持出し承認")));

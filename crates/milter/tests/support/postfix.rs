@@ -140,3 +140,14 @@ pub fn wait_for(mut f: impl FnMut() -> bool, what: &str) {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// One message with a subject, a body and optionally one attachment of `mime` type.
+pub fn swaks_mail(port: u16, to: &str, subject: &str, body: &str, attachment: Option<(&Path, &str, &str)>) -> std::process::Output {
+    let mut c = Command::new("swaks");
+    c.args(["--server", &format!("127.0.0.1:{port}"), "--from", "tanaka.k@city.example.lg.jp", "--to", to])
+        .args(["--header", &format!("Subject: {subject}"), "--body", body]);
+    if let Some((path, name, mime)) = attachment {
+        c.args(["--attach-type", mime, "--attach-name", name, "--attach"]).arg(format!("@{}", path.display()));
+    }
+    c.output().unwrap()
+}
