@@ -13,6 +13,7 @@ pub const ROSTER: &str = "職員番号,氏名,氏名カナ,所属コード,所�
 1003,鈴木 一郎,スズキ イチロウ,2010,市民課,主事,2000/4/1,採用,,suzuki.i@city.example.lg.jp
 1003,鈴木 一郎,スズキ イチロウ,2010,市民課,主事,2018/12/21,退職,,
 1004,佐藤 花子,サトウ ハナコ,3010,税務課,主事,2000/4/1,採用,,sato.h@city.example.lg.jp
+1006,田中 次郎,タナカ ジロウ,2010,市民課,主事,2010/4/1,採用,,tanaka.j@city.example.lg.jp
 ";
 
 pub fn data_cmd(data: &Path, args: &[&str]) -> Command {

@@ -71,7 +71,7 @@ pub async fn list(State(st): State<AppState>, auth: Auth) -> Result<Markup, UiEr
                 label for="title" { (auth.t("件名(アラートから開く場合は省略可)", "Title (optional when opened from alerts)")) }
                 input #title name="title";
                 label for="recognized_on" { (auth.t("認知日", "Known since")) }
-                input #recognized_on type="date" name="recognized_on" value=(today.format("%Y-%m-%d")) required;
+                input #recognized_on type="text" placeholder="2026-12-02 / 令和8年12月2日" name="recognized_on" value=(today.format("%Y-%m-%d")) required;
                 p { button #open-submit type="submit" { (auth.t("登録して台帳に記録する", "Open and record in the ledger")) } }
             }
         }
@@ -101,8 +101,8 @@ pub async fn open(State(st): State<AppState>, CsrfForm(auth, f): CsrfForm<OpenFo
     let fields = CaseFields { title: opt(&f.title), ..Default::default() };
     let book = ch::live_cases(&st).map_err(|e| err(&auth, e))?;
     let action = ch::open_action(&book, &st.reader.lock().unwrap(), &alerts, &[], on, fields).map_err(|e| UiError::bad_request(auth.lang, &e, &e))?;
-    let (_, c) = ch::submit_case(&st, &auth.name, action).await.map_err(|e| err(&auth, e))?;
-    Ok(Redirect::to(&format!("/ui/cases/{}", c.id)).into_response())
+    let (lid, c) = ch::submit_case(&st, &auth.name, action).await.map_err(|e| err(&auth, e))?;
+    Ok(Redirect::to(&format!("/ui/cases/{}?ledger={lid}", c.id)).into_response())
 }
 
 fn text_row(auth: &Auth, name: &str, ja: &str, en: &str, value: Option<&str>) -> Markup {
@@ -113,7 +113,7 @@ fn text_row(auth: &Auth, name: &str, ja: &str, en: &str, value: Option<&str>) ->
 }
 
 /// `GET /ui/cases/{id}`.
-pub async fn detail(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Markup, UiError> {
+pub async fn detail(State(st): State<AppState>, auth: Auth, Path(id): Path<String>, axum::extract::Query(q): axum::extract::Query<super::takeout::Done>) -> Result<Markup, UiError> {
     auth.require_page(&nav::CASES)?;
     let c = load(&st, &auth, &id)?;
     let keys = ch::log_keys(&st.dir, &st.ledger);
@@ -124,6 +124,7 @@ pub async fn detail(State(st): State<AppState>, auth: Auth, Path(id): Path<Strin
     let manage = auth.can(Action::ManageAlerts);
     let post = format!("/ui/cases/{}/act", c.id);
     let body = html! {
+        @if let Some(l) = q.ledger { (notice("ok", &format!("{} {l}", auth.t("台帳に記録しました。台帳番号", "Recorded in the ledger, entry")))) }
         (facts(&[
             (auth.t("事案番号", "Case"), html! { span #case-id { (c.id) } }),
             (auth.t("件名", "Title"), html! { (c.title()) }),
@@ -160,7 +161,7 @@ pub async fn detail(State(st): State<AppState>, auth: Auth, Path(id): Path<Strin
                 h2 { (auth.t("対応を記録する", "Record an action")) }
                 form.stack method="post" action=(post) #action-form {
                     (csrf_field(&auth)) input type="hidden" name="op" value="record_action";
-                    label for="on" { (auth.t("実施日", "Date")) } input #on type="date" name="on" value=(dates::today().format("%Y-%m-%d"));
+                    label for="on" { (auth.t("実施日", "Date")) } input #on type="text" placeholder="2026-12-02 / 令和8年12月2日" name="on" value=(dates::today().format("%Y-%m-%d"));
                     label for="text" { (auth.t("内容", "What was done")) } textarea #text name="text" required {}
                     p { button #action-submit type="submit" { (auth.t("記録する", "Record")) } }
                 }
@@ -188,7 +189,7 @@ pub async fn detail(State(st): State<AppState>, auth: Auth, Path(id): Path<Strin
                     (csrf_field(&auth)) input type="hidden" name="op" value="reported";
                     label for="kind" { (auth.t("報告", "Report")) }
                     select #kind name="kind" { option value="sokuho" { (auth.t("速報", "preliminary")) } option value="kakuho" { (auth.t("確報", "final")) } }
-                    label for="r_on" { (auth.t("報告日", "Sent on")) } input #r_on type="date" name="on" value=(dates::today().format("%Y-%m-%d"));
+                    label for="r_on" { (auth.t("報告日", "Sent on")) } input #r_on type="text" placeholder="2026-12-02 / 令和8年12月2日" name="on" value=(dates::today().format("%Y-%m-%d"));
                     label for="note" { (auth.t("受付番号など", "Reception number etc.")) } input #note name="text";
                     p { button type="submit" class="secondary" { (auth.t("報告済みとして記録する", "Record as sent")) } }
                 }
@@ -290,6 +291,6 @@ pub async fn act(State(st): State<AppState>, Path(id): Path<String>, CsrfForm(au
         }
         other => return Err(UiError::bad_request(auth.lang, &format!("操作「{other}」はありません"), "unknown operation")),
     };
-    ch::submit_case(&st, &auth.name, action).await.map_err(|e| err(&auth, e))?;
-    Ok(Redirect::to(&format!("/ui/cases/{id}")).into_response())
+    let (lid, _) = ch::submit_case(&st, &auth.name, action).await.map_err(|e| err(&auth, e))?;
+    Ok(Redirect::to(&format!("/ui/cases/{id}?ledger={lid}")).into_response())
 }

@@ -82,7 +82,7 @@ pub async fn page(State(st): State<AppState>, auth: Auth, Query(q): Query<MonthQ
             p { button type="submit" class="secondary" { (auth.t("表示", "Show")) } }
         }
         p #review-summary { (month.label_ja()) ": " (auth.t("イベント ", "events ")) strong #event-count { (r.events) } (auth.t(" 件、異常 ", ", anomalies ")) strong #anomaly-count { (r.anomalies.len()) } (auth.t(" 件、抽出 ", ", sampled ")) (r.sample.len()) (auth.t(" 件", "")) }
-        p #review-status { (notice(status.0, status.1)) }
+        div #review-status { (notice(status.0, status.1)) }
         (stacked_bars(auth.t("部署別・日別のイベント数", "Events per day per department"), &labels, &series))
         table #dept-totals { thead { tr { th scope="col" { (auth.t("所属", "Department")) } th scope="col" { (auth.t("件数", "Events")) } } } tbody { @for d in &r.departments { tr { td { (d.department) } td { (d.total) } } } } }
         h2 { (auth.t("異常(当月のアラート)", "Anomalies (alerts of the month)")) }

@@ -152,8 +152,8 @@ pub async fn page(State(st): State<AppState>, auth: Auth, axum::extract::Query(q
                 label for="purpose" { (auth.t("目的", "Purpose")) } input #purpose name="purpose" required;
                 label for="medium" { (auth.t("媒体(usb:管理番号 / mail:アドレス / paper)", "Medium (usb:ID / mail:address / paper)")) } input #medium name="medium" required;
                 label for="destination" { (auth.t("持出先", "Destination")) } input #destination name="destination";
-                label for="from" { (auth.t("開始日", "From")) } input #from type="date" name="from" required;
-                label for="until" { (auth.t("終了日(返却・消去期限)", "Until (return due)")) } input #until type="date" name="until" required;
+                label for="from" { (auth.t("開始日", "From")) } input #from type="text" placeholder="2026-12-02 / 令和8年12月2日" name="from" required;
+                label for="until" { (auth.t("終了日(返却・消去期限)", "Until (return due)")) } input #until type="text" placeholder="2026-12-02 / 令和8年12月2日" name="until" required;
                 p { button #request-submit type="submit" { (auth.t("申請して台帳に記録する", "File and record in the ledger")) } }
             }
         }
@@ -165,7 +165,7 @@ pub async fn page(State(st): State<AppState>, auth: Auth, axum::extract::Query(q
 #[derive(Deserialize)]
 pub struct Done {
     #[serde(default)]
-    ledger: Option<u64>,
+    pub(crate) ledger: Option<u64>,
 }
 
 /// The request form.

@@ -28,7 +28,7 @@ pub async fn page(State(st): State<AppState>, auth: Auth, Query(q): Query<AsOf>)
     let reminders = dir.vendor_reminders(as_of);
     let body = html! {
         form.stack method="get" action="/ui/vendors" {
-            label for="as_of" { (auth.t("基準日", "As of")) } input #as_of type="date" name="as_of" value=(as_of.format("%Y-%m-%d"));
+            label for="as_of" { (auth.t("基準日", "As of")) } input #as_of type="text" placeholder="2026-12-02 / 令和8年12月2日" name="as_of" value=(as_of.format("%Y-%m-%d"));
             p { button type="submit" class="secondary" { (auth.t("表示", "Show")) } }
         }
         h2 { (auth.t("消去証明書の督促", "Deletion certificates due")) }
