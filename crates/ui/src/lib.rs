@@ -56,6 +56,7 @@ pub fn routes(secure_cookies: bool) -> Router<AppState> {
     pages::routes()
         .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::Extension(ui))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
 }
 
 /// Adds CSP and the other browser hardening headers; pages are never cached.
