@@ -178,7 +178,61 @@ pub fn lines_pdf(title: &str, lines: &[String]) -> Result<Vec<u8>, String> {
     }
     let mut bytes = w.doc.save_to_bytes().map_err(|e| e.to_string())?;
     fix_random_ids(&mut bytes);
-    Ok(bytes)
+    clean_cmaps(&bytes)
+}
+
+/// A `<gid> <code point>` line with a code point beyond the BMP written as UTF-16 (a surrogate
+/// pair), as the PDF reference asks; other lines unchanged.
+fn utf16_target(l: &str) -> String {
+    let parts: Vec<&str> = l.split(' ').collect();
+    if let [gid, target] = parts[..]
+        && gid.starts_with('<')
+        && target.len() > 6
+        && let Ok(cp) = u32::from_str_radix(target.trim_matches(|c| c == '<' || c == '>'), 16)
+        && let Some(c) = char::from_u32(cp)
+    {
+        let mut buf = [0u16; 2];
+        let hex: String = c
+            .encode_utf16(&mut buf)
+            .iter()
+            .map(|u| format!("{u:04x}"))
+            .collect();
+        return format!("{gid} <{hex}>");
+    }
+    l.to_owned()
+}
+
+/// printpdf's ToUnicode CMaps carry `/CMapVersion` and `/WMode` entries (and PostScript
+/// comments) that lopdf's CMap parser refuses (it accepts only CIDSystemInfo, CMapName and
+/// CMapType before the mappings), so mamori-pii could not read the text layer (poppler can).
+/// Rewrites each CMap stream without those lines; the mappings are unchanged.
+fn clean_cmaps(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let mut doc = lopdf::Document::load_mem(bytes).map_err(|e| e.to_string())?;
+    for obj in doc.objects.values_mut() {
+        let lopdf::Object::Stream(st) = obj else {
+            continue;
+        };
+        let content = st
+            .decompressed_content()
+            .unwrap_or_else(|_| st.content.clone());
+        if !content.windows(9).any(|w| w == b"begincmap") {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&content);
+        let clean: String = text
+            .lines()
+            .filter(|l| {
+                let l = l.trim_start();
+                !(l.starts_with('%') || l.starts_with("/CMapVersion") || l.starts_with("/WMode"))
+            })
+            .map(|l| format!("{}\n", utf16_target(l.trim_end_matches('\r'))))
+            .collect();
+        st.set_plain_content(clean.into_bytes());
+        let _ = st.compress();
+    }
+    let mut out = Vec::new();
+    doc.save_to(&mut out).map_err(|e| e.to_string())?;
+    Ok(out)
 }
 
 /// printpdf writes random 32-letter ids (A–J) into the trailer and XMP metadata at save time;

@@ -614,7 +614,7 @@ pub(crate) fn events(r: &mut Rng, people: &People, cast: &Cast, res: &[Resident]
     {
         let f = format!("住基_{}.csv", d.format("%Y%m%d"));
         o.smb_read(t(d, 10, 12), ka, "juki", &format!("/スナップショット/{f}"));
-        o.usb_write(t(d, 16, 58), ka, KA_STICK, &f, None);
+        o.usb_write(t(d, 16, 58), ka, KA_STICK, &f, Some(res.len() as u64));
         if i == 1 {
             o.mail(
                 t(d, 17, 3),
@@ -963,6 +963,7 @@ pub(crate) fn finish(
                     e("kamaishi_bulk_export", cast.kb)],
          "allow": [e("kamaishi_handover_folder", cast.kc)],
          "counts": {"usb_snapshots": 6, "mails_home": 2, "proxy_mails": 2},
+         "ppc": {"records_sum": 6 * res.len() + 2_400 + 12_800, "records_max": res.len(), "why": "six whole-register snapshots on USB (each all residents) and the two lists B exported for A; the sum counts residents more than once (an upper bound), the maximum is the register"},
          "events": events("kamaishi")},
         {"id": "hiratsuka", "title_ja": "平塚市型: 退職前後の複製(退職翌日もアカウント有効、私物USB)", "title_en": "Hiratsuka: copies before and the day after retirement on a live account, plain USB",
          "people": [pj(cast.hh, "retires 2026-03-31")],

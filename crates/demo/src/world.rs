@@ -21,6 +21,9 @@ pub struct Config {
     pub residents: usize,
     /// Days of activity, ending on [`Config::last_day`] (at least 400: the scenarios span fiscal 2025).
     pub days: u32,
+    /// Background activity in percent of a normal office day's events (100; the CI-sized
+    /// acceptance test uses less so a debug build loads it in minutes).
+    pub activity: u32,
 }
 
 impl Default for Config {
@@ -30,6 +33,7 @@ impl Default for Config {
             staff: 600,
             residents: 30_000,
             days: 400,
+            activity: 100,
         }
     }
 }
@@ -451,7 +455,10 @@ impl People {
 /// The source files of a month and how `mamori ingest` reads them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Stream {
-    /// Business-system CSV (export log), first so exports precede their hand-overs.
+    /// Cloud-share audit JSON lines: first, because `fukuoka_invite` judges by the latest
+    /// event time seen (a month of other sources before it would make every invitation late).
+    Share,
+    /// Business-system CSV (export log), before mail so exports precede their hand-overs.
     Juki,
     /// Samba full_audit via syslog.
     Samba,
@@ -467,8 +474,6 @@ pub(crate) enum Stream {
     Cups,
     /// Chat webhook JSON lines.
     Chat,
-    /// Cloud-share audit JSON lines.
-    Share,
 }
 
 impl Stream {
@@ -867,6 +872,8 @@ pub(crate) struct Written {
     pub labels: Vec<(&'static str, String, usize)>,
     /// Manifest steps.
     pub steps: Vec<Value>,
+    /// Files written and not yet in an ingest step.
+    pub pending: BTreeMap<Stream, Vec<String>>,
 }
 
 fn flush_month(
@@ -900,12 +907,34 @@ fn flush_month(
         w.events += ls.len() as u64;
         write(out, &rel, text.as_bytes())?;
         w.files += 1;
-        let mut args: Vec<Value> = vec![json!("ingest")];
-        args.extend(s.ingest_args().into_iter().map(|a| json!(a)));
-        args.push(json!(rel));
-        w.steps.push(json!({"args": args}));
+        w.pending.entry(s).or_default().push(rel);
     }
     Ok(())
+}
+
+/// The ingest steps of the files written since the last call: one `mamori ingest` per format,
+/// streams in [`Stream`] order (so the files of a quarter go in a few large ingests).
+fn flush_steps(w: &mut Written) {
+    let mut pending = std::mem::take(&mut w.pending);
+    // Windows and endpoint documents are both ECS NDJSON: one ingest.
+    let mut ndjson = pending.remove(&Stream::Windows).unwrap_or_default();
+    ndjson.extend(pending.remove(&Stream::Endpoint).unwrap_or_default());
+    for (s, files) in pending {
+        if s > Stream::Endpoint && !ndjson.is_empty() {
+            push_step(w, Stream::Windows, std::mem::take(&mut ndjson));
+        }
+        push_step(w, s, files);
+    }
+    if !ndjson.is_empty() {
+        push_step(w, Stream::Windows, ndjson);
+    }
+}
+
+fn push_step(w: &mut Written, s: Stream, files: Vec<String>) {
+    let mut args: Vec<Value> = vec![json!("ingest")];
+    args.extend(s.ingest_args().into_iter().map(|a| json!(a)));
+    args.extend(files.into_iter().map(Value::String));
+    w.steps.push(json!({"args": args}));
 }
 
 // ---- The generator ----------------------------------------------------------------------------
@@ -922,6 +951,12 @@ pub fn generate(cfg: &Config, out: &Path) -> Result<Summary, DemoError> {
         return Err(DemoError::Config(format!(
             "--days {} は 400 以上にしてください(事案は 2025 年度全体にわたります)/ --days must be at least 400: the scenarios span fiscal 2025",
             cfg.days
+        )));
+    }
+    if cfg.activity == 0 || cfg.activity > 100 {
+        return Err(DemoError::Config(format!(
+            "--activity {} は 1〜100 にしてください / --activity must be 1–100",
+            cfg.activity
         )));
     }
     if cfg.staff < 60 {
@@ -948,6 +983,7 @@ pub fn generate(cfg: &Config, out: &Path) -> Result<Summary, DemoError> {
         events: 0,
         labels: Vec::new(),
         steps: Vec::new(),
+        pending: BTreeMap::new(),
     };
     crate::scenarios::directory(&mut r, out, &people, &cast, &res, &mut w, first)?;
 
@@ -965,7 +1001,15 @@ pub fn generate(cfg: &Config, out: &Path) -> Result<Summary, DemoError> {
             .filter(|p| p.post_at(d).is_some())
             .count() as u64;
         if workday(d) {
-            day(&mut r, &mut month, &people, &cast, d, &res);
+            day(
+                &mut r,
+                &mut month,
+                &people,
+                &cast,
+                d,
+                &res,
+                f64::from(cfg.activity) / 100.0,
+            );
         }
         let next = d + Duration::days(1);
         if next.month() != d.month() || next > last {
@@ -977,6 +1021,10 @@ pub fn generate(cfg: &Config, out: &Path) -> Result<Summary, DemoError> {
                 lines.push(l);
             }
             flush_month(out, &d.format("%Y-%m").to_string(), lines, &mut w)?;
+            // Ingest a quarter of the fiscal year at a time (Apr–Jun, Jul–Sep, Oct–Dec, Jan–Mar).
+            if d.month() % 3 == 0 || next > last {
+                flush_steps(&mut w);
+            }
         }
         d = next;
     }
@@ -1085,6 +1133,7 @@ fn day(
     cast: &crate::scenarios::Cast,
     d: NaiveDate,
     res: &[Resident],
+    act: f64,
 ) {
     o.tag = None;
     let nendomatsu = d.month() == 3 || (d.month() == 4 && d.day() <= 10);
@@ -1121,7 +1170,7 @@ fn day(
         o.logoff(at(d, end), p);
         let share = ka_share(unit);
         let dn = dept(unit).name;
-        for _ in 0..r.range(1, 3) {
+        for _ in 0..(r.range(1, 3) as f64 * act).round() as u64 {
             let ts = t(r);
             let f = format!(
                 "/{}/{}_{:02}.xlsx",
@@ -1135,7 +1184,7 @@ fn day(
                 o.smb_read(ts, p, &share, &f)
             }
         }
-        if r.chance(0.15) {
+        if r.chance(0.15 * act) {
             let ts = t(r);
             let f = format!(
                 "/{dn}/共有_{}.docx",
@@ -1147,12 +1196,12 @@ fn day(
                 o.smb_read(ts, p, "zenchou", &f)
             }
         }
-        for _ in 0..r.range(2, 5) {
+        for _ in 0..(r.range(2, 5) as f64 * act).round() as u64 {
             let ts = t(r);
             let site = *r.pick(SITES);
             o.web(ts, p, site);
         }
-        if r.chance(0.25) {
+        if r.chance(0.25 * act) {
             let ts = t(r);
             o.print(
                 ts,
@@ -1168,7 +1217,7 @@ fn day(
         }
         // Mail: to colleagues in the same 課 (attachments allowed), others and partners without.
         let mates = by_ka.get(ka_of(unit)).map(Vec::as_slice).unwrap_or(&[]);
-        if r.chance(0.6) && mates.len() > 1 {
+        if r.chance(0.6 * act) && mates.len() > 1 {
             let q = mates[r.below(mates.len() as u64) as usize];
             if q.id != p.id {
                 let ts = t(r);
@@ -1185,7 +1234,7 @@ fn day(
                 o.mail(ts, p, &[q.mail()], "", &atts);
             }
         }
-        if r.chance(0.15) {
+        if r.chance(0.15 * act) {
             let ts = t(r);
             let to = format!(
                 "{}@{}",
@@ -1194,7 +1243,7 @@ fn day(
             );
             o.mail(ts, p, &[to], "", &[]);
         }
-        if r.chance(0.3) && mates.len() > 1 {
+        if r.chance(0.3 * act) && mates.len() > 1 {
             let q = mates[r.below(mates.len() as u64) as usize];
             if q.id != p.id {
                 let ts = t(r);
@@ -1209,6 +1258,7 @@ fn day(
                 r.range(0, 4)
             };
             let n = if nendomatsu { n + n / 2 } else { n };
+            let n = (n as f64 * act).round() as u64;
             for _ in 0..n {
                 let ts = t(r);
                 let who = &res[r.below(res.len() as u64) as usize];
@@ -1220,7 +1270,7 @@ fn day(
                 let file = format!("一覧_{}_{}.csv", d.format("%Y%m%d"), p.account);
                 o.juki(ts, p, "JKR0301", "一覧出力", "", n, &file);
             }
-            if unit.starts_with("2010") && r.chance(0.1) {
+            if unit.starts_with("2010") && r.chance(0.1 * act) {
                 let ts = t(r);
                 o.smb_read(
                     ts,
@@ -1244,7 +1294,7 @@ fn day(
         }
         // Cloud share: partners, revoked the same day.
         if r.chance(0.004) {
-            let ts = t(r);
+            let ts = at(d, hms(9, 30, 0) + r.below(2 * 3600) as u32);
             let link = format!(
                 "https://files.example.com/s/{}{}",
                 p.account.replace('.', ""),
@@ -1260,7 +1310,7 @@ fn day(
                 &who,
             );
             o.share(
-                ts + 3600 * 3,
+                ts + 3600 * 2,
                 p,
                 "UNSHARE",
                 &format!("{}_打合せ資料.pdf", d.format("%m%d")),

@@ -29,6 +29,7 @@ fn same_seed_same_bytes() {
         staff: 80,
         residents: 1000,
         days: 400,
+        activity: 100,
     };
     let a = tempfile::tempdir().unwrap();
     let b = tempfile::tempdir().unwrap();
@@ -63,6 +64,7 @@ fn resident_numbers_have_valid_check_digits() {
             staff: 60,
             residents: 1000,
             days: 400,
+            activity: 100,
         },
         d.path(),
     )
@@ -93,6 +95,7 @@ fn too_few_days_is_refused() {
             staff: 100,
             residents: 1000,
             days: 100,
+            activity: 100,
         },
         d.path(),
     )

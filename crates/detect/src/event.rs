@@ -141,9 +141,10 @@ impl<'a> Event<'a> {
     /// True for an outgoing mail or chat message (ECS `email.direction: outbound`, a
     /// `email.*` document with a sender, or a chat message).
     pub fn is_message(&self) -> bool {
-        // Postfix: only the correlated message event, not each of its log lines.
+        // Postfix: only the correlated message event, not each of its log lines (per-line
+        // events are `syslog.postfix/<daemon>`, see docs/sources/postfix.md).
         let ds = self.dataset();
-        if ds.starts_with("postfix") && ds != "postfix.message" {
+        if (ds.starts_with("postfix") || ds.starts_with("syslog.postfix")) && ds != "postfix.message" {
             return false;
         }
         self.get("email").is_some() && (!self.strs("email.to.address").is_empty() || self.str("email.direction").is_some())

@@ -43,6 +43,9 @@ pub struct GenerateArgs {
     /// Days of activity (at least 400).
     #[arg(long, default_value_t = 400)]
     days: u32,
+    /// Background activity, percent of a normal day's events (1–100).
+    #[arg(long, default_value_t = 100)]
+    activity: u32,
 }
 
 /// Runs `mamori demo …`.
@@ -54,6 +57,7 @@ pub fn run(c: DemoCmd) -> Result<()> {
                 staff: a.staff,
                 residents: a.residents,
                 days: a.days,
+                activity: a.activity,
             };
             let t = std::time::Instant::now();
             let s = generate(&cfg, &a.out)?;
