@@ -1,4 +1,5 @@
-//! The web UI's role test over HTTP: one table says, for every page and every action, which
+//! The web UI's role test over HTTP: one table says, for every page and the actions of the
+//! core pages (the case/takeout/log-review actions are exercised in ui_workflows), which
 //! roles are allowed; each role logs in through the login form and is allowed or refused
 //! (403) accordingly. Also: no session → login page, a POST without or with a wrong CSRF token
 //! is refused, the security headers and cookie flags, login rate limiting, and that account
@@ -32,6 +33,14 @@ const TABLE: &[(&str, &str, &str, &[(&str, &str)], &[&str])] = &[
     ("access review", "GET", "/ui/review", &[], &["officer", "auditor", "viewer"]),
     ("access review sign-off", "POST", "/ui/review/sign", &[("as_of", "2024-04-01"), ("summary", "確認済み")], &["admin", "officer"]),
     ("USB register", "GET", "/ui/usb", &[], &["officer", "auditor", "viewer"]),
+    ("takeout requests", "GET", "/ui/takeouts", &[], &["officer", "auditor", "viewer"]),
+    ("takeout ledger PDF", "GET", "/ui/takeouts.pdf", &[], &["officer", "auditor", "viewer"]),
+    ("vendors", "GET", "/ui/vendors", &[], &["officer", "auditor", "viewer"]),
+    ("monthly log review", "GET", "/ui/logreview", &[], &["officer", "auditor", "viewer"]),
+    ("cases", "GET", "/ui/cases", &[], &["officer", "auditor", "viewer"]),
+    ("PPC reports", "GET", "/ui/ppc", &[], &["officer", "auditor", "viewer"]),
+    ("open a case", "POST", "/ui/cases", &[("title", "役割表の確認 {role}"), ("recognized_on", "2026-12-01")], &["officer"]),
+    ("log review comment", "POST", "/ui/logreview/comment", &[("month", "2018-12"), ("kind", "general"), ("text", "役割表の確認 {role}")], &["auditor"]),
     ("settings", "GET", "/ui/settings", &[], &["admin", "auditor"]),
     ("add user", "POST", "/ui/settings/users", &[("name", "added.by.{role}"), ("role", "viewer"), ("password", "added-password-0001")], &["admin"]),
 ];
@@ -73,7 +82,7 @@ fn every_page_and_action_per_role_from_one_table() {
     // The menu shows exactly the GET pages the table allows.
     for (role, client) in &clients {
         let home = client.get("/ui/");
-        for (what, method, path, _, allowed) in TABLE.iter().filter(|r| r.1 == "GET" && !r.2.contains('{') && r.2 != "/ui/") {
+        for (what, method, path, _, allowed) in TABLE.iter().filter(|r| r.1 == "GET" && !r.2.contains('{') && !r.2.ends_with(".pdf") && r.2 != "/ui/") {
             let _ = method;
             let shown = home.body.contains(&format!("<a href=\"{path}\""));
             assert_eq!(shown, allowed.contains(role), "menu entry {what} for {role}");
