@@ -74,7 +74,8 @@ enum Cmd {
     Ingest {
         #[command(flatten)]
         d: DataArg,
-        /// Input format: ecs-ndjson or syslog.
+        /// Input format: ecs-ndjson, syslog, evtx, csv-mapping, webhook, auditd, usbguard,
+        /// journald, postfix, squid, cups-page, cups-access (or roster).
         #[arg(long, default_value = "ecs-ndjson")]
         format: String,
         /// Send to a running server instead of writing the data directory.
@@ -280,7 +281,7 @@ struct SearchArgs {
 
 fn main() {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,evtx=warn".into())) // evtx logs every chunk at INFO
         .with_writer(std::io::stderr)
         .init();
     if let Err(e) = run(Cli::parse()) {

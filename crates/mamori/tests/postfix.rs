@@ -469,7 +469,7 @@ fn real_postfix_log_correlates_into_message_events() {
 /// The live path: the real Postfix lines captured from the run above
 /// (crates/sources/tests/fixtures/postfix/maillog_3.7) sent to `mamori serve` over syslog TCP
 /// with PRI `<22>` (mail.info), as rsyslog forwards them; each line comes back as an event with
-/// the per-line mail fields.
+/// the per-line mail fields, and the lines are joined by queue id into message events.
 #[test]
 fn postfix_lines_over_syslog_tcp_are_enriched_live() {
     let log = std::fs::read_to_string(concat!(
@@ -542,5 +542,30 @@ fn postfix_lines_over_syslog_tcp_are_enriched_live() {
             .any(|h| h["email"]["attachments"][0]["file"]["name"] == "住民一覧.pdf"),
         "{headers:#?}"
     );
+    // Correlated by queue id on the live path too, as `ingest --format postfix` does: one
+    // message event per message (two closed by qmgr's `removed`, the deferred one emitted
+    // incomplete when the connection closed), joining from/to/size/subject/attachments lines.
+    let mut msgs = Vec::new();
+    while Instant::now() < deadline + Duration::from_secs(30) {
+        msgs = query("action=mail-message");
+        if msgs.len() >= 3 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(msgs.len(), 3, "{msgs:#?}");
+    let m1 = msgs
+        .iter()
+        .find(|m| m["email"]["from"]["address"][0] == "tanaka.k@test.example.lg.jp")
+        .expect("tanaka's message");
+    assert_eq!(m1["mamori"]["mail"]["complete"], false);
+    assert_eq!(m1["mamori"]["mail"]["nrcpt"], 6);
+    assert!(m1["mamori"]["mail"]["size"].as_u64().unwrap() > 500);
+    assert_eq!(m1["email"]["subject"], "住民データ");
+    let names: Vec<&str> = m1["email"]["attachments"].as_array().unwrap().iter().map(|a| a["file"]["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["住民一覧.pdf", "kazei_2026.csv"]);
+    let to = m1["email"]["to"]["address"].to_string();
+    assert!(to.contains("leak@outside.example") && to.contains("juki.ka@test.example.lg.jp"), "{to}");
+    assert_eq!(msgs.iter().filter(|m| m["mamori"]["mail"]["complete"] == true).count(), 2, "{msgs:#?}");
     srv.stop();
 }

@@ -55,6 +55,27 @@ pub enum Format {
 }
 
 impl Format {
+    /// Every format, in the order the help text lists them.
+    pub const ALL: [Format; 12] = [
+        Format::EcsNdjson,
+        Format::Syslog,
+        Format::Evtx,
+        Format::CsvMapping,
+        Format::Webhook,
+        Format::Auditd,
+        Format::Usbguard,
+        Format::Journald,
+        Format::Postfix,
+        Format::Squid,
+        Format::CupsPage,
+        Format::CupsAccess,
+    ];
+
+    /// Every format name, comma-separated (for help texts and error hints).
+    pub fn names() -> String {
+        Format::ALL.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ")
+    }
+
     /// The name used on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -80,9 +101,9 @@ impl fmt::Display for Format {
     }
 }
 
-/// The given format name is not one of `ecs-ndjson`, `syslog`, `evtx`.
+/// The given format name is not one of [`Format::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown input format {0:?}; hint: use \"ecs-ndjson\", \"syslog\" or \"evtx\"")]
+#[error("unknown input format {0:?}; hint: use one of {names}", names = Format::names())]
 pub struct UnknownFormat(pub String);
 
 impl FromStr for Format {
@@ -115,7 +136,7 @@ mod tests {
 
     #[test]
     fn from_str_round_trips() {
-        for f in [Format::EcsNdjson, Format::Syslog, Format::Evtx, Format::CsvMapping, Format::Webhook] {
+        for f in Format::ALL {
             assert_eq!(f.as_str().parse::<Format>().unwrap(), f);
             assert_eq!(f.to_string(), f.as_str());
         }
@@ -126,6 +147,8 @@ mod tests {
     fn from_str_rejects_unknown() {
         let err = "json".parse::<Format>().unwrap_err();
         assert_eq!(err, UnknownFormat("json".into()));
-        assert!(err.to_string().contains("ecs-ndjson"));
+        for f in Format::ALL {
+            assert!(err.to_string().contains(f.as_str()), "{err} lacks {f}");
+        }
     }
 }
