@@ -35,6 +35,56 @@ pub struct ScanArgs {
     /// Treat world-readable (o+r) files as readable by all staff.
     #[arg(long)]
     world_readable_is_all_staff: bool,
+    /// Data directory whose canary records (目印レコード, `mamori canary make`) are looked for
+    /// in every scanned file; each sighting is ledgered there as an alert (`canary-sighted`,
+    /// channel share) naming the export and its recipient (server stopped, or a dedicated data
+    /// directory).
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+/// Canary records of a data directory, looked for in scanned files.
+struct Canaries {
+    dir: mamori_server::DataDir,
+    key: mamori_trace::FingerprintKey,
+    metas: Vec<mamori_trace::CanaryMeta>,
+}
+
+impl Canaries {
+    fn open(data: &std::path::Path) -> Result<Canaries> {
+        let dir = mamori_server::DataDir::new(data);
+        let key = dir.fingerprint_key().with_context(|| format!("fingerprint key of {}", data.display()))?;
+        let metas = dir.fingerprint_store().with_context(|| format!("fingerprint store of {}", data.display()))?.canaries().to_vec();
+        Ok(Canaries { dir, key, metas })
+    }
+
+    /// Looks for canaries in one file; ledgers each sighting; returns how many.
+    fn check(&self, path: &str) -> Result<usize> {
+        if self.metas.is_empty() {
+            return Ok(0);
+        }
+        let Ok(bytes) = std::fs::read(path) else { return Ok(0) };
+        let Ok(list) = mamori_trace::read_list(path, &bytes) else { return Ok(0) };
+        let feats: Vec<Vec<u64>> = list.records.iter().map(|l| mamori_trace::features(&self.key, &l.record)).collect();
+        let locs: Vec<String> = list.records.iter().map(|l| format!("{path}: {}", l.location)).collect();
+        let mut n = 0;
+        for s in mamori_trace::sightings(&self.metas, locs.iter().map(String::as_str).zip(feats.iter().map(Vec::as_slice))) {
+            let doc = serde_json::json!({
+                "@timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                "event": {"kind": "alert", "category": ["file", "intrusion_detection"], "type": ["indicator"], "action": "canary-sighted", "module": "mamori", "dataset": "mamori.trace", "severity": 90,
+                          "reason": format!("目印レコード検出 / canary record sighted: export {} given to {}", s.canary.export, s.canary.recipient)},
+                "file": {"path": path, "name": std::path::Path::new(path).file_name().map(|n| n.to_string_lossy().into_owned())},
+                "mamori": {"canary": {"canary_id": s.canary.canary_id, "export": s.canary.export, "recipient": s.canary.recipient, "registration_id": s.canary.ledger_id, "location": s.location, "shared_features": s.shared, "certain": true, "channel": "share"}},
+            });
+            let id = self.dir.record_sighting(&doc).context("ledgering a canary sighting")?;
+            eprintln!(
+                "★ 目印レコード検出 / canary sighted: {} — 書出し「{}」受取人 {} (登録 #{}) at {} → 台帳 #{id} / ledger entry #{id}",
+                s.canary.canary_id, s.canary.export, s.canary.recipient, s.canary.ledger_id, s.location
+            );
+            n += 1;
+        }
+        Ok(n)
+    }
 }
 
 fn display_path(r: &FileReport, f: &Finding) -> String {
@@ -134,7 +184,11 @@ pub fn run(a: ScanArgs) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut found = 0usize;
+    let canaries = a.data.as_deref().map(Canaries::open).transpose()?;
     let mut report = |r: &FileReport, out: &mut std::io::BufWriter<std::io::StdoutLock>| -> Result<()> {
+        if let Some(c) = &canaries {
+            c.check(&r.path)?;
+        }
         let kept: Vec<&Finding> = r.findings.iter().filter(|f| f.confidence >= a.min_confidence).collect();
         found += kept.len();
         if a.json {

@@ -255,3 +255,34 @@ fn personal_data_mailed_outside_is_held_unless_a_takeout_approves() {
     assert_eq!(search("pii-mail-approved")[0]["event"]["mamori"]["pii"]["takeout_approved"], true);
     assert_eq!(pf.queue().iter().filter(|m| m["queue_name"] == "hold").count(), 1, "the approved mail is not held");
 }
+
+/// `mamori scan --data D` on a share: a file carrying a canary record of D is a ledgered
+/// `canary-sighted` alert (channel share) naming the export and the recipient; a file without
+/// one, and the same scan without --data, ledger nothing.
+#[test]
+fn canary_found_by_the_share_scanner_is_ledgered_as_alert() {
+    let (tmp, data) = setup();
+    let share = tmp.path().join("share");
+    std::fs::create_dir_all(share.join("引継ぎ")).unwrap();
+    let marked = share.join("引継ぎ/名簿_委託先.csv");
+    std::fs::write(&marked, export_csv(&population(44, 60))).unwrap();
+    run_ok(mamori().args(["canary", "make", "--export", "委託2026-003", "--recipient", "sato.h", "--into"]).arg(&marked).arg("--data").arg(&data));
+    std::fs::write(share.join("引継ぎ/別の名簿.csv"), export_csv(&population(45, 60))).unwrap();
+    let search = || -> Vec<Value> { run_ok(mamori().args(["search", "--action", "canary-sighted", "--json", "--data"]).arg(&data)).lines().map(|l| serde_json::from_str(l).unwrap()).collect() };
+
+    run_ok(mamori().args(["scan", "--json"]).arg(&share));
+    assert!(search().is_empty(), "no --data, no sighting");
+    let out = mamori().args(["scan", "--json", "--data"]).arg(&data).arg(&share).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("委託2026-003"));
+    let hits = search();
+    assert!(!hits.is_empty());
+    for h in &hits {
+        let ev = &h["event"];
+        assert_eq!(ev["event"]["kind"], "alert");
+        assert_eq!(ev["mamori"]["canary"]["export"], "委託2026-003");
+        assert_eq!(ev["mamori"]["canary"]["recipient"], "sato.h");
+        assert_eq!(ev["mamori"]["canary"]["channel"], "share");
+        assert!(ev["file"]["path"].as_str().unwrap().ends_with("名簿_委託先.csv"), "{ev}");
+    }
+}
