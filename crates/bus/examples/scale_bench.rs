@@ -27,7 +27,14 @@ use serde_json::{Value, json};
 
 fn event(i: u64) -> Value {
     let users = 1000;
-    let actions = ["file-read", "file-write", "print", "logon", "export", "mail-send"];
+    let actions = [
+        "file-read",
+        "file-write",
+        "print",
+        "logon",
+        "export",
+        "mail-send",
+    ];
     json!({
         "@timestamp": format!("2024-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}+09:00", 1 + (i / 2_000_000) % 12, 1 + (i / 70_000) % 28, 8 + (i / 3600) % 10, (i / 60) % 60, i % 60, i % 1000),
         "event": {"kind": "event", "category": ["file"], "action": actions[(i % 6) as usize], "outcome": "success", "module": "samba", "dataset": "samba.full_audit"},
@@ -55,7 +62,10 @@ fn fill_ledger(path: &std::path::Path, origin: &str, n: u64) -> Ledger {
     while i < n {
         let k = 4096.min(n - i);
         let entries = (i..i + k)
-            .map(|j| NewEntry { kind: EntryKind::Event, payload: event(j).to_string().into_bytes() })
+            .map(|j| NewEntry {
+                kind: EntryKind::Event,
+                payload: event(j).to_string().into_bytes(),
+            })
             .collect();
         ledger.append_blocking(entries).unwrap();
         i += k;
@@ -71,17 +81,39 @@ fn ingest(per_city: u64) {
     schema::create_single(&cfg).unwrap();
     let bus = BusConfig::new(&nats.url());
     for k in [1usize, 3] {
-        let tenants: Vec<TenantId> = (0..k).map(|c| TenantId::new(&format!("run{k}-city{c}")).unwrap()).collect();
+        let tenants: Vec<TenantId> = (0..k)
+            .map(|c| TenantId::new(&format!("run{k}-city{c}")).unwrap())
+            .collect();
         let ledgers: Vec<Ledger> = tenants
             .iter()
-            .map(|t| fill_ledger(&d.path().join(t.as_str()), &format!("bench.lg.jp/{t}"), per_city))
+            .map(|t| {
+                fill_ledger(
+                    &d.path().join(t.as_str()),
+                    &format!("bench.lg.jp/{t}"),
+                    per_city,
+                )
+            })
             .collect();
-        let bytes: u64 = (0..per_city.min(1000)).map(|i| event(i).to_string().len() as u64).sum::<u64>() / per_city.min(1000);
+        let bytes: u64 = (0..per_city.min(1000))
+            .map(|i| event(i).to_string().len() as u64)
+            .sum::<u64>()
+            / per_city.min(1000);
         let start = Instant::now();
-        let pubs: Vec<Publisher> = tenants.iter().zip(&ledgers).map(|(t, l)| Publisher::spawn(l.clone(), bus.clone(), t.clone())).collect();
+        let pubs: Vec<Publisher> = tenants
+            .iter()
+            .zip(&ledgers)
+            .map(|(t, l)| Publisher::spawn(l.clone(), bus.clone(), t.clone()))
+            .collect();
         let cons: Vec<Consumer<IndexSink<ClickHouseStore>>> = tenants
             .iter()
-            .map(|t| Consumer::spawn(bus.clone(), t.clone(), &format!("index-{t}"), IndexSink::new(ClickHouseStore::open(cfg.clone(), t.clone()).unwrap())))
+            .map(|t| {
+                Consumer::spawn(
+                    bus.clone(),
+                    t.clone(),
+                    &format!("index-{t}"),
+                    IndexSink::new(ClickHouseStore::open(cfg.clone(), t.clone()).unwrap()),
+                )
+            })
             .collect();
         while cons.iter().any(|c| c.delivered() < per_city) {
             std::thread::sleep(Duration::from_millis(20));
@@ -111,7 +143,13 @@ fn bytes(n: u64) {
         .iter()
         .zip(&raws)
         .enumerate()
-        .map(|(i, (doc, raw))| IndexEvent { id: i as u64, ingested_micros: 1_711_929_600_000_000 + i as i64, kind: EventKind::Event, doc, raw: Some(raw.as_bytes()) })
+        .map(|(i, (doc, raw))| IndexEvent {
+            id: i as u64,
+            ingested_micros: 1_711_929_600_000_000 + i as i64,
+            kind: EventKind::Event,
+            doc,
+            raw: Some(raw.as_bytes()),
+        })
         .collect();
     let path = d.path().join("index.db");
     let mut sqlite = Store::open(&path).unwrap();
@@ -133,7 +171,10 @@ fn bytes(n: u64) {
         store.index_batch(c).unwrap();
     }
     let c_secs = t.elapsed().as_secs_f64();
-    store.client().exec("optimize", "OPTIMIZE TABLE mamori_events FINAL").unwrap();
+    store
+        .client()
+        .exec("optimize", "OPTIMIZE TABLE mamori_events FINAL")
+        .unwrap();
     let c_bytes = ch.table_bytes("default", "mamori_events").unwrap();
     #[derive(serde::Deserialize)]
     struct Col {
@@ -144,11 +185,26 @@ fn bytes(n: u64) {
         .client()
         .select("columns", "SELECT name, data_compressed_bytes AS b FROM system.columns WHERE table = 'mamori_events' ORDER BY b DESC")
         .unwrap();
-    println!("bytes events={n} json_bytes_per_event={}", json_bytes as u64 / n);
-    println!("bytes sqlite index_seconds={s_secs:.1} events_per_s={:.0} bytes_on_disk={s_bytes} per_event={}", n as f64 / s_secs, s_bytes / n);
-    println!("bytes clickhouse index_seconds={c_secs:.1} events_per_s={:.0} bytes_on_disk={c_bytes} per_event={}", n as f64 / c_secs, c_bytes / n);
+    println!(
+        "bytes events={n} json_bytes_per_event={}",
+        json_bytes as u64 / n
+    );
+    println!(
+        "bytes sqlite index_seconds={s_secs:.1} events_per_s={:.0} bytes_on_disk={s_bytes} per_event={}",
+        n as f64 / s_secs,
+        s_bytes / n
+    );
+    println!(
+        "bytes clickhouse index_seconds={c_secs:.1} events_per_s={:.0} bytes_on_disk={c_bytes} per_event={}",
+        n as f64 / c_secs,
+        c_bytes / n
+    );
     for c in cols.iter().take(6) {
-        println!("bytes clickhouse column {} per_event={:.1}", c.name, c.b as f64 / n as f64);
+        println!(
+            "bytes clickhouse column {} per_event={:.1}",
+            c.name,
+            c.b as f64 / n as f64
+        );
     }
 }
 
@@ -160,7 +216,10 @@ fn pct(mut v: Vec<f64>) -> (f64, f64) {
 fn query(n: u64) {
     let d = dir();
     let ch = LocalServer::start(&d.path().join("ch"), None).unwrap();
-    let cfg = Config { timeout: Duration::from_secs(3600), ..Config::single(&ch.url()) };
+    let cfg = Config {
+        timeout: Duration::from_secs(3600),
+        ..Config::single(&ch.url())
+    };
     schema::create_single(&cfg).unwrap();
     let store = ClickHouseStore::open(cfg.clone(), TenantId::new("bench").unwrap()).unwrap();
     let c = store.client();
@@ -187,9 +246,20 @@ fn query(n: u64) {
         eprintln!("loaded {at} rows, {:.0} s", t.elapsed().as_secs_f64());
     }
     let load = t.elapsed().as_secs_f64();
-    c.exec("progress", &format!("INSERT INTO mamori_progress (tenant, upto) VALUES ('bench', {})", n - 1)).unwrap();
+    c.exec(
+        "progress",
+        &format!(
+            "INSERT INTO mamori_progress (tenant, upto) VALUES ('bench', {})",
+            n - 1
+        ),
+    )
+    .unwrap();
     let bytes = ch.table_bytes("default", "mamori_events").unwrap();
-    println!("query rows={n} load_seconds={load:.0} rows_per_s={:.0} bytes_on_disk={bytes} per_row={:.1}", n as f64 / load, bytes as f64 / n as f64);
+    println!(
+        "query rows={n} load_seconds={load:.0} rows_per_s={:.0} bytes_on_disk={bytes} per_row={:.1}",
+        n as f64 / load,
+        bytes as f64 / n as f64
+    );
     let mid = 1704034800000000i64 + (n as i64 / 2) * 315_000;
     let ts = |m: i64| {
         let secs = m / 1_000_000;
@@ -205,13 +275,61 @@ fn query(n: u64) {
     let (from, to) = (ts(mid), ts(mid + 86_400_000_000));
     let rare = format!("#{}", n / 3 + 17);
     let cases: Vec<(&str, Query)> = vec![
-        ("newest page, no filter", Query { limit: Some(100), ..Query::default() }),
-        ("user, newest 100", Query { user: Some("staff42".into()), ..Query::default() }),
-        ("user + 1 day", Query { user: Some("staff42".into()), from: Some(from.clone()), to: Some(to.clone()), ..Query::default() }),
-        ("host + action", Query { host: Some("pc-77".into()), action: Some("file-write".into()), ..Query::default() }),
-        ("path prefix + 1 day", Query { path: Some("/共有/住民課/住民基本台帳/123".into()), from: Some(from.clone()), to: Some(to.clone()), ..Query::default() }),
-        ("full text, one match", Query { q: Some(rare.clone()), ..Query::default() }),
-        ("full text common + user", Query { q: Some("print".into()), user: Some("staff42".into()), ..Query::default() }),
+        (
+            "newest page, no filter",
+            Query {
+                limit: Some(100),
+                ..Query::default()
+            },
+        ),
+        (
+            "user, newest 100",
+            Query {
+                user: Some("staff42".into()),
+                ..Query::default()
+            },
+        ),
+        (
+            "user + 1 day",
+            Query {
+                user: Some("staff42".into()),
+                from: Some(from.clone()),
+                to: Some(to.clone()),
+                ..Query::default()
+            },
+        ),
+        (
+            "host + action",
+            Query {
+                host: Some("pc-77".into()),
+                action: Some("file-write".into()),
+                ..Query::default()
+            },
+        ),
+        (
+            "path prefix + 1 day",
+            Query {
+                path: Some("/共有/住民課/住民基本台帳/123".into()),
+                from: Some(from.clone()),
+                to: Some(to.clone()),
+                ..Query::default()
+            },
+        ),
+        (
+            "full text, one match",
+            Query {
+                q: Some(rare.clone()),
+                ..Query::default()
+            },
+        ),
+        (
+            "full text common + user",
+            Query {
+                q: Some("print".into()),
+                user: Some("staff42".into()),
+                ..Query::default()
+            },
+        ),
     ];
     for (name, q) in &cases {
         let mut lat = Vec::new();
@@ -230,7 +348,9 @@ fn query(n: u64) {
     let mut lat = Vec::new();
     for r in 0..11 {
         let t = Instant::now();
-        let p = store.timeline("staff42", Some(&from), None, Some(100), None).unwrap();
+        let p = store
+            .timeline("staff42", Some(&from), None, Some(100), None)
+            .unwrap();
         assert!(!p.events.is_empty());
         if r > 0 {
             lat.push(t.elapsed().as_secs_f64() * 1000.0);

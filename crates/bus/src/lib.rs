@@ -84,7 +84,9 @@ pub enum BusError {
     Frame(String),
 }
 
-fn nats_err(context: &'static str) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> BusError {
+fn nats_err(
+    context: &'static str,
+) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> BusError {
     move |e| BusError::Nats {
         context,
         reason: e.to_string(),
@@ -139,7 +141,10 @@ pub fn encode_frame(records: &[BusRecord]) -> Vec<u8> {
 pub fn decode_frame(mut b: &[u8]) -> Result<Vec<BusRecord>, BusError> {
     fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8], BusError> {
         if b.len() < n {
-            return Err(BusError::Frame(format!("truncated: need {n} bytes, {} left", b.len())));
+            return Err(BusError::Frame(format!(
+                "truncated: need {n} bytes, {} left",
+                b.len()
+            )));
         }
         let (h, t) = b.split_at(n);
         *b = t;
@@ -158,7 +163,10 @@ pub fn decode_frame(mut b: &[u8]) -> Result<Vec<BusRecord>, BusError> {
         if let Some(prev) = out.last()
             && prev.id + 1 != id
         {
-            return Err(BusError::Frame(format!("record {id} does not follow {}", prev.id)));
+            return Err(BusError::Frame(format!(
+                "record {id} does not follow {}",
+                prev.id
+            )));
         }
         out.push(BusRecord {
             id,
@@ -197,7 +205,10 @@ async fn connect(cfg: &BusConfig) -> Result<jetstream::Context, BusError> {
 
 /// Creates the stream if it does not exist (file storage, all tenants' subjects, 2-minute
 /// duplicate window).
-pub async fn ensure_stream(js: &jetstream::Context, cfg: &BusConfig) -> Result<jetstream::stream::Stream, BusError> {
+pub async fn ensure_stream(
+    js: &jetstream::Context,
+    cfg: &BusConfig,
+) -> Result<jetstream::stream::Stream, BusError> {
     js.get_or_create_stream(jetstream::stream::Config {
         name: cfg.stream.clone(),
         subjects: vec![format!("{}.>", cfg.subject_prefix)],
@@ -213,17 +224,24 @@ const H_LAST: &str = "Mamori-Last";
 const H_FIRST: &str = "Mamori-First";
 
 /// The last ledger id of `tenant` stored in the stream, `None` if none.
-async fn stream_last(stream: &jetstream::stream::Stream, subject: &str) -> Result<Option<u64>, BusError> {
+async fn stream_last(
+    stream: &jetstream::stream::Stream,
+    subject: &str,
+) -> Result<Option<u64>, BusError> {
     match stream.get_last_raw_message_by_subject(subject).await {
         Ok(m) => {
             let last = m
                 .headers
                 .get(H_LAST)
                 .and_then(|v| v.as_str().parse::<u64>().ok())
-                .ok_or_else(|| BusError::Frame(format!("last message on {subject} has no {H_LAST} header")))?;
+                .ok_or_else(|| {
+                    BusError::Frame(format!("last message on {subject} has no {H_LAST} header"))
+                })?;
             Ok(Some(last))
         }
-        Err(e) if e.kind() == jetstream::stream::LastRawMessageErrorKind::NoMessageFound => Ok(None),
+        Err(e) if e.kind() == jetstream::stream::LastRawMessageErrorKind::NoMessageFound => {
+            Ok(None)
+        }
         Err(e) => Err(nats_err("reading the stream's last message")(Box::new(e))),
     }
 }
@@ -303,7 +321,9 @@ async fn publish_run(
             .map_err(|e| BusError::Frame(format!("reading the ledger: {e}")))?;
         if records.is_empty() {
             let pos = cursor.position();
-            tokio::task::block_in_place(|| ledger.wait_durable_beyond(pos, Duration::from_millis(200)));
+            tokio::task::block_in_place(|| {
+                ledger.wait_durable_beyond(pos, Duration::from_millis(200))
+            });
             continue;
         }
         // Frames of at most max_frame_bytes; a single larger record goes alone.
@@ -316,7 +336,10 @@ async fn publish_run(
                 size = 0;
             }
             size += n;
-            frames.last_mut().expect("one frame").push(BusRecord::from(r));
+            frames
+                .last_mut()
+                .expect("one frame")
+                .push(BusRecord::from(r));
         }
         let mut acks = Vec::with_capacity(frames.len());
         for f in &frames {
@@ -371,9 +394,18 @@ impl<S: Sink> Consumer<S> {
             .name(format!("bus-consume-{name}"))
             .spawn(move || {
                 let rt = runtime();
-                let mut pending: BTreeMap<u64, (jetstream::Message, Vec<BusRecord>)> = BTreeMap::new();
+                let mut pending: BTreeMap<u64, (jetstream::Message, Vec<BusRecord>)> =
+                    BTreeMap::new();
                 while !s.load(Ordering::SeqCst) {
-                    if let Err(e) = rt.block_on(consume_run(&cfg, &tenant, &name, &mut sink, &s, &d, &mut pending)) {
+                    if let Err(e) = rt.block_on(consume_run(
+                        &cfg,
+                        &tenant,
+                        &name,
+                        &mut sink,
+                        &s,
+                        &d,
+                        &mut pending,
+                    )) {
                         tracing::warn!(error = %e, "bus consumer: retrying");
                         std::thread::sleep(Duration::from_millis(300));
                     }
@@ -466,7 +498,9 @@ async fn consume_run<S: Sink>(
         // Deliver every frame that starts at or before the next expected id.
         loop {
             let expected = pos.map_or(0, |p| p + 1);
-            let Some((&first, _)) = pending.first_key_value() else { break };
+            let Some((&first, _)) = pending.first_key_value() else {
+                break;
+            };
             if first > expected {
                 break; // a frame is missing; it will be (re)delivered
             }
@@ -483,9 +517,7 @@ async fn consume_run<S: Sink>(
                 delivered.fetch_add(last + 1 - expected, Ordering::SeqCst);
                 pos = Some(last);
             }
-            m.ack()
-                .await
-                .map_err(|e| nats_err("acknowledging")(e))?;
+            m.ack().await.map_err(|e| nats_err("acknowledging")(e))?;
         }
     }
     Ok(())

@@ -45,7 +45,14 @@ impl NatsServer {
             .append(true)
             .open(self.dir.join("nats.log"))?;
         let child = Command::new("nats-server")
-            .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
+            .args([
+                "-js",
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-sd",
+            ])
             .arg(self.dir.join("js"))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -61,7 +68,9 @@ impl NatsServer {
                 && let Ok(Some(st)) = c.try_wait()
             {
                 let log = std::fs::read_to_string(self.dir.join("nats.log")).unwrap_or_default();
-                return Err(std::io::Error::other(format!("nats-server exited with {st}: {log}")));
+                return Err(std::io::Error::other(format!(
+                    "nats-server exited with {st}: {log}"
+                )));
             }
             if Instant::now() > deadline {
                 return Err(std::io::Error::other("nats-server did not listen in time"));

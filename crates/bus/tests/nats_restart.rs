@@ -29,7 +29,10 @@ fn ingest(ledger: &Ledger, from: u64, batches: u64, per: u64) -> Vec<u64> {
     let mut acked = Vec::new();
     for b in 0..batches {
         let entries = (0..per)
-            .map(|k| NewEntry { kind: EntryKind::Event, payload: event(from + b * per + k) })
+            .map(|k| NewEntry {
+                kind: EntryKind::Event,
+                payload: event(from + b * per + k),
+            })
             .collect();
         let r = ledger.append_blocking(entries).expect("ledger append");
         acked.extend(r.first_index..r.first_index + r.count);
@@ -52,14 +55,26 @@ fn killing_nats_mid_ingest_loses_nothing_acknowledged() {
     let (signer, _) = CheckpointSigner::generate("test.lg.jp/kamaishi").unwrap();
     let ledger = Ledger::open(LedgerConfig::new(dir.path().join("ledger"), signer)).unwrap();
     let tenant = TenantId::new("kamaishi").unwrap();
-    let cfg = BusConfig { max_frame_bytes: 16 << 10, ..BusConfig::new(&nats.url()) };
+    let cfg = BusConfig {
+        max_frame_bytes: 16 << 10,
+        ..BusConfig::new(&nats.url())
+    };
     let index_path = dir.path().join("index.db");
 
     let publisher = Publisher::spawn(ledger.clone(), cfg.clone(), tenant.clone());
-    let consumer = Consumer::spawn(cfg.clone(), tenant.clone(), "index-kamaishi", IndexSink::new(Store::open(&index_path).unwrap()));
+    let consumer = Consumer::spawn(
+        cfg.clone(),
+        tenant.clone(),
+        "index-kamaishi",
+        IndexSink::new(Store::open(&index_path).unwrap()),
+    );
 
     let mut acked = ingest(&ledger, 0, 10, 200);
-    wait_until("the first events to be indexed", Duration::from_secs(120), || consumer.delivered() > 0);
+    wait_until(
+        "the first events to be indexed",
+        Duration::from_secs(120),
+        || consumer.delivered() > 0,
+    );
 
     // NATS dies mid-ingest; the ledger keeps acknowledging.
     nats.kill();
@@ -69,7 +84,10 @@ fn killing_nats_mid_ingest_loses_nothing_acknowledged() {
     assert_eq!(during.len(), 2000, "ingest acknowledges while NATS is down");
     acked.extend(&during);
     std::thread::sleep(Duration::from_millis(500));
-    assert!(publisher.published() <= published_at_kill + 1, "nothing can be published while NATS is down");
+    assert!(
+        publisher.published() <= published_at_kill + 1,
+        "nothing can be published while NATS is down"
+    );
 
     nats.restart().expect("restart nats-server");
     // The indexer is also restarted (a new process would do the same): its durable consumer
@@ -78,26 +96,58 @@ fn killing_nats_mid_ingest_loses_nothing_acknowledged() {
     let after_stop = sink.backend.indexed_upto().unwrap();
     drop(sink);
     acked.extend(ingest(&ledger, 4000, 10, 200));
-    let consumer = Consumer::spawn(cfg.clone(), tenant.clone(), "index-kamaishi", IndexSink::new(Store::open(&index_path).unwrap()));
+    let consumer = Consumer::spawn(
+        cfg.clone(),
+        tenant.clone(),
+        "index-kamaishi",
+        IndexSink::new(Store::open(&index_path).unwrap()),
+    );
 
     let total = acked.len() as u64;
     assert_eq!(acked, (0..total).collect::<Vec<_>>());
-    wait_until("the publisher to catch up", Duration::from_secs(120), || publisher.published() == total);
+    wait_until(
+        "the publisher to catch up",
+        Duration::from_secs(120),
+        || publisher.published() == total,
+    );
     let reader = Store::open_read_only(&index_path).unwrap();
     wait_until("the indexer to catch up", Duration::from_secs(120), || {
         reader.indexed_upto().unwrap() == Some(total - 1)
     });
-    assert!(indexed_at_kill < total && after_stop.is_none_or(|u| u + 1 < total), "the kill really was mid-ingest");
+    assert!(
+        indexed_at_kill < total && after_stop.is_none_or(|u| u + 1 < total),
+        "the kill really was mid-ingest"
+    );
 
     // Everything acknowledged is indexed once, with its document.
     let stats = reader.stats().unwrap();
     assert_eq!(stats.total, total);
-    for id in acked.iter().copied().step_by(7).chain([0, total / 2, total - 1]) {
-        let hit = reader.get(id).unwrap().unwrap_or_else(|| panic!("event {id} missing"));
+    for id in acked
+        .iter()
+        .copied()
+        .step_by(7)
+        .chain([0, total / 2, total - 1])
+    {
+        let hit = reader
+            .get(id)
+            .unwrap()
+            .unwrap_or_else(|| panic!("event {id} missing"));
         assert_eq!(hit.doc["message"], format!("event number {id}"));
     }
-    let q = Query { q: Some("event number 4321".into()), ..Query::default() };
-    assert_eq!(reader.search(&q).unwrap().events.iter().map(|h| h.id).collect::<Vec<_>>(), vec![4321]);
+    let q = Query {
+        q: Some("event number 4321".into()),
+        ..Query::default()
+    };
+    assert_eq!(
+        reader
+            .search(&q)
+            .unwrap()
+            .events
+            .iter()
+            .map(|h| h.id)
+            .collect::<Vec<_>>(),
+        vec![4321]
+    );
     drop(consumer);
     publisher.stop();
     ledger.close();

@@ -102,7 +102,9 @@ pub struct Created {
     pub admin_token: String,
 }
 
-fn dd_err(path: &Path) -> impl FnOnce(mamori_server::datadir::DataDirError) -> PrefectureError + '_ {
+fn dd_err(
+    path: &Path,
+) -> impl FnOnce(mamori_server::datadir::DataDirError) -> PrefectureError + '_ {
     move |source| PrefectureError::DataDir {
         path: path.to_owned(),
         source,
@@ -139,7 +141,12 @@ pub fn init_city(root: &Path, domain: &str, tenant: &TenantId) -> Result<Created
 
 /// Indexes `ledger` into `store` from its position until `stop` (retrying after errors, as a
 /// restarted indexer would: the position is re-read from the index).
-fn follow(ledger: Ledger, cfg: ChConfig, tenant: TenantId, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+fn follow(
+    ledger: Ledger,
+    cfg: ChConfig,
+    tenant: TenantId,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
     std::thread::Builder::new()
         .name(format!("follow-{tenant}"))
         .spawn(move || {
@@ -152,7 +159,9 @@ fn follow(ledger: Ledger, cfg: ChConfig, tenant: TenantId, stop: Arc<AtomicBool>
                         continue;
                     }
                 };
-                let Ok(upto) = store.indexed_upto() else { continue };
+                let Ok(upto) = store.indexed_upto() else {
+                    continue;
+                };
                 let mut cursor = ledger.records_from(upto.map_or(0, |u| u + 1));
                 while !stop.load(Ordering::SeqCst) {
                     let records = match cursor.read(ledger.durable_size(), 4096) {
@@ -167,7 +176,8 @@ fn follow(ledger: Ledger, cfg: ChConfig, tenant: TenantId, stop: Arc<AtomicBool>
                         ledger.wait_durable_beyond(cursor.position(), Duration::from_millis(100));
                         continue;
                     }
-                    let docs: Vec<Value> = records.iter().map(mamori_server::indexer::doc_of).collect();
+                    let docs: Vec<Value> =
+                        records.iter().map(mamori_server::indexer::doc_of).collect();
                     let events: Vec<IndexEvent<'_>> = records
                         .iter()
                         .zip(&docs)
@@ -194,7 +204,11 @@ impl Prefecture {
     /// Opens the prefecture under `root` with the given cities (their data directories must
     /// exist: [`init_city`]) and the shared index `index` (tables must exist:
     /// [`mamori_store_clickhouse::schema`]); starts one follower per city.
-    pub fn open(root: &Path, cities: &[TenantId], index: ChConfig) -> Result<Prefecture, PrefectureError> {
+    pub fn open(
+        root: &Path,
+        cities: &[TenantId],
+        index: ChConfig,
+    ) -> Result<Prefecture, PrefectureError> {
         let p = root.join("prefecture");
         let pref = DataDir::new(&p).open().map_err(dd_err(&p))?;
         let mut map = BTreeMap::new();
@@ -202,7 +216,12 @@ impl Prefecture {
             let d = city_dir(root, t);
             let opened = DataDir::new(&d).open().map_err(dd_err(&d))?;
             let stop = Arc::new(AtomicBool::new(false));
-            let follower = follow(opened.ledger.clone(), index.clone(), t.clone(), stop.clone());
+            let follower = follow(
+                opened.ledger.clone(),
+                index.clone(),
+                t.clone(),
+                stop.clone(),
+            );
             map.insert(
                 t.clone(),
                 Arc::new(City {
@@ -226,10 +245,19 @@ impl Prefecture {
     /// Creates an API token with `role` for city `tenant`, or for the prefecture when `None`;
     /// ledgered as an admin action in that city's (or the prefecture's) own ledger by `actor`.
     /// Returns the secret (shown once).
-    pub fn create_token(&self, tenant: Option<&TenantId>, name: &str, role: mamori_auth::Role, actor: &str) -> Result<String, PrefectureError> {
+    pub fn create_token(
+        &self,
+        tenant: Option<&TenantId>,
+        name: &str,
+        role: mamori_auth::Role,
+        actor: &str,
+    ) -> Result<String, PrefectureError> {
         let (ledger, auth) = match tenant {
             Some(t) => {
-                let c = self.cities.get(t).ok_or_else(|| PrefectureError::UnknownCity(t.clone()))?;
+                let c = self
+                    .cities
+                    .get(t)
+                    .ok_or_else(|| PrefectureError::UnknownCity(t.clone()))?;
                 (&c.ledger, &c.auth)
             }
             None => (&self.prefecture_ledger, &self.auth),
@@ -238,9 +266,16 @@ impl Prefecture {
             .map_err(|e| PrefectureError::Auth(e.to_string()))?
             .into_parts();
         let rec = mamori_auth::AdminRecord::TokenCreated { record };
-        auth.read().unwrap().check(&rec).map_err(|e| PrefectureError::Auth(e.to_string()))?;
-        mamori_server::datadir::append_admin(ledger, actor, &rec).map_err(|e| PrefectureError::Auth(e.to_string()))?;
-        auth.write().unwrap().apply(&rec).map_err(|e| PrefectureError::Auth(e.to_string()))?;
+        auth.read()
+            .unwrap()
+            .check(&rec)
+            .map_err(|e| PrefectureError::Auth(e.to_string()))?;
+        mamori_server::datadir::append_admin(ledger, actor, &rec)
+            .map_err(|e| PrefectureError::Auth(e.to_string()))?;
+        auth.write()
+            .unwrap()
+            .apply(&rec)
+            .map_err(|e| PrefectureError::Auth(e.to_string()))?;
         Ok(secret)
     }
 
@@ -272,7 +307,12 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, ja: impl Into<String>, en: impl Into<String>) -> Self {
+    fn new(
+        status: StatusCode,
+        code: &'static str,
+        ja: impl Into<String>,
+        en: impl Into<String>,
+    ) -> Self {
         ApiError {
             status,
             code,
@@ -292,9 +332,19 @@ impl IntoResponse for ApiError {
 impl From<mamori_store::StoreError> for ApiError {
     fn from(e: mamori_store::StoreError) -> Self {
         if e.is_invalid_input() {
-            ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("検索条件が不正です: {e}"), e.to_string())
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("検索条件が不正です: {e}"),
+                e.to_string(),
+            )
         } else {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "index_unavailable", "索引を利用できません。しばらくしてから再試行してください。", e.to_string())
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "index_unavailable",
+                "索引を利用できません。しばらくしてから再試行してください。",
+                e.to_string(),
+            )
         }
     }
 }
@@ -302,26 +352,61 @@ impl From<mamori_store::StoreError> for ApiError {
 type AppState = Arc<Prefecture>;
 
 fn city(st: &Prefecture, tenant: &str) -> Result<(TenantId, Arc<City>), ApiError> {
-    let t = TenantId::new(tenant).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_tenant", e.to_string(), e.to_string()))?;
+    let t = TenantId::new(tenant).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_tenant",
+            e.to_string(),
+            e.to_string(),
+        )
+    })?;
     let c = st.cities.get(&t).cloned().ok_or_else(|| {
-        ApiError::new(StatusCode::NOT_FOUND, "unknown_tenant", format!("テナント {t} はありません。"), format!("no tenant {t}"))
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_tenant",
+            format!("テナント {t} はありません。"),
+            format!("no tenant {t}"),
+        )
     })?;
     Ok((t, c))
 }
 
 fn unauthenticated() -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "認証に失敗しました。", "authentication failed")
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+        "認証に失敗しました。",
+        "authentication failed",
+    )
 }
 
 /// Who is calling on `tenant`'s path (or on the prefecture's path when `tenant` is `None`):
 /// a token of that city (scope: the city) or of the prefecture (scope: aggregates only).
 /// Tokens are looked up only there, so another city's token is unknown (401).
-fn caller(st: &Prefecture, tenant: Option<&City>, headers: &HeaderMap) -> Result<(Scope, Principal), ApiError> {
+fn caller(
+    st: &Prefecture,
+    tenant: Option<&City>,
+    headers: &HeaderMap,
+) -> Result<(Scope, Principal), ApiError> {
     let h = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "認証が必要です(Authorization ヘッダーがありません)。", "authentication required (no Authorization header)"))?;
-    let creds = parse_authorization(h).map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, "bad_credentials", format!("認証情報の形式が不正です: {e}"), e.to_string()))?;
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "認証が必要です(Authorization ヘッダーがありません)。",
+                "authentication required (no Authorization header)",
+            )
+        })?;
+    let creds = parse_authorization(h).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_credentials",
+            format!("認証情報の形式が不正です: {e}"),
+            e.to_string(),
+        )
+    })?;
     if let Some(c) = tenant
         && let Some(p) = c.auth.read().unwrap().authenticate(&creds)
     {
@@ -334,19 +419,35 @@ fn caller(st: &Prefecture, tenant: Option<&City>, headers: &HeaderMap) -> Result
 }
 
 fn forbidden(e: impl std::fmt::Display) -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string(), e.to_string())
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        e.to_string(),
+        e.to_string(),
+    )
 }
 
 fn require(p: &Principal, action: Action) -> Result<(), ApiError> {
     if p.can(action) {
         Ok(())
     } else {
-        Err(forbidden(format!("権限がありません(ロール「{}」は {} を実行できません)/ role {} may not {}", p.role.label_ja(), action.as_str(), p.role.as_str(), action.as_str())))
+        Err(forbidden(format!(
+            "権限がありません(ロール「{}」は {} を実行できません)/ role {} may not {}",
+            p.role.label_ja(),
+            action.as_str(),
+            p.role.as_str(),
+            action.as_str()
+        )))
     }
 }
 
 /// Authorizes an events route of `tenant`: a token of that city, with `action`.
-fn for_events(st: &Prefecture, tenant: &str, headers: &HeaderMap, action: Action) -> Result<Arc<City>, ApiError> {
+fn for_events(
+    st: &Prefecture,
+    tenant: &str,
+    headers: &HeaderMap,
+    action: Action,
+) -> Result<Arc<City>, ApiError> {
     let (t, c) = city(st, tenant)?;
     let (scope, p) = caller(st, Some(&c), headers)?;
     scope.check_events(&t).map_err(forbidden)?;
@@ -354,24 +455,48 @@ fn for_events(st: &Prefecture, tenant: &str, headers: &HeaderMap, action: Action
     Ok(c)
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "内部エラー", e.to_string()))?
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "内部エラー",
+            e.to_string(),
+        )
+    })?
 }
 
-async fn search(State(st): State<AppState>, UrlPath(tenant): UrlPath<String>, headers: HeaderMap, UrlQuery(q): UrlQuery<mamori_store::Query>) -> Result<Response, ApiError> {
+async fn search(
+    State(st): State<AppState>,
+    UrlPath(tenant): UrlPath<String>,
+    headers: HeaderMap,
+    UrlQuery(q): UrlQuery<mamori_store::Query>,
+) -> Result<Response, ApiError> {
     let c = for_events(&st, &tenant, &headers, Action::ReadEvents)?;
     let page = blocking(move || Ok(c.index.lock().unwrap().search(&q)?)).await?;
-    Ok(axum::Json(json!({"tenant": tenant, "events": page.events, "next_cursor": page.next_cursor})).into_response())
+    Ok(axum::Json(
+        json!({"tenant": tenant, "events": page.events, "next_cursor": page.next_cursor}),
+    )
+    .into_response())
 }
 
-async fn get_event(State(st): State<AppState>, UrlPath((tenant, id)): UrlPath<(String, u64)>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn get_event(
+    State(st): State<AppState>,
+    UrlPath((tenant, id)): UrlPath<(String, u64)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let c = for_events(&st, &tenant, &headers, Action::ReadEvents)?;
     let hit = blocking(move || Ok(c.index.lock().unwrap().get(id)?)).await?;
     match hit {
         Some(h) => Ok(axum::Json(json!({"tenant": tenant, "event": h})).into_response()),
-        None => Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("イベント {id} はありません。"), format!("no event {id}"))),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("イベント {id} はありません。"),
+            format!("no event {id}"),
+        )),
     }
 }
 
@@ -384,16 +509,35 @@ struct TimelineParams {
     cursor: Option<String>,
 }
 
-async fn timeline(State(st): State<AppState>, UrlPath((tenant, user)): UrlPath<(String, String)>, headers: HeaderMap, UrlQuery(p): UrlQuery<TimelineParams>) -> Result<Response, ApiError> {
+async fn timeline(
+    State(st): State<AppState>,
+    UrlPath((tenant, user)): UrlPath<(String, String)>,
+    headers: HeaderMap,
+    UrlQuery(p): UrlQuery<TimelineParams>,
+) -> Result<Response, ApiError> {
     let c = for_events(&st, &tenant, &headers, Action::ReadTimeline)?;
     let page = blocking(move || {
-        Ok(c.index.lock().unwrap().timeline(&user, p.from.as_deref(), p.to.as_deref(), p.limit, p.cursor.as_deref())?)
+        Ok(c.index.lock().unwrap().timeline(
+            &user,
+            p.from.as_deref(),
+            p.to.as_deref(),
+            p.limit,
+            p.cursor.as_deref(),
+        )?)
     })
     .await?;
-    Ok(axum::Json(json!({"tenant": tenant, "events": page.events, "next_cursor": page.next_cursor})).into_response())
+    Ok(axum::Json(
+        json!({"tenant": tenant, "events": page.events, "next_cursor": page.next_cursor}),
+    )
+    .into_response())
 }
 
-async fn ingest(State(st): State<AppState>, UrlPath(tenant): UrlPath<String>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response, ApiError> {
+async fn ingest(
+    State(st): State<AppState>,
+    UrlPath(tenant): UrlPath<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
     let c = for_events(&st, &tenant, &headers, Action::IngestEvents)?;
     let mut entries = Vec::new();
     let mut rejected = Vec::new();
@@ -412,9 +556,14 @@ async fn ingest(State(st): State<AppState>, UrlPath(tenant): UrlPath<String>, he
     } else {
         let ledger = c.ledger.clone();
         blocking(move || {
-            let r = ledger
-                .append_blocking(entries)
-                .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "ledger_unavailable", "台帳に記録できませんでした。", e.to_string()))?;
+            let r = ledger.append_blocking(entries).map_err(|e| {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "ledger_unavailable",
+                    "台帳に記録できませんでした。",
+                    e.to_string(),
+                )
+            })?;
             Ok((r.first_index..r.first_index + r.count).collect::<Vec<u64>>())
         })
         .await?
@@ -437,7 +586,11 @@ fn city_health(c: &City) -> Result<Value, ApiError> {
     }))
 }
 
-async fn tenant_health(State(st): State<AppState>, UrlPath(tenant): UrlPath<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn tenant_health(
+    State(st): State<AppState>,
+    UrlPath(tenant): UrlPath<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let (t, c) = city(&st, &tenant)?;
     let (scope, p) = caller(&st, Some(&c), &headers)?;
     scope.check_aggregates(&t).map_err(forbidden)?;
@@ -446,10 +599,15 @@ async fn tenant_health(State(st): State<AppState>, UrlPath(tenant): UrlPath<Stri
     Ok(axum::Json(v).into_response())
 }
 
-async fn prefecture_health(State(st): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn prefecture_health(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let (scope, p) = caller(&st, None, &headers)?;
     if scope != Scope::Prefecture {
-        return Err(forbidden("県の集計は県の役割のみ / prefecture aggregates are for the prefecture role only"));
+        return Err(forbidden(
+            "県の集計は県の役割のみ / prefecture aggregates are for the prefecture role only",
+        ));
     }
     require(&p, Action::ReadMetrics)?;
     let st2 = st.clone();
@@ -465,10 +623,20 @@ async fn prefecture_health(State(st): State<AppState>, headers: HeaderMap) -> Re
     Ok(axum::Json(v).into_response())
 }
 
-async fn checkpoint(State(st): State<AppState>, UrlPath(tenant): UrlPath<String>) -> Result<Response, ApiError> {
+async fn checkpoint(
+    State(st): State<AppState>,
+    UrlPath(tenant): UrlPath<String>,
+) -> Result<Response, ApiError> {
     let (_, c) = city(&st, &tenant)?;
     let cp = c.ledger.checkpoint();
-    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], cp.note).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        cp.note,
+    )
+        .into_response())
 }
 
 /// The tenant-mode HTTP API. See the crate docs for the checks.

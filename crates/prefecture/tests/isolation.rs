@@ -25,11 +25,20 @@ impl Api {
         let resp = r.send().unwrap();
         let status = resp.status();
         let text = resp.text().unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     fn post(&self, path: &str, token: &str, body: String) -> (StatusCode, Value) {
-        let resp = self.http.post(format!("{}{path}", self.base)).bearer_auth(token).body(body).send().unwrap();
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .body(body)
+            .send()
+            .unwrap();
         let status = resp.status();
         (status, resp.json().unwrap())
     }
@@ -53,11 +62,21 @@ fn ndjson(city: &str, n: usize) -> String {
 }
 
 fn ids(v: &Value) -> Vec<u64> {
-    v["events"].as_array().unwrap().iter().map(|h| h["id"].as_u64().unwrap()).collect()
+    v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].as_u64().unwrap())
+        .collect()
 }
 
 fn messages(v: &Value) -> Vec<String> {
-    v["events"].as_array().unwrap().iter().map(|h| h["doc"]["message"].as_str().unwrap().to_owned()).collect()
+    v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["doc"]["message"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[test]
@@ -73,22 +92,42 @@ fn two_cities_one_table_strictly_isolated() {
     let b = TenantId::new("miyako").unwrap();
     let tok_a = init_city(&root, "iwate.lg.jp", &a).unwrap().admin_token;
     let tok_b = init_city(&root, "iwate.lg.jp", &b).unwrap().admin_token;
-    let pref = std::sync::Arc::new(Prefecture::open(&root, &[a.clone(), b.clone()], cfg.clone()).unwrap());
+    let pref =
+        std::sync::Arc::new(Prefecture::open(&root, &[a.clone(), b.clone()], cfg.clone()).unwrap());
 
     // Officers read; the first admin tokens ingest (least privilege: admins may not read timelines).
-    let off_a = pref.create_token(Some(&a), "officer-a", mamori_auth::Role::Officer, "test").unwrap();
-    let off_b = pref.create_token(Some(&b), "officer-b", mamori_auth::Role::Officer, "test").unwrap();
-    let pref_aud = pref.create_token(None, "pref-auditor", mamori_auth::Role::Auditor, "test").unwrap();
+    let off_a = pref
+        .create_token(Some(&a), "officer-a", mamori_auth::Role::Officer, "test")
+        .unwrap();
+    let off_b = pref
+        .create_token(Some(&b), "officer-b", mamori_auth::Role::Officer, "test")
+        .unwrap();
+    let pref_aud = pref
+        .create_token(None, "pref-auditor", mamori_auth::Role::Auditor, "test")
+        .unwrap();
 
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
     let addr = listener.local_addr().unwrap();
     let app = router(pref.clone());
     rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let api = Api { base: format!("http://{addr}"), http: reqwest::blocking::Client::new() };
+    let api = Api {
+        base: format!("http://{addr}"),
+        http: reqwest::blocking::Client::new(),
+    };
 
     // Each city ingests through its own path with its own token.
-    let (s, v) = api.post("/t/kamaishi/api/v1/events", &tok_a, ndjson("kamaishi", 30) + "not json\n");
+    let (s, v) = api.post(
+        "/t/kamaishi/api/v1/events",
+        &tok_a,
+        ndjson("kamaishi", 30) + "not json\n",
+    );
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["ids"].as_array().unwrap().len(), 30);
     assert_eq!(v["rejected"][0]["line"], 31);
@@ -103,7 +142,11 @@ fn two_cities_one_table_strictly_isolated() {
     loop {
         let done = pref.cities().all(|c| {
             let size = c.ledger.durable_size();
-            ClickHouseStore::open(cfg.clone(), c.tenant.clone()).unwrap().indexed_upto().unwrap() == Some(size - 1)
+            ClickHouseStore::open(cfg.clone(), c.tenant.clone())
+                .unwrap()
+                .indexed_upto()
+                .unwrap()
+                == Some(size - 1)
         });
         if done {
             break;
@@ -113,25 +156,47 @@ fn two_cities_one_table_strictly_isolated() {
     }
 
     // Queries: same user names in both cities, each sees only its own.
-    let (s, va) = api.get("/t/kamaishi/api/v1/events?user=tanaka&limit=1000", Some(&off_a));
+    let (s, va) = api.get(
+        "/t/kamaishi/api/v1/events?user=tanaka&limit=1000",
+        Some(&off_a),
+    );
     assert_eq!(s, StatusCode::OK, "{va}");
     let ma = messages(&va);
     assert_eq!(ma.len(), 10);
-    assert!(ma.iter().all(|m| m.starts_with("kamaishi-secret")), "{ma:?}");
-    let (_, vb) = api.get("/t/miyako/api/v1/events?user=tanaka&limit=1000", Some(&off_b));
+    assert!(
+        ma.iter().all(|m| m.starts_with("kamaishi-secret")),
+        "{ma:?}"
+    );
+    let (_, vb) = api.get(
+        "/t/miyako/api/v1/events?user=tanaka&limit=1000",
+        Some(&off_b),
+    );
     let mb = messages(&vb);
     assert_eq!(mb.len(), 7);
     assert!(mb.iter().all(|m| m.starts_with("miyako-secret")), "{mb:?}");
     // Full text for the other city's marker finds nothing; the same search in that city does.
     let (_, v) = api.get("/t/kamaishi/api/v1/events?q=miyako-secret", Some(&off_a));
     assert!(ids(&v).is_empty(), "{v}");
-    let (_, v) = api.get("/t/miyako/api/v1/events?q=miyako-secret&limit=1000", Some(&off_b));
+    let (_, v) = api.get(
+        "/t/miyako/api/v1/events?q=miyako-secret&limit=1000",
+        Some(&off_b),
+    );
     assert_eq!(ids(&v).len(), 20);
     // The same ledger id exists in both cities; each gets its own event.
     let (_, ea) = api.get("/t/kamaishi/api/v1/events/5", Some(&off_a));
     let (_, eb) = api.get("/t/miyako/api/v1/events/5", Some(&off_b));
-    assert!(ea["event"]["doc"]["message"].as_str().unwrap().starts_with("kamaishi-secret"));
-    assert!(eb["event"]["doc"]["message"].as_str().unwrap().starts_with("miyako-secret"));
+    assert!(
+        ea["event"]["doc"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("kamaishi-secret")
+    );
+    assert!(
+        eb["event"]["doc"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("miyako-secret")
+    );
     // Beyond miyako's ledger, kamaishi's ids are not reachable through miyako's path.
     let (s, _) = api.get("/t/miyako/api/v1/events/25", Some(&off_b));
     assert_eq!(s, StatusCode::NOT_FOUND);
@@ -139,7 +204,12 @@ fn two_cities_one_table_strictly_isolated() {
     assert!(messages(&t).iter().all(|m| m.starts_with("miyako-secret")) && !ids(&t).is_empty());
 
     // Cross-city tokens: unknown on the other city's path, for every route.
-    for path in ["/t/miyako/api/v1/events", "/t/miyako/api/v1/events/5", "/t/miyako/api/v1/timeline/tanaka", "/t/miyako/api/v1/health"] {
+    for path in [
+        "/t/miyako/api/v1/events",
+        "/t/miyako/api/v1/events/5",
+        "/t/miyako/api/v1/timeline/tanaka",
+        "/t/miyako/api/v1/health",
+    ] {
         let (s, v) = api.get(path, Some(&off_a));
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{path}: {v}");
         assert!(!v.to_string().contains("miyako-secret"));
@@ -158,23 +228,41 @@ fn two_cities_one_table_strictly_isolated() {
     assert_eq!(s, StatusCode::NOT_FOUND);
 
     // The prefecture: aggregates of every city, never events.
-    for path in ["/t/kamaishi/api/v1/events", "/t/kamaishi/api/v1/events/5", "/t/miyako/api/v1/timeline/tanaka"] {
+    for path in [
+        "/t/kamaishi/api/v1/events",
+        "/t/kamaishi/api/v1/events/5",
+        "/t/miyako/api/v1/timeline/tanaka",
+    ] {
         let (s, v) = api.get(path, Some(&pref_aud));
         assert_eq!(s, StatusCode::FORBIDDEN, "{path}: {v}");
     }
     let (s, h) = api.get("/prefecture/api/v1/health", Some(&pref_aud));
     assert_eq!(s, StatusCode::OK, "{h}");
     let text = h.to_string();
-    assert!(!text.contains("secret") && !text.contains("住民記録"), "aggregates only: {text}");
+    assert!(
+        !text.contains("secret") && !text.contains("住民記録"),
+        "aggregates only: {text}"
+    );
     let agg = h["aggregates"].as_array().unwrap();
-    let events_of = |t: &str| agg.iter().find(|r| r["tenant"] == t).unwrap()["events"].as_u64().unwrap();
-    assert_eq!(events_of("kamaishi"), 32, "30 events + the first admin token + the officer token");
+    let events_of = |t: &str| {
+        agg.iter().find(|r| r["tenant"] == t).unwrap()["events"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(
+        events_of("kamaishi"),
+        32,
+        "30 events + the first admin token + the officer token"
+    );
     assert_eq!(events_of("miyako"), 22);
     let (s, _) = api.get("/t/miyako/api/v1/health", Some(&pref_aud));
     assert_eq!(s, StatusCode::OK);
     // A city cannot see the prefecture view or another city's health.
     let (s, _) = api.get("/prefecture/api/v1/health", Some(&off_a));
-    assert!(s == StatusCode::UNAUTHORIZED || s == StatusCode::FORBIDDEN, "{s}");
+    assert!(
+        s == StatusCode::UNAUTHORIZED || s == StatusCode::FORBIDDEN,
+        "{s}"
+    );
     // Each city's log is signed with its own key, under its own origin.
     let (_, cpa) = api.get("/t/kamaishi/checkpoint", None);
     let (_, cpb) = api.get("/t/miyako/checkpoint", None);

@@ -35,8 +35,7 @@
 use std::time::Duration;
 
 use mamori_store::backend::{
-    SearchPlan, TimelinePlan, quarantine_before, quarantine_cursor, search_cursor,
-    timeline_cursor,
+    SearchPlan, TimelinePlan, quarantine_before, quarantine_cursor, search_cursor, timeline_cursor,
 };
 use mamori_store::extract;
 use mamori_store::{
@@ -328,7 +327,8 @@ impl ClickHouseStore {
     fn row_json(&self, ev: &IndexEvent<'_>, buf: &mut String, out: &mut Vec<u8>) {
         let doc = ev.doc;
         let ts = extract::timestamp_micros(doc).unwrap_or(ev.ingested_micros);
-        let text: std::borrow::Cow<'_, str> = match ev.raw.and_then(|r| std::str::from_utf8(r).ok()) {
+        let text: std::borrow::Cow<'_, str> = match ev.raw.and_then(|r| std::str::from_utf8(r).ok())
+        {
             Some(s) => s.into(),
             None => serde_json::to_string(doc)
                 .expect("serializing a serde_json::Value cannot fail")
@@ -345,7 +345,8 @@ impl ClickHouseStore {
         } else {
             (None, None)
         };
-        let (reingest_of, new_ids) = match (&ev.kind, extract::field(doc, &["mamori", "reingest"])) {
+        let (reingest_of, new_ids) = match (&ev.kind, extract::field(doc, &["mamori", "reingest"]))
+        {
             (EventKind::Admin, Some(re)) => {
                 let qid = re
                     .get("quarantine_id")
@@ -432,10 +433,14 @@ impl ClickHouseStore {
             return Ok(Vec::new());
         }
         let ids: Vec<String> = keys.iter().map(|k| k.id.to_string()).collect();
+        // The page's timestamp range lets the primary key (tenant, ts, id) select the granules;
+        // `id IN` alone would read the id column of the whole tenant.
+        let lo = keys.iter().map(|k| k.ts).min().expect("non-empty");
+        let hi = keys.iter().map(|k| k.ts).max().expect("non-empty");
         let rows: Vec<HitRow> = self.client.select(
             "reading events",
             &format!(
-                "SELECT {HIT_COLUMNS} FROM {} WHERE tenant = {} AND id IN ({})",
+                "SELECT {HIT_COLUMNS} FROM {} WHERE tenant = {} AND ts >= {lo} AND ts <= {hi} AND id IN ({})",
                 self.cfg.table,
                 self.t(),
                 ids.join(",")

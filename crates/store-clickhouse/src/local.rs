@@ -44,7 +44,10 @@ fn users_xml() -> &'static str {
 impl LocalServer {
     /// Starts a server whose files live under `dir` (created), with a cluster `name` of the
     /// given shards (one replica each) when `cluster` is given. Waits until it answers.
-    pub fn start(dir: &Path, cluster: Option<(&str, &[ShardAddr])>) -> std::io::Result<LocalServer> {
+    pub fn start(
+        dir: &Path,
+        cluster: Option<(&str, &[ShardAddr])>,
+    ) -> std::io::Result<LocalServer> {
         Self::start_on(dir, free_port(), free_port(), cluster)
     }
 
@@ -74,7 +77,12 @@ impl LocalServer {
 
     /// As [`LocalServer::start_on`] with `extra` XML inserted into the server config (cluster
     /// definitions, `<zookeeper>`, `<macros>`, `<interserver_http_port>` …).
-    pub fn start_custom(dir: &Path, http_port: u16, tcp_port: u16, extra: &str) -> std::io::Result<LocalServer> {
+    pub fn start_custom(
+        dir: &Path,
+        http_port: u16,
+        tcp_port: u16,
+        extra: &str,
+    ) -> std::io::Result<LocalServer> {
         std::fs::create_dir_all(dir)?;
         let d = dir.display();
         let remote = extra;
@@ -114,7 +122,10 @@ impl LocalServer {
     fn spawn(&mut self) -> std::io::Result<()> {
         let out = std::fs::File::create(self.dir.join("stdout.log"))?;
         let child = Command::new("clickhouse-server")
-            .arg(format!("--config-file={}", self.dir.join("config.xml").display()))
+            .arg(format!(
+                "--config-file={}",
+                self.dir.join("config.xml").display()
+            ))
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)
             .stderr(out)
@@ -144,14 +155,17 @@ impl LocalServer {
             if let Some(c) = self.child.as_mut()
                 && let Ok(Some(st)) = c.try_wait()
             {
-                let log = std::fs::read_to_string(self.dir.join("server.err.log")).unwrap_or_default();
+                let log =
+                    std::fs::read_to_string(self.dir.join("server.err.log")).unwrap_or_default();
                 return Err(std::io::Error::other(format!(
                     "clickhouse-server exited with {st}: {}",
                     log.lines().rev().take(5).collect::<Vec<_>>().join(" | ")
                 )));
             }
             if Instant::now() > deadline {
-                return Err(std::io::Error::other("clickhouse-server did not answer /ping in time"));
+                return Err(std::io::Error::other(
+                    "clickhouse-server did not answer /ping in time",
+                ));
             }
             std::thread::sleep(Duration::from_millis(100));
         }

@@ -55,7 +55,13 @@ pub fn progress_table(name: &str) -> String {
 /// Creates the single-node layout of [`crate::Config::single`] at `cfg`.
 pub fn create_single(cfg: &crate::Config) -> mamori_store::Result<()> {
     let c = crate::Client::new(&cfg.url, &cfg.database, cfg.timeout)?;
-    c.exec("creating the events table", &events_table(&cfg.table, "MergeTree"))?;
-    c.exec("creating the progress table", &progress_table(&cfg.progress_table))?;
+    c.exec(
+        "creating the events table",
+        &events_table(&cfg.table, "MergeTree"),
+    )?;
+    c.exec(
+        "creating the progress table",
+        &progress_table(&cfg.progress_table),
+    )?;
     Ok(())
 }

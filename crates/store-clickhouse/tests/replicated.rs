@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use mamori_store::{EventKind, IndexBackend, IndexEvent};
 use mamori_store_clickhouse::local::{LocalServer, free_port};
-use mamori_store_clickhouse::{Client, ClickHouseStore, Config, schema};
+use mamori_store_clickhouse::{ClickHouseStore, Client, Config, schema};
 use mamori_tenant::TenantId;
 use serde_json::{Value, json};
 
@@ -46,7 +46,9 @@ fn zookeeper(dir: &std::path::Path, port: u16) -> ZooKeeper {
         .expect("start zookeeper (Debian package zookeeper)");
     let zk = ZooKeeper(child);
     wait_until("zookeeper to answer ruok", Duration::from_secs(90), || {
-        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+            return false;
+        };
         let _ = s.write_all(b"ruok");
         let mut buf = String::new();
         let _ = s.read_to_string(&mut buf);
@@ -84,10 +86,17 @@ fn replica_killed_mid_ingest_catches_up_by_replication() {
     let dir = tempfile::tempdir().unwrap();
     let zk_port = free_port();
     let _zk = zookeeper(&dir.path().join("zk"), zk_port);
-    let ports: Vec<(u16, u16, u16)> = (0..2).map(|_| (free_port(), free_port(), free_port())).collect();
+    let ports: Vec<(u16, u16, u16)> = (0..2)
+        .map(|_| (free_port(), free_port(), free_port()))
+        .collect();
     let replicas: String = ports
         .iter()
-        .map(|p| format!("<replica><host>127.0.0.1</host><port>{}</port></replica>", p.1))
+        .map(|p| {
+            format!(
+                "<replica><host>127.0.0.1</host><port>{}</port></replica>",
+                p.1
+            )
+        })
         .collect();
     let mut nodes: Vec<LocalServer> = ports
         .iter()
@@ -106,14 +115,26 @@ fn replica_killed_mid_ingest_catches_up_by_replication() {
         let c = Client::new(&n.url(), "default", Duration::from_secs(30)).unwrap();
         c.exec(
             "replicated table",
-            &schema::events_table("mamori_events_local", "ReplicatedMergeTree('/clickhouse/tables/{shard}/mamori_events', '{replica}')"),
+            &schema::events_table(
+                "mamori_events_local",
+                "ReplicatedMergeTree('/clickhouse/tables/{shard}/mamori_events', '{replica}')",
+            ),
         )
         .unwrap();
-        c.exec("distributed table", &schema::distributed_table("mamori_events", "repl", "default", "mamori_events_local")).unwrap();
-        c.exec("progress table", &schema::progress_table("mamori_progress")).unwrap();
+        c.exec(
+            "distributed table",
+            &schema::distributed_table("mamori_events", "repl", "default", "mamori_events_local"),
+        )
+        .unwrap();
+        c.exec("progress table", &schema::progress_table("mamori_progress"))
+            .unwrap();
     }
     // The indexer talks to replica 0; replica 1 is the one killed.
-    let cfg = Config { distributed: true, timeout: Duration::from_secs(20), ..Config::single(&nodes[0].url()) };
+    let cfg = Config {
+        distributed: true,
+        timeout: Duration::from_secs(20),
+        ..Config::single(&nodes[0].url())
+    };
     let tenant = TenantId::new("ikeda").unwrap();
     let mut store = ClickHouseStore::open(cfg.clone(), tenant.clone()).unwrap();
     let mut next = 0u64;
@@ -122,12 +143,21 @@ fn replica_killed_mid_ingest_catches_up_by_replication() {
         let evs: Vec<IndexEvent<'_>> = docs
             .iter()
             .enumerate()
-            .map(|(k, d)| IndexEvent { id: *next + k as u64, ingested_micros: 1_717_376_400_000_000, kind: EventKind::Event, doc: d, raw: None })
+            .map(|(k, d)| IndexEvent {
+                id: *next + k as u64,
+                ingested_micros: 1_717_376_400_000_000,
+                kind: EventKind::Event,
+                doc: d,
+                raw: None,
+            })
             .collect();
         // The ledger has acknowledged these; the indexer retries until the index takes them.
         let deadline = Instant::now() + Duration::from_secs(120);
         while let Err(e) = store.index_batch(&evs) {
-            assert!(Instant::now() < deadline, "index never accepted the batch: {e}");
+            assert!(
+                Instant::now() < deadline,
+                "index never accepted the batch: {e}"
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
         *next += n;
@@ -139,7 +169,11 @@ fn replica_killed_mid_ingest_catches_up_by_replication() {
     for _ in 0..5 {
         index(&mut store, 200, &mut next);
     }
-    assert_eq!(store.indexed_upto().unwrap(), Some(next - 1), "indexing went on with one replica down");
+    assert_eq!(
+        store.indexed_upto().unwrap(),
+        Some(next - 1),
+        "indexing went on with one replica down"
+    );
     nodes[1].restart().expect("restart replica");
     for _ in 0..5 {
         index(&mut store, 200, &mut next);
@@ -147,12 +181,21 @@ fn replica_killed_mid_ingest_catches_up_by_replication() {
     let total = next;
     for n in &nodes {
         let url = n.url();
-        wait_until("the replica to hold every event", Duration::from_secs(120), || {
-            count(&url, "SELECT count() AS n FROM mamori_events_local") == Some(total)
-        });
-        assert_eq!(count(&url, "SELECT uniqExact(id) AS n FROM mamori_events_local"), Some(total), "{url}");
+        wait_until(
+            "the replica to hold every event",
+            Duration::from_secs(120),
+            || count(&url, "SELECT count() AS n FROM mamori_events_local") == Some(total),
+        );
+        assert_eq!(
+            count(&url, "SELECT uniqExact(id) AS n FROM mamori_events_local"),
+            Some(total),
+            "{url}"
+        );
     }
     let reader = ClickHouseStore::open(cfg, tenant).unwrap();
     assert_eq!(reader.stats().unwrap().total, total);
-    assert_eq!(reader.get(1500).unwrap().unwrap().doc["message"], "replicated 1500");
+    assert_eq!(
+        reader.get(1500).unwrap().unwrap().doc["message"],
+        "replicated 1500"
+    );
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use mamori_ledger::{CheckpointSigner, EntryKind, Ledger, LedgerConfig, NewEntry};
 use mamori_store::{EventKind, IndexBackend, IndexEvent, Query};
 use mamori_store_clickhouse::local::{LocalServer, ShardAddr, free_port};
-use mamori_store_clickhouse::{Client, ClickHouseStore, Config, schema};
+use mamori_store_clickhouse::{ClickHouseStore, Client, Config, schema};
 use mamori_tenant::TenantId;
 use serde_json::{Value, json};
 
@@ -27,7 +27,13 @@ fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
 
 /// The follower: reads the ledger from the index's position and indexes batches; after any
 /// error it starts over as a restarted indexer would (reopen, re-read the position).
-fn follow(ledger: Ledger, cfg: Config, tenant: TenantId, stop: Arc<AtomicBool>, errors: Arc<AtomicU64>) -> std::thread::JoinHandle<()> {
+fn follow(
+    ledger: Ledger,
+    cfg: Config,
+    tenant: TenantId,
+    stop: Arc<AtomicBool>,
+    errors: Arc<AtomicU64>,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         while !stop.load(Ordering::SeqCst) {
             let mut store = match ClickHouseStore::open(cfg.clone(), tenant.clone()) {
@@ -47,12 +53,17 @@ fn follow(ledger: Ledger, cfg: Config, tenant: TenantId, stop: Arc<AtomicBool>, 
                 if stop.load(Ordering::SeqCst) {
                     return;
                 }
-                let records = cursor.read(ledger.durable_size(), 500).expect("reading the ledger");
+                let records = cursor
+                    .read(ledger.durable_size(), 500)
+                    .expect("reading the ledger");
                 if records.is_empty() {
                     ledger.wait_durable_beyond(cursor.position(), Duration::from_millis(100));
                     continue;
                 }
-                let docs: Vec<Value> = records.iter().map(|r| serde_json::from_slice(&r.payload).unwrap()).collect();
+                let docs: Vec<Value> = records
+                    .iter()
+                    .map(|r| serde_json::from_slice(&r.payload).unwrap())
+                    .collect();
                 let events: Vec<IndexEvent<'_>> = records
                     .iter()
                     .zip(&docs)
@@ -86,7 +97,10 @@ fn ingest(ledger: &Ledger, from: u64, batches: u64, per: u64) -> Vec<u64> {
                     "event": {"action": "file-read"},
                     "message": format!("閲覧 record {i}"),
                 });
-                NewEntry { kind: EntryKind::Event, payload: doc.to_string().into_bytes() }
+                NewEntry {
+                    kind: EntryKind::Event,
+                    payload: doc.to_string().into_bytes(),
+                }
             })
             .collect();
         let r = ledger.append_blocking(entries).expect("ledger append");
@@ -114,50 +128,96 @@ fn three_shards_one_killed_mid_ingest_nothing_acknowledged_lost() {
         .iter()
         .enumerate()
         .map(|(i, (h, t))| {
-            LocalServer::start_on(&dir.path().join(format!("ch{i}")), *h, *t, Some(("mamori3", &shards)))
-                .expect("start clickhouse-server")
+            LocalServer::start_on(
+                &dir.path().join(format!("ch{i}")),
+                *h,
+                *t,
+                Some(("mamori3", &shards)),
+            )
+            .expect("start clickhouse-server")
         })
         .collect();
     for n in &nodes {
         let c = Client::new(&n.url(), "default", Duration::from_secs(30)).unwrap();
-        c.exec("local table", &schema::events_table("mamori_events_local", "MergeTree")).unwrap();
+        c.exec(
+            "local table",
+            &schema::events_table("mamori_events_local", "MergeTree"),
+        )
+        .unwrap();
     }
     let coord = Client::new(&nodes[0].url(), "default", Duration::from_secs(30)).unwrap();
     coord
-        .exec("distributed table", &schema::distributed_table("mamori_events", "mamori3", "default", "mamori_events_local"))
+        .exec(
+            "distributed table",
+            &schema::distributed_table(
+                "mamori_events",
+                "mamori3",
+                "default",
+                "mamori_events_local",
+            ),
+        )
         .unwrap();
-    coord.exec("progress table", &schema::progress_table("mamori_progress")).unwrap();
-    let cfg = Config { distributed: true, timeout: Duration::from_secs(20), ..Config::single(&nodes[0].url()) };
+    coord
+        .exec("progress table", &schema::progress_table("mamori_progress"))
+        .unwrap();
+    let cfg = Config {
+        distributed: true,
+        timeout: Duration::from_secs(20),
+        ..Config::single(&nodes[0].url())
+    };
 
     let (signer, _) = CheckpointSigner::generate("test.lg.jp/hirosaki").unwrap();
     let ledger = Ledger::open(LedgerConfig::new(dir.path().join("ledger"), signer)).unwrap();
     let tenant = TenantId::new("hirosaki").unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let errors = Arc::new(AtomicU64::new(0));
-    let follower = follow(ledger.clone(), cfg.clone(), tenant.clone(), stop.clone(), errors.clone());
+    let follower = follow(
+        ledger.clone(),
+        cfg.clone(),
+        tenant.clone(),
+        stop.clone(),
+        errors.clone(),
+    );
 
     let mut acked = ingest(&ledger, 0, 10, 300);
     let reader = ClickHouseStore::open(cfg.clone(), tenant.clone()).unwrap();
-    wait_until("first batches indexed", Duration::from_secs(120), || reader.indexed_upto().unwrap().is_some());
+    wait_until("first batches indexed", Duration::from_secs(120), || {
+        reader.indexed_upto().unwrap().is_some()
+    });
 
     // Shard 3 dies mid-ingest. The ledger keeps acknowledging; inserts fail until it is back.
     nodes[2].kill();
     acked.extend(ingest(&ledger, 3000, 10, 300));
-    wait_until("the indexer to hit the dead shard", Duration::from_secs(120), || errors.load(Ordering::SeqCst) > 0);
+    wait_until(
+        "the indexer to hit the dead shard",
+        Duration::from_secs(120),
+        || errors.load(Ordering::SeqCst) > 0,
+    );
     let upto_while_down = reader.indexed_upto().unwrap();
     nodes[2].restart().expect("restart the killed shard");
     acked.extend(ingest(&ledger, 6000, 10, 300));
 
     let total = acked.len() as u64;
     assert_eq!(acked, (0..total).collect::<Vec<_>>());
-    assert!(upto_while_down.is_none_or(|u| u + 1 < total), "the kill was mid-ingest");
-    wait_until("indexing to catch up", Duration::from_secs(180), || reader.indexed_upto().unwrap() == Some(total - 1));
+    assert!(
+        upto_while_down.is_none_or(|u| u + 1 < total),
+        "the kill was mid-ingest"
+    );
+    wait_until("indexing to catch up", Duration::from_secs(180), || {
+        reader.indexed_upto().unwrap() == Some(total - 1)
+    });
     stop.store(true, Ordering::SeqCst);
     follower.join().unwrap();
 
     // Exactly once: as many rows as distinct ids as acknowledged events, on all three shards.
-    assert_eq!(count(&coord, "SELECT count() AS n FROM mamori_events"), total);
-    assert_eq!(count(&coord, "SELECT uniqExact(id) AS n FROM mamori_events"), total);
+    assert_eq!(
+        count(&coord, "SELECT count() AS n FROM mamori_events"),
+        total
+    );
+    assert_eq!(
+        count(&coord, "SELECT uniqExact(id) AS n FROM mamori_events"),
+        total
+    );
     let mut per_shard = 0;
     for n in &nodes {
         let c = Client::new(&n.url(), "default", Duration::from_secs(30)).unwrap();
@@ -172,8 +232,16 @@ fn three_shards_one_killed_mid_ingest_nothing_acknowledged_lost() {
         let h = reader.get(id).unwrap().unwrap();
         assert_eq!(h.doc["message"], format!("閲覧 record {id}"));
     }
-    let page = reader.search(&Query { q: Some("record 4500".into()), ..Query::default() }).unwrap();
-    assert_eq!(page.events.iter().map(|h| h.id).collect::<Vec<_>>(), vec![4500]);
+    let page = reader
+        .search(&Query {
+            q: Some("record 4500".into()),
+            ..Query::default()
+        })
+        .unwrap();
+    assert_eq!(
+        page.events.iter().map(|h| h.id).collect::<Vec<_>>(),
+        vec![4500]
+    );
     ledger.close();
 
     // The same query suite as on one node, for a second city on the same Distributed table;

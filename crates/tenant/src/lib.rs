@@ -142,7 +142,15 @@ mod tests {
         for ok in ["kamaishi", "ikeda-cho", "01_hirosaki", "a"] {
             assert_eq!(TenantId::new(ok).unwrap().as_str(), ok);
         }
-        for bad in ["", "Kamaishi", "a b", "x'--", "-lead", "釜石", &"a".repeat(64)] {
+        for bad in [
+            "",
+            "Kamaishi",
+            "a b",
+            "x'--",
+            "-lead",
+            "釜石",
+            &"a".repeat(64),
+        ] {
             assert!(TenantId::new(bad).is_err(), "{bad:?} accepted");
         }
     }

@@ -92,13 +92,21 @@ pub fn events<'a>(docs: &'a [(EventKind, Value)], raws: &'a [String]) -> Vec<Ind
 pub fn index_corpus<B: IndexBackend>(b: &mut B, docs: &[(EventKind, Value)], batch: usize) {
     let raws: Vec<String> = docs.iter().map(|(_, d)| d.to_string()).collect();
     let evs = events(docs, &raws);
-    assert_eq!(b.indexed_upto().unwrap(), None, "{}: fresh index", b.backend_name());
+    assert_eq!(
+        b.indexed_upto().unwrap(),
+        None,
+        "{}: fresh index",
+        b.backend_name()
+    );
     let mut prev: Option<&[IndexEvent<'_>]> = None;
     for (n, chunk) in evs.chunks(batch).enumerate() {
         if n == 1 {
             let gap = &evs[batch + 1..batch + 3];
             let e = b.index_batch(gap).unwrap_err();
-            assert!(matches!(e, StoreError::Gap { expected, got, .. } if expected == batch as u64 && got == batch as u64 + 1), "{e}");
+            assert!(
+                matches!(e, StoreError::Gap { expected, got, .. } if expected == batch as u64 && got == batch as u64 + 1),
+                "{e}"
+            );
         }
         if let Some(p) = prev {
             // A replay overlapping the new chunk: old ids skipped, new ones indexed once.
@@ -152,23 +160,30 @@ fn micros(s: &Option<String>) -> Option<i64> {
 }
 
 fn expected_search(refs: &[Ref], q: &Query) -> Vec<u64> {
-    let terms: Vec<String> = q
-        .q
-        .as_deref()
-        .map(|t| t.split_whitespace().map(extract::fold).collect())
-        .unwrap_or_default();
+    let terms: Vec<String> =
+        q.q.as_deref()
+            .map(|t| t.split_whitespace().map(extract::fold).collect())
+            .unwrap_or_default();
     let (from, to) = (micros(&q.from), micros(&q.to));
     let mut hits: Vec<&Ref> = refs
         .iter()
         .filter(|r| q.user.as_ref().is_none_or(|u| r.user.as_ref() == Some(u)))
         .filter(|r| q.host.as_ref().is_none_or(|u| r.host.as_ref() == Some(u)))
-        .filter(|r| q.action.as_ref().is_none_or(|u| r.action.as_ref() == Some(u)))
+        .filter(|r| {
+            q.action
+                .as_ref()
+                .is_none_or(|u| r.action.as_ref() == Some(u))
+        })
         .filter(|r| q.kind.as_ref().is_none_or(|k| r.kind.as_str() == k))
-        .filter(|r| q.path.as_ref().is_none_or(|p| r.path.as_ref().is_some_and(|f| f.starts_with(p.as_str()))))
+        .filter(|r| {
+            q.path
+                .as_ref()
+                .is_none_or(|p| r.path.as_ref().is_some_and(|f| f.starts_with(p.as_str())))
+        })
         .filter(|r| from.is_none_or(|f| r.ts >= f) && to.is_none_or(|t| r.ts < t))
         .filter(|r| terms.iter().all(|t| r.body.contains(t.as_str())))
         .collect();
-    hits.sort_by(|a, b| (b.ts, b.id).cmp(&(a.ts, a.id)));
+    hits.sort_by_key(|r| std::cmp::Reverse((r.ts, r.id)));
     hits.into_iter().map(|r| r.id).collect()
 }
 
@@ -177,7 +192,9 @@ pub fn search_all<B: IndexBackend>(b: &B, q: &Query) -> Vec<u64> {
     let mut q = q.clone();
     let mut ids = Vec::new();
     loop {
-        let page = b.search(&q).unwrap_or_else(|e| panic!("{}: {q:?}: {e}", b.backend_name()));
+        let page = b
+            .search(&q)
+            .unwrap_or_else(|e| panic!("{}: {q:?}: {e}", b.backend_name()));
         assert!(page.events.len() <= q.limit.unwrap_or(100) as usize);
         ids.extend(page.events.iter().map(|h| h.id));
         match page.next_cursor {
@@ -187,11 +204,19 @@ pub fn search_all<B: IndexBackend>(b: &B, q: &Query) -> Vec<u64> {
     }
 }
 
-fn timeline_all<B: IndexBackend>(b: &B, user: &str, from: Option<&str>, to: Option<&str>, limit: u32) -> Vec<u64> {
+fn timeline_all<B: IndexBackend>(
+    b: &B,
+    user: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    limit: u32,
+) -> Vec<u64> {
     let mut cursor: Option<String> = None;
     let mut ids = Vec::new();
     loop {
-        let page = b.timeline(user, from, to, Some(limit), cursor.as_deref()).unwrap();
+        let page = b
+            .timeline(user, from, to, Some(limit), cursor.as_deref())
+            .unwrap();
         ids.extend(page.events.iter().map(|h| h.id));
         match page.next_cursor {
             Some(c) => cursor = Some(c),
@@ -201,7 +226,10 @@ fn timeline_all<B: IndexBackend>(b: &B, user: &str, from: Option<&str>, to: Opti
 }
 
 fn q(f: impl FnOnce(&mut Query)) -> Query {
-    let mut q = Query { limit: Some(7), ..Query::default() };
+    let mut q = Query {
+        limit: Some(7),
+        ..Query::default()
+    };
     f(&mut q);
     q
 }
@@ -209,7 +237,11 @@ fn q(f: impl FnOnce(&mut Query)) -> Query {
 /// The query suite over the corpus of [`corpus`]`(n, salt)` indexed in `b`. Every result is
 /// compared with the reference computed from the events; returns a transcript of all results
 /// (ids, cursors, counters) so two backends can also be compared with each other.
-pub fn check_queries<B: IndexBackend>(b: &B, docs: &[(EventKind, Value)], salt: &str) -> Vec<String> {
+pub fn check_queries<B: IndexBackend>(
+    b: &B,
+    docs: &[(EventKind, Value)],
+    salt: &str,
+) -> Vec<String> {
     let refs = reference(docs);
     let name = b.backend_name();
     let mut transcript = Vec::new();
@@ -217,21 +249,38 @@ pub fn check_queries<B: IndexBackend>(b: &B, docs: &[(EventKind, Value)], salt: 
     let queries = vec![
         q(|_| {}),
         q(|q| q.user = Some(tanaka.clone())),
-        q(|q| { q.host = Some("pc-02".into()); q.action = Some("file-copy".into()); }),
+        q(|q| {
+            q.host = Some("pc-02".into());
+            q.action = Some("file-copy".into());
+        }),
         q(|q| q.path = Some("/共有/住民課".into())),
         q(|q| q.path = Some("/共有/住民課/住民基本台帳/2024.xlsx".into())),
         q(|q| q.q = Some("住民基本台帳".into())),
         q(|q| q.q = Some("ｔａｎａｋａ ärger".into())),
         q(|q| q.q = Some(format!("file-copy 住民課 {salt}"))),
-        q(|q| { q.user = Some(tanaka.clone()); q.q = Some("memo.txt".into()); }),
-        q(|q| { q.from = Some(ts(20)); q.to = Some(ts(60)); }),
-        q(|q| { q.from = Some(ts(20)); q.to = Some(ts(60)); q.user = Some(format!("sato{salt}")); q.limit = Some(3); }),
+        q(|q| {
+            q.user = Some(tanaka.clone());
+            q.q = Some("memo.txt".into());
+        }),
+        q(|q| {
+            q.from = Some(ts(20));
+            q.to = Some(ts(60));
+        }),
+        q(|q| {
+            q.from = Some(ts(20));
+            q.to = Some(ts(60));
+            q.user = Some(format!("sato{salt}"));
+            q.limit = Some(3);
+        }),
         q(|q| q.kind = Some("quarantine".into())),
         q(|q| q.kind = Some("tombstone".into())),
         q(|q| q.q = Some("garbled".into())),
         q(|q| q.q = Some("no-such-text-anywhere".into())),
         q(|q| q.user = Some("nobody".into())),
-        q(|q| { q.limit = Some(1000); q.q = Some("event".into()); }),
+        q(|q| {
+            q.limit = Some(1000);
+            q.q = Some("event".into());
+        }),
     ];
     let mut non_empty = 0;
     for query in &queries {
@@ -241,14 +290,20 @@ pub fn check_queries<B: IndexBackend>(b: &B, docs: &[(EventKind, Value)], salt: 
         assert_eq!(got, want, "{name}: search {query:?}");
         transcript.push(format!("search {query:?} -> {got:?}"));
     }
-    assert!(non_empty >= 13, "the suite's queries should mostly have hits ({non_empty})");
+    assert!(
+        non_empty >= 13,
+        "the suite's queries should mostly have hits ({non_empty})"
+    );
     // Each hit carries the document as indexed and the right timestamp.
     let first = b.search(&q(|q| q.limit = Some(50))).unwrap();
     assert_eq!(first.events.len(), 50);
     for h in &first.events {
         let r = &refs[h.id as usize];
         assert_eq!(h.doc, r.doc, "{name}: doc of {}", h.id);
-        assert_eq!((h.timestamp_micros, h.kind.clone(), h.ingested_micros), (r.ts, r.kind.clone(), ingested(h.id as usize)));
+        assert_eq!(
+            (h.timestamp_micros, h.kind.clone(), h.ingested_micros),
+            (r.ts, r.kind.clone(), ingested(h.id as usize))
+        );
     }
     transcript.push(format!("page cursor {:?}", first.next_cursor));
 
@@ -258,8 +313,14 @@ pub fn check_queries<B: IndexBackend>(b: &B, docs: &[(EventKind, Value)], salt: 
             let mut want: Vec<&Ref> = refs
                 .iter()
                 .filter(|r| r.user.as_deref() == Some(user.as_str()))
-                .filter(|r| from.as_deref().is_none_or(|f| r.ts >= extract::rfc3339_micros(f).unwrap()))
-                .filter(|r| to.as_deref().is_none_or(|t| r.ts < extract::rfc3339_micros(t).unwrap()))
+                .filter(|r| {
+                    from.as_deref()
+                        .is_none_or(|f| r.ts >= extract::rfc3339_micros(f).unwrap())
+                })
+                .filter(|r| {
+                    to.as_deref()
+                        .is_none_or(|t| r.ts < extract::rfc3339_micros(t).unwrap())
+                })
                 .collect();
             want.sort_by_key(|r| (r.ts, r.id));
             let want: Vec<u64> = want.into_iter().map(|r| r.id).collect();
@@ -271,7 +332,10 @@ pub fn check_queries<B: IndexBackend>(b: &B, docs: &[(EventKind, Value)], salt: 
     }
 
     for id in [0u64, 5, 11, 19, docs.len() as u64 - 1] {
-        let h = b.get(id).unwrap().unwrap_or_else(|| panic!("{name}: get {id}"));
+        let h = b
+            .get(id)
+            .unwrap()
+            .unwrap_or_else(|| panic!("{name}: get {id}"));
         assert_eq!(h.doc, refs[id as usize].doc);
         transcript.push(format!("get {id} -> {}", h.doc));
     }
@@ -281,7 +345,10 @@ pub fn check_queries<B: IndexBackend>(b: &B, docs: &[(EventKind, Value)], salt: 
     // Counters and the quarantine list with its re-ingest state.
     let stats = b.stats().unwrap();
     assert_eq!(stats.total, docs.len() as u64);
-    let nq = docs.iter().filter(|(k, _)| *k == EventKind::Quarantine).count() as u64;
+    let nq = docs
+        .iter()
+        .filter(|(k, _)| *k == EventKind::Quarantine)
+        .count() as u64;
     assert_eq!(stats.quarantine_total, nq);
     let reingested: std::collections::BTreeMap<u64, (u64, Vec<u64>)> = docs
         .iter()
@@ -290,12 +357,20 @@ pub fn check_queries<B: IndexBackend>(b: &B, docs: &[(EventKind, Value)], salt: 
         .filter_map(|(i, (_, d))| {
             let re = extract::field(d, &["mamori", "reingest"])?;
             let qid = re.get("quarantine_id")?.as_u64()?;
-            let new: Vec<u64> = re["new_ids"].as_array()?.iter().filter_map(Value::as_u64).collect();
+            let new: Vec<u64> = re["new_ids"]
+                .as_array()?
+                .iter()
+                .filter_map(Value::as_u64)
+                .collect();
             (docs[qid as usize].0 == EventKind::Quarantine).then_some((qid, (i as u64, new)))
         })
         .collect();
     assert!(!reingested.is_empty(), "corpus has re-ingests");
-    assert_eq!(stats.quarantine_pending, nq - reingested.len() as u64, "{name}: {stats:?}");
+    assert_eq!(
+        stats.quarantine_pending,
+        nq - reingested.len() as u64,
+        "{name}: {stats:?}"
+    );
     assert_eq!(stats.indexed_upto, Some(docs.len() as u64 - 1));
     transcript.push(format!("stats {stats:?}"));
 
@@ -303,7 +378,9 @@ pub fn check_queries<B: IndexBackend>(b: &B, docs: &[(EventKind, Value)], salt: 
         let mut cursor: Option<String> = None;
         let mut seen = Vec::new();
         loop {
-            let page = b.list_quarantine(Some(2), cursor.as_deref(), pending_only).unwrap();
+            let page = b
+                .list_quarantine(Some(2), cursor.as_deref(), pending_only)
+                .unwrap();
             for item in &page.items {
                 assert_eq!(item.hit.kind, EventKind::Quarantine);
                 assert_eq!(item.reason.as_deref(), Some("not JSON"));
@@ -335,7 +412,10 @@ pub fn check_queries<B: IndexBackend>(b: &B, docs: &[(EventKind, Value)], salt: 
     // Invalid parameters: the same typed errors from every backend.
     let bad = |query: Query, param: &str| {
         let e = b.search(&query).unwrap_err();
-        assert!(matches!(&e, StoreError::InvalidParam { param: p, .. } if *p == param), "{name}: {e}");
+        assert!(
+            matches!(&e, StoreError::InvalidParam { param: p, .. } if *p == param),
+            "{name}: {e}"
+        );
         e.to_string()
     };
     transcript.push(bad(q(|q| q.limit = Some(0)), "limit"));
@@ -343,13 +423,23 @@ pub fn check_queries<B: IndexBackend>(b: &B, docs: &[(EventKind, Value)], salt: 
     transcript.push(bad(q(|q| q.q = Some("abc de".into())), "q"));
     transcript.push(bad(q(|q| q.cursor = Some("t00".into())), "cursor"));
     transcript.push(bad(q(|q| q.from = Some("yesterday".into())), "from"));
-    transcript.push(bad(q(|q| { q.from = Some(ts(9)); q.to = Some(ts(1)); }), "to"));
+    transcript.push(bad(
+        q(|q| {
+            q.from = Some(ts(9));
+            q.to = Some(ts(1));
+        }),
+        "to",
+    ));
     let e = b.timeline("", None, None, None, None).unwrap_err();
     assert!(e.is_invalid_input(), "{e}");
     let e = b.list_quarantine(Some(5), Some("s123"), false).unwrap_err();
     assert!(e.is_invalid_input(), "{e}");
     // A search cursor is not a timeline cursor.
     let c = b.search(&q(|_| {})).unwrap().next_cursor.unwrap();
-    assert!(b.timeline(&tanaka, None, None, None, Some(&c)).unwrap_err().is_invalid_input());
+    assert!(
+        b.timeline(&tanaka, None, None, None, Some(&c))
+            .unwrap_err()
+            .is_invalid_input()
+    );
     transcript
 }
