@@ -10,10 +10,12 @@
 //! `mamori.alert_action`) applied when the detector reaches them, so a rebuild replays them at
 //! the same place. Delete `alerts.db` and restart: the same alerts, ids and states come back.
 //!
-//! The detector keeps its own high-water mark and a snapshot of the rules' state (baselines,
-//! pending invitations, …) in the same transaction as the alerts, so a restart continues where
-//! it stopped. Sigma rules are read from `<data>/rules/` at start; their fingerprint is ledgered
-//! (`sigma-rules-loaded`) when it changes.
+//! The detector keeps its own high-water mark in the same transaction as the alerts, and a
+//! snapshot of the rules' state (baselines, pending invitations, …) with it every 100,000
+//! records or 10 s; a restart rebuilds the context up to the snapshot, loads it, and replays the
+//! records between the snapshot and the high-water mark through the rules (raising nothing
+//! twice), so it continues where it stopped. Sigma rules are read from `<data>/rules/` at
+//! start; their texts are ledgered (`sigma-rules-loaded`) when they change.
 
 use crate::datadir::{DataDir, DataDirError};
 use chrono::{DateTime, Utc};
@@ -369,7 +371,18 @@ struct Inner {
     sigma: Option<Sigma>,
     db: Connection,
     next_alert: u64,
+    /// Ledger index up to which the saved rule-state snapshot reaches (≤ the high-water mark).
+    state_next: u64,
+    /// When the snapshot was last saved.
+    state_saved: Instant,
 }
+
+/// The rules' state snapshot is saved with the alerts at most every this many records…
+const STATE_EVERY_RECORDS: u64 = 100_000;
+/// …or this often, whichever comes first (saving it per batch serialised every baseline and
+/// remembered file 20 times a second). A restart replays the records after the snapshot
+/// through the rules (without raising alerts again) before it continues.
+const STATE_EVERY: Duration = Duration::from_secs(10);
 
 /// The streaming detector of one data directory.
 pub struct Detection {
@@ -481,9 +494,16 @@ impl Detection {
         let notify_cfg = NotifyConfig::load(&rules_dir(dir)).map_err(DataDirError::Config)?;
         let db = open_db(&alerts_path(dir))?;
         let next: u64 = meta_get(&db, "next")?.and_then(|s| s.parse().ok()).unwrap_or(0);
+        let saved_state = meta_get(&db, "state")?;
+        // Older databases saved the state with every batch: it reaches `next`. No snapshot yet:
+        // the rules start from the beginning of the ledger.
+        let state_next: u64 = match &saved_state {
+            Some(_) => meta_get(&db, "state_next")?.and_then(|s| s.parse().ok()).unwrap_or(next).min(next),
+            None => 0,
+        };
         let next_alert: u64 = db.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM alerts", [], |r| r.get::<_, i64>(0)).map_err(db_err)? as u64;
         let mut engine = Engine::default();
-        if let Some(state) = meta_get(&db, "state")? {
+        if next > 0 {
             // Rebuild the context (directory, USB ledger, policy) as it was at `next`.
             let store = mamori_store::Store::open_read_only(&dir.index_path())?;
             let mut cursor: Option<String> = None;
@@ -491,7 +511,7 @@ impl Detection {
             loop {
                 let q = mamori_store::Query { kind: Some("admin".into()), limit: Some(1000), cursor: cursor.clone(), ..Default::default() };
                 let page = store.search(&q)?;
-                admin.extend(page.events.into_iter().filter(|h| h.id < next).map(|h| (h.id, h.doc)));
+                admin.extend(page.events.into_iter().filter(|h| h.id < state_next).map(|h| (h.id, h.doc)));
                 match page.next_cursor {
                     Some(c) => cursor = Some(c),
                     None => break,
@@ -501,11 +521,32 @@ impl Detection {
             for (_, d) in &admin {
                 let _ = engine.apply_admin(d);
             }
-            let v: Value = serde_json::from_str(&state).map_err(|e| DataDirError::Other(format!("alerts.db state: {e}")))?;
-            engine.load_state(&v).map_err(DataDirError::Other)?;
+            if let Some(state) = &saved_state {
+                let v: Value = serde_json::from_str(state).map_err(|e| DataDirError::Other(format!("alerts.db state: {e}")))?;
+                engine.load_state(&v).map_err(DataDirError::Other)?;
+            }
+            // The records between the snapshot and the high-water mark: through the rules
+            // again (their alerts are already stored), so the state is as it was at `next`.
+            let mut from = state_next;
+            while from < next {
+                let recs = mamori_ledger::engine::read_records(ledger.dir(), from, next, 4096)?;
+                if recs.is_empty() {
+                    break;
+                }
+                for r in &recs {
+                    from = r.index + 1;
+                    let doc = crate::indexer::doc_of(r);
+                    let kind = r.kind.as_str();
+                    if kind == "admin" && doc.pointer("/event/action").and_then(Value::as_str).is_some_and(|a| a.starts_with("alert-")) {
+                        continue;
+                    }
+                    let ingested = DateTime::<Utc>::from_timestamp_micros(r.ingested_micros).unwrap_or_else(Utc::now);
+                    let _ = engine.process(r.index, kind, ingested, &doc);
+                }
+            }
         }
         let det = Arc::new(Detection {
-            inner: Mutex::new(Inner { engine, sigma, db, next_alert }),
+            inner: Mutex::new(Inner { engine, sigma, db, next_alert, state_next, state_saved: Instant::now() }),
             progress: Mutex::new(Progress { next }),
             cv: Condvar::new(),
             ledger: ledger.clone(),
@@ -580,7 +621,7 @@ impl Detection {
         let next = self.progress.lock().unwrap().next;
         let mut new_alerts = Vec::new();
         let mut upto = next;
-        let Inner { engine, sigma, db, next_alert } = &mut *inner;
+        let Inner { engine, sigma, db, next_alert, state_next, state_saved } = &mut *inner;
         let tx = match db.transaction() {
             Ok(t) => t,
             Err(e) => {
@@ -633,13 +674,21 @@ impl Detection {
             tracing::error!(error = %e, "alerts.db");
             return;
         }
-        let state = serde_json::to_string(&engine.save_state()).expect("json");
-        let ok = tx
-            .execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('next', ?1), ('state', ?2)", params![upto.to_string(), state])
-            .and_then(|_| tx.commit());
+        let save_state = upto >= *state_next + STATE_EVERY_RECORDS || state_saved.elapsed() >= STATE_EVERY;
+        let ok = if save_state {
+            let state = serde_json::to_string(&engine.save_state()).expect("json");
+            tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('next', ?1), ('state', ?2), ('state_next', ?1)", params![upto.to_string(), state])
+        } else {
+            tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('next', ?1)", params![upto.to_string()])
+        }
+        .and_then(|_| tx.commit());
         if let Err(e) = ok {
             tracing::error!(error = %e, "alerts.db commit failed; will re-evaluate");
             return;
+        }
+        if save_state {
+            *state_next = upto;
+            *state_saved = Instant::now();
         }
         drop(inner);
         if !lat.is_empty() {
