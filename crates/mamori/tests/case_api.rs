@@ -214,7 +214,8 @@ fn every_case_route_by_every_role() {
         base: srv.http.clone(),
     };
     // (method, path, body, roles allowed, action checked)
-    let table: &[(&str, &str, Option<Value>, &[Role], Action)] = &[
+    type Row = (&'static str, &'static str, Option<Value>, &'static [Role], Action);
+    let table: &[Row] = &[
         ("GET", "/api/v1/cases", None, &[Officer, Auditor, Viewer], Action::ReadAlerts),
         ("POST", "/api/v1/cases", Some(json!({"title": " "})), &[Officer], Action::ManageAlerts),
         ("GET", "/api/v1/cases/2026-001", None, &[Officer, Auditor, Viewer], Action::ReadAlerts),
