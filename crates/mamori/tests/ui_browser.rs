@@ -42,10 +42,10 @@ fn officer_auditor_viewer_admin_in_chromium() {
     b.screenshot(&shots, "dashboard");
 
     // Alerts list → the leaver's alert.
-    b.click("nav.menu a[href='/ui/alerts']");
+    b.click_nav("nav.menu a[href='/ui/alerts']");
     assert!(b.text("#alerts").contains("鈴木 一郎"), "{}", b.source());
     b.screenshot(&shots, "alerts");
-    b.click(&format!("tr[data-alert='{}'] a", c.alert_id));
+    b.click_nav(&format!("tr[data-alert='{}'] a", c.alert_id));
     assert_eq!(b.attr("#proof-badge", "data-verified"), "true", "{}", b.source());
     assert!(b.text("#proof-badge").contains("検証しました"));
     assert!(b.text("#evidence").contains("/住基/台帳.csv"));
@@ -56,7 +56,7 @@ fn officer_auditor_viewer_admin_in_chromium() {
     // Triage it: ledgered, shown, and visible through the API too.
     b.fill("#triage-reason", "退職日以降の住基台帳の閲覧。人事課に照会する。");
     b.fill("#triage-assignee", "tanto");
-    b.click("#triage-submit");
+    b.click_nav("#triage-submit");
     assert_eq!(b.attr("#alert-state", "data-state"), "triaged", "{}", b.source());
     assert!(b.text("#history").contains("退職日以降の住基台帳の閲覧"));
     assert_eq!(b.attr("#proof-badge", "data-verified"), "true");
@@ -67,43 +67,50 @@ fn officer_auditor_viewer_admin_in_chromium() {
     assert_eq!(v["history"][0]["actor"], "tanto");
     let v: Value = http.get(format!("{base}/api/v1/admin/audit?action=alert-triaged")).basic_auth("kansa", Some(password("kansa"))).send().unwrap().json().unwrap();
     assert_eq!(v["events"].as_array().map_or(0, |a| a.len()), 1, "one ledgered triage: {v}");
+    // Link to the case: none yet, the officer opens one from the alert (ledgered by the case
+    // page), and the alert then links to it.
+    assert!(b.text("#alert-cases").contains("なし"));
+    b.click_nav("#alert-cases form.inline button");
+    assert!(b.current_url().contains("/ui/cases/"), "{}", b.current_url());
+    b.goto(&format!("{base}/ui/alerts/{}", c.alert_id));
+    assert!(b.exists("#alert-cases a[href^='/ui/cases/']"), "{}", b.source());
     b.goto(&format!("{base}/ui/"));
     let open_high_after: u64 = b.text("[data-severity=high]").parse().unwrap();
     assert_eq!(open_high_after, open_high, "triaged is still open");
 
     // Event search (POST: the account is not in the URL) and the person's timeline.
-    b.click("nav.menu a[href='/ui/events']");
+    b.click_nav("nav.menu a[href='/ui/events']");
     b.fill("#f-user", "suzuki.i");
-    b.click("#search-submit");
+    b.click_nav("#search-submit");
     assert!(b.text("#results").contains("PC-SHIMIN-07"), "{}", b.source());
     assert!(!b.current_url().contains("suzuki"));
     b.screenshot(&shots, "events-search");
-    b.click("#results form.inline button");
+    b.click_nav("#results form.inline button");
     assert!(b.text("#dept-history").contains("市民課"), "{}", b.source());
     assert!(b.text("#dept-history").contains("退職"));
     assert!(b.text("#results").contains("/住基/台帳.csv"));
     b.screenshot(&shots, "events-person");
 
     // Staff and departments; one person's history (POST).
-    b.click("nav.menu a[href='/ui/people']");
+    b.click_nav("nav.menu a[href='/ui/people']");
     assert!(b.text("#departments").contains("税務課"));
     b.screenshot(&shots, "people");
-    b.click("#roster tr:nth-child(2) form.inline button");
+    b.click_nav("#roster tr:nth-child(2) form.inline button");
     assert!(b.text("#person-history").contains("税務課"), "{}", b.source());
     b.screenshot(&shots, "person-history");
 
     // Access review and its ledgered sign-off by the officer.
-    b.click("nav.menu a[href='/ui/review']");
+    b.click_nav("nav.menu a[href='/ui/review']");
     // No LDAP snapshot or grants in this city: the count is shown (a number), maybe zero.
     let _findings: u64 = b.text("#finding-count").parse().unwrap();
     b.fill("#summary", "退職者アカウント1件を確認。削除を依頼済み。");
-    b.click("#signoff-submit");
+    b.click_nav("#signoff-submit");
     assert!(b.text("#signoffs").contains("退職者アカウント1件を確認"), "{}", b.source());
     assert!(b.text("#signoffs").contains("tanto"));
     b.screenshot(&shots, "review");
 
     // USB register.
-    b.click("nav.menu a[href='/ui/usb']");
+    b.click_nav("nav.menu a[href='/ui/usb']");
     assert_eq!(b.text("#usb-count"), "2");
     assert!(b.text("#usb").contains("紛失"));
     b.screenshot(&shots, "usb");
@@ -117,19 +124,19 @@ fn officer_auditor_viewer_admin_in_chromium() {
 
     // English switch (and back).
     b.goto(&format!("{base}/ui/"));
-    b.click("a[href^='/ui/lang?to=en']");
+    b.click_nav("a[href^='/ui/lang?to=en']");
     assert_eq!(b.text("main h1"), "Dashboard");
     assert_eq!(b.attr("html", "lang"), "en");
     b.screenshot(&shots, "dashboard-en");
-    b.click("a[href^='/ui/lang?to=ja']");
+    b.click_nav("a[href^='/ui/lang?to=ja']");
     assert_eq!(b.text("main h1"), "ダッシュボード");
     // 和暦.
-    b.click("a[href^='/ui/era?to=wareki']");
+    b.click_nav("a[href^='/ui/era?to=wareki']");
     assert!(b.text("main p.muted").contains("令和"), "{}", b.text("main p.muted"));
-    b.click("a[href^='/ui/era?to=seireki']");
+    b.click_nav("a[href^='/ui/era?to=seireki']");
 
     // Logout ends the session: the dashboard sends back to the login page.
-    b.click("header form.inline button");
+    b.click_nav("header form.inline button");
     assert_eq!(b.text("h1"), "ログイン");
     b.goto(&format!("{base}/ui/alerts"));
     assert_eq!(b.text("h1"), "ログイン");
@@ -145,17 +152,17 @@ fn officer_auditor_viewer_admin_in_chromium() {
 
     // The auditor reads settings (permissions, admin audit trail with the triage) but cannot add users.
     b.login(&base, "kansa", password("kansa"));
-    b.click("nav.menu a[href='/ui/settings']");
+    b.click_nav("nav.menu a[href='/ui/settings']");
     assert!(b.text("#audit").contains("alert-triaged"), "{}", b.source());
     assert!(!b.exists("#add-user"));
 
     // The administrator adds a user through the form (ledgered), but sees no alerts.
     b.login(&base, "kanri", password("kanri"));
     assert!(!b.exists("nav.menu a[href='/ui/alerts']"));
-    b.click("nav.menu a[href='/ui/settings']");
+    b.click_nav("nav.menu a[href='/ui/settings']");
     b.fill("#nu-name", "shinki.t");
     b.fill("#nu-password", "shinki-password-001");
-    b.click("#add-user button");
+    b.click_nav("#add-user button");
     assert!(b.text("#user-list").contains("shinki.t"), "{}", b.source());
     b.screenshot(&shots, "settings");
     b.goto(&format!("{base}/ui/alerts"));

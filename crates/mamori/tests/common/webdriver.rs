@@ -198,22 +198,53 @@ impl Browser {
             .to_owned()
     }
 
+    /// Reads `what` (`text` or `attribute/NAME`) of the element matching `css`, finding it
+    /// again if the page was replaced in between (stale element).
+    fn read(&self, css: &str, what: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let e = self.find(css);
+            let url = format!("{}/session/{}/element/{e}/{what}", self.url, self.session);
+            let v: Value = self.http.get(&url).send().unwrap_or_else(|e| panic!("{url}: {e}")).json().unwrap();
+            match v["value"].get("error").and_then(Value::as_str) {
+                None => return v["value"].as_str().unwrap_or_default().to_owned(),
+                Some("stale element reference" | "no such element") if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+                Some(_) => panic!("WebDriver {what} of {css}: {}", v["value"]),
+            }
+        }
+    }
+
     /// The visible text of the element matching `css`.
     pub fn text(&self, css: &str) -> String {
-        let e = self.find(css);
-        self.cmd(reqwest::Method::GET, &format!("/element/{e}/text"), None)
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        self.read(css, "text")
     }
 
     /// An attribute of the element matching `css`.
     pub fn attr(&self, css: &str, name: &str) -> String {
-        let e = self.find(css);
-        self.cmd(reqwest::Method::GET, &format!("/element/{e}/attribute/{name}"), None)
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        self.read(css, &format!("attribute/{name}"))
+    }
+
+    /// Runs a script in the page (WebDriver's execute is not subject to the page's CSP).
+    pub fn exec(&self, script: &str) -> Value {
+        self.cmd(reqwest::Method::POST, "/execute/sync", Some(json!({"script": script, "args": []})))
+    }
+
+    /// Clicks the element matching `css` and waits until a new document has loaded (a link
+    /// or a form submission, also when the URL stays the same).
+    pub fn click_nav(&self, css: &str) {
+        self.exec("window.__mamoriOld = true; return true;");
+        self.click(css);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let url = format!("{}/session/{}/execute/sync", self.url, self.session);
+            let body = json!({"script": "return document.readyState === 'complete' && !window.__mamoriOld;", "args": []});
+            let done = self.http.post(&url).json(&body).send().ok().and_then(|r| r.json::<Value>().ok()).is_some_and(|v| v["value"] == true);
+            if done {
+                return;
+            }
+            assert!(Instant::now() < deadline, "clicking {css} did not load a new page: {}", self.current_url());
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Deletes all cookies (logs out without the form).
@@ -236,7 +267,7 @@ impl Browser {
         self.goto(&format!("{base}/ui/login"));
         self.fill("#username", user);
         self.fill("#password", password);
-        self.click("#login");
+        self.click_nav("#login");
     }
 }
 

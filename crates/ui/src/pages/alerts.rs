@@ -99,7 +99,7 @@ pub async fn detail(State(st): State<AppState>, auth: Auth, Path(id): Path<u64>,
     auth.require_page(&nav::ALERTS)?;
     let lang = auth.lang;
     let st2 = st.clone();
-    let (alert, proofs, events) = tokio::task::spawn_blocking(move || -> Result<_, UiError> {
+    let (alert, proofs, events, cases) = tokio::task::spawn_blocking(move || -> Result<_, UiError> {
         let a = st2.detection.get(id).map_err(|e| UiError::internal(lang, e))?.ok_or_else(|| UiError::not_found(lang, format!("アラート {id} はありません。"), format!("no alert {id}")))?;
         let mut keys = vec![st2.ledger.vkey().to_owned()];
         keys.extend(st2.dir.previous_vkeys().unwrap_or_default());
@@ -113,16 +113,20 @@ pub async fn detail(State(st): State<AppState>, auth: Auth, Path(id): Path<u64>,
             })
             .collect();
         let events: Vec<Option<Value>> = proofs.iter().map(|(e, _, _)| event_line(&st2, *e)).collect();
-        Ok((a, proofs, events))
+        // The cases (事案) this alert is evidence of.
+        let cases: Vec<(String, String)> = mamori_server::case_http::live_cases(&st2)
+            .map(|book| book.cases().filter(|c| c.alerts.contains(&id)).map(|c| (c.id.clone(), c.title().to_string())).collect())
+            .unwrap_or_default();
+        Ok((a, proofs, events, cases))
     })
     .await
     .map_err(|e| UiError::internal(lang, e))??;
     let all_ok = !proofs.is_empty() && proofs.iter().all(|p| p.1);
-    let body = render_detail(&auth, &alert, &proofs, &events, all_ok, done.ledger);
+    let body = render_detail(&auth, &alert, &proofs, &events, &cases, all_ok, done.ledger);
     Ok(layout::page(&auth, ("アラートの詳細", "Alert"), body))
 }
 
-fn render_detail(auth: &Auth, a: &Alert, proofs: &[(u64, bool, Option<String>)], events: &[Option<Value>], all_ok: bool, done: Option<u64>) -> Markup {
+fn render_detail(auth: &Auth, a: &Alert, proofs: &[(u64, bool, Option<String>)], events: &[Option<Value>], cases: &[(String, String)], all_ok: bool, done: Option<u64>) -> Markup {
     let lang = auth.lang;
     let person = a.person.as_ref();
     html! {
@@ -150,6 +154,17 @@ fn render_detail(auth: &Auth, a: &Alert, proofs: &[(u64, bool, Option<String>)],
             (auth.t("件数", "Count"), html! { (a.count) }),
             (auth.t("担当者", "Assignee"), html! { (a.assignee.as_deref().unwrap_or("—")) }),
             (auth.t("規則", "Rule"), html! { code { (a.rule_id) } }),
+            (auth.t("事案", "Case"), html! {
+                span #alert-cases {
+                    @for (id, title) in cases { a href={"/ui/cases/" (id)} { (id) " " (title) } " " }
+                    @if cases.is_empty() {
+                        (auth.t("なし", "none")) " "
+                        @if auth.can(Action::ManageAlerts) {
+                            (post_button(auth, "/ui/cases", auth.t("このアラートから事案を登録する", "Open a case from this alert"), &[("alerts", &a.id.to_string()), ("recognized_on", &dates::today().format("%Y-%m-%d").to_string())], "link"))
+                        }
+                    }
+                }
+            }),
         ]))
         p { (auth.t(&a.summary_ja, &a.summary_en)) }
 
