@@ -310,3 +310,53 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
         Ok(CsrfForm(auth, v))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_live_until_destroyed() {
+        let ui = UiState::new(true);
+        let id = ui.create("tanto");
+        let (user, csrf) = ui.lookup(&id).unwrap();
+        assert_eq!(user, "tanto");
+        assert_eq!(csrf.len(), 64);
+        assert!(ui.lookup("not-a-session").is_none());
+        ui.destroy(&id);
+        assert!(ui.lookup(&id).is_none());
+        assert!(ui.session_cookie(&id).ends_with("HttpOnly; SameSite=Strict; Secure"));
+        assert!(!UiState::new(false).session_cookie(&id).contains("Secure"));
+    }
+
+    #[test]
+    fn five_failures_lock_one_account_only() {
+        let ui = UiState::new(false);
+        for _ in 0..MAX_FAILS_PER_ACCOUNT {
+            assert!(ui.login_allowed("a").is_ok());
+            ui.login_failed("a");
+        }
+        let wait = ui.login_allowed("a").unwrap_err();
+        assert!(wait > 0 && wait <= LOCK_WINDOW.as_secs(), "{wait}");
+        assert!(ui.login_allowed("b").is_ok());
+        ui.login_succeeded("b");
+        assert!(ui.login_allowed("a").is_err(), "another account's success does not unlock");
+    }
+
+    #[test]
+    fn global_limit() {
+        let ui = UiState::new(false);
+        for i in 0..MAX_FAILS_GLOBAL {
+            ui.login_failed(&format!("u{i}"));
+        }
+        assert!(ui.login_allowed("fresh").is_err());
+    }
+
+    #[test]
+    fn secrets_compare() {
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abc", "abd"));
+        assert!(!same_secret("abc", "abcd"));
+        assert!(!same_secret("", "x"));
+    }
+}

@@ -18,7 +18,7 @@ use crate::{CsrfForm, Lang, UiError};
 
 const NONCE_COOKIE: &str = "mamori_login";
 
-fn login_page(lang: Lang, nonce: &str, message: Option<&str>, status: StatusCode) -> Response {
+fn login_page(ui: &UiState, lang: Lang, nonce: &str, message: Option<&str>, status: StatusCode) -> Response {
     let body = html! {
         @if let Some(m) = message { div.error role="alert" #login-error { p { (m) } } }
         form.stack method="post" action="/ui/login" {
@@ -34,14 +34,13 @@ fn login_page(lang: Lang, nonce: &str, message: Option<&str>, status: StatusCode
         }
     };
     let page = bare_page(lang, lang.t("ログイン", "Log in"), body);
-    let ui_cookie = format!("{NONCE_COOKIE}={nonce}; Path=/ui; HttpOnly; SameSite=Strict");
-    (status, [(header::SET_COOKIE, ui_cookie)], page).into_response()
+    (status, [(header::SET_COOKIE, ui.pref_cookie(NONCE_COOKIE, nonce, 3600))], page).into_response()
 }
 
 /// `GET /ui/login`.
-pub async fn form(uri: Uri, headers: HeaderMap) -> Response {
+pub async fn form(Extension(ui): Extension<Arc<UiState>>, uri: Uri, headers: HeaderMap) -> Response {
     let lang = Lang::from_request(&uri, &headers);
-    login_page(lang, &random_token(), None, StatusCode::OK)
+    login_page(&ui, lang, &random_token(), None, StatusCode::OK)
 }
 
 #[derive(Deserialize)]
@@ -72,21 +71,18 @@ pub async fn submit(State(st): State<AppState>, Extension(ui): Extension<Arc<UiS
         ui.login_failed(&f.username);
         tracing::warn!(target: "mamori_ui", "login failed");
         let msg = lang.t("ユーザー名またはパスワードが違います。", "Wrong user name or password.");
-        return Ok(login_page(lang, &random_token(), Some(msg), StatusCode::UNAUTHORIZED));
+        return Ok(login_page(&ui, lang, &random_token(), Some(msg), StatusCode::UNAUTHORIZED));
     };
     ui.login_succeeded(&f.username);
     if !p.role.actions().iter().any(|a| crate::nav::DASHBOARD.any_of.contains(a)) {
-        let msg = format!(
-            "{}",
-            lang.t("このロール(取込専用・証人)では画面を利用できません。API トークンを使ってください。", "This role (ingest, witness) has no pages; use an API token.")
-        );
-        return Ok(login_page(lang, &random_token(), Some(&msg), StatusCode::FORBIDDEN));
+        let msg = lang.t("このロール(取込専用・証人)では画面を利用できません。API トークンを使ってください。", "This role (ingest, witness) has no pages; use an API token.");
+        return Ok(login_page(&ui, lang, &random_token(), Some(msg), StatusCode::FORBIDDEN));
     }
     tracing::info!(target: "mamori_ui", role = p.role.as_str(), "login");
     let id = ui.create(&p.name);
     let mut r = Redirect::to("/ui/").into_response();
     r.headers_mut().append(header::SET_COOKIE, ui.session_cookie(&id).parse().expect("cookie"));
-    r.headers_mut().append(header::SET_COOKIE, format!("{NONCE_COOKIE}=; Path=/ui; Max-Age=0; HttpOnly; SameSite=Strict").parse().expect("cookie"));
+    r.headers_mut().append(header::SET_COOKIE, ui.pref_cookie(NONCE_COOKIE, "", 0).parse().expect("cookie"));
     Ok(r)
 }
 

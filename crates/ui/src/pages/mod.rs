@@ -91,3 +91,15 @@ async fn switch_era(Extension(ui): Extension<Arc<UiState>>, Query(q): Query<Swit
     let v = if q.to == "wareki" { "wareki" } else { "seireki" };
     ([(header::SET_COOKIE, ui.pref_cookie("mamori_era", v, 400 * 24 * 3600))], Redirect::to(&safe_back(q.back.as_deref()))).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn back_links_stay_in_the_ui() {
+        assert_eq!(super::safe_back(Some("/ui/alerts")), "/ui/alerts");
+        for bad in ["https://evil.example/", "//evil.example/ui/", "/ui//evil", "/ui/..\\x", "/api/v1/events", "/ui/../api"] {
+            assert_eq!(super::safe_back(Some(bad)), "/ui/", "{bad}");
+        }
+        assert_eq!(super::safe_back(None), "/ui/");
+    }
+}
