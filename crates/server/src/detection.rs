@@ -375,6 +375,9 @@ struct Inner {
     state_next: u64,
     /// When the snapshot was last saved.
     state_saved: Instant,
+    /// Records between snapshots ([`STATE_EVERY_RECORDS`]; `MAMORI_DETECT_STATE_EVERY_RECORDS`
+    /// overrides it, for tests of the restart replay).
+    state_every: u64,
 }
 
 /// The rules' state snapshot is saved with the alerts at most every this many records…
@@ -546,7 +549,15 @@ impl Detection {
             }
         }
         let det = Arc::new(Detection {
-            inner: Mutex::new(Inner { engine, sigma, db, next_alert, state_next, state_saved: Instant::now() }),
+            inner: Mutex::new(Inner {
+                engine,
+                sigma,
+                db,
+                next_alert,
+                state_next,
+                state_saved: Instant::now(),
+                state_every: std::env::var("MAMORI_DETECT_STATE_EVERY_RECORDS").ok().and_then(|v| v.parse().ok()).unwrap_or(STATE_EVERY_RECORDS),
+            }),
             progress: Mutex::new(Progress { next }),
             cv: Condvar::new(),
             ledger: ledger.clone(),
@@ -621,7 +632,7 @@ impl Detection {
         let next = self.progress.lock().unwrap().next;
         let mut new_alerts = Vec::new();
         let mut upto = next;
-        let Inner { engine, sigma, db, next_alert, state_next, state_saved } = &mut *inner;
+        let Inner { engine, sigma, db, next_alert, state_next, state_saved, state_every } = &mut *inner;
         let tx = match db.transaction() {
             Ok(t) => t,
             Err(e) => {
@@ -674,7 +685,7 @@ impl Detection {
             tracing::error!(error = %e, "alerts.db");
             return;
         }
-        let save_state = upto >= *state_next + STATE_EVERY_RECORDS || state_saved.elapsed() >= STATE_EVERY;
+        let save_state = upto >= *state_next + *state_every || state_saved.elapsed() >= STATE_EVERY;
         let ok = if save_state {
             let state = serde_json::to_string(&engine.save_state()).expect("json");
             tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('next', ?1), ('state', ?2), ('state_next', ?1)", params![upto.to_string(), state])
