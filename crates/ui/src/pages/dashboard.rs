@@ -61,7 +61,7 @@ fn alerts_section(st: &AppState, auth: &Auth, today: NaiveDate) -> Result<Markup
                 }
             }
             p { a href="/ui/alerts" { (auth.t("アラート一覧へ", "All alerts")) } }
-            (stacked_bars(auth.t("アラートの推移(検知日別・直近14日)", "Alert trend (by day first seen, last 14 days)"), &labels, &series))
+            (stacked_bars(auth.t("アラートの推移(検知日別・14日間)", "Alert trend (by day first seen, 14 days)"), &labels, &series))
         }
     })
 }
@@ -114,7 +114,7 @@ fn events_section(st: &AppState, auth: &Auth, today: NaiveDate) -> Result<Markup
     }
     Ok(html! {
         section aria-labelledby="h-events" {
-            h2 #h-events { (auth.t("部署別・日別のイベント数(直近14日)", "Events per day per department (last 14 days)")) }
+            h2 #h-events { (auth.t("部署別・日別のイベント数(14日間)", "Events per day per department (14 days)")) }
             @if counted >= MAX_COUNTED { p.muted { (auth.t("件数が多いため最初の20,000件のみ集計しています。", "Only the first 20,000 events are counted.")) } }
             (stacked_bars(auth.t("部署別イベント数", "Events by department"), &labels, &series))
         }
@@ -189,6 +189,20 @@ pub fn ledger_section(st: &AppState, auth: &Auth) -> Markup {
     }
 }
 
+/// The last day of the charts: today, or the day of the newest event when there was none in
+/// the last 14 days (an archive, or the demo city whose activity ended months ago).
+fn chart_end(st: &AppState, today: NaiveDate) -> NaiveDate {
+    let q = mamori_store::Query { kind: Some("event".into()), to: Some(mamori_event::format_ts(Utc::now())), limit: Some(1), ..Default::default() };
+    let newest = st.reader.lock().unwrap().search(&q).ok().and_then(|p| p.events.into_iter().next());
+    match newest.and_then(|h| chrono::DateTime::<Utc>::from_timestamp_micros(h.timestamp_micros)) {
+        Some(t) => {
+            let d = t.with_timezone(&jst()).date_naive();
+            if d < today - Duration::days(DAYS - 1) { d } else { today }
+        }
+        None => today,
+    }
+}
+
 /// `GET /ui/`.
 pub async fn page(State(st): State<AppState>, auth: Auth) -> Result<Markup, UiError> {
     auth.require_page(&nav::DASHBOARD)?;
@@ -197,10 +211,14 @@ pub async fn page(State(st): State<AppState>, auth: Auth) -> Result<Markup, UiEr
     let a2 = auth.clone();
     let body = tokio::task::spawn_blocking(move || -> Result<Markup, UiError> {
         let (st, auth) = (st2, a2);
-        let alerts = if auth.can(Action::ReadAlerts) { Some(alerts_section(&st, &auth, today)?) } else { None };
-        let events = if auth.can(Action::ReadTimeline) { Some(events_section(&st, &auth, today)?) } else { None };
+        let end = chart_end(&st, today);
+        let alerts = if auth.can(Action::ReadAlerts) { Some(alerts_section(&st, &auth, end)?) } else { None };
+        let events = if auth.can(Action::ReadTimeline) { Some(events_section(&st, &auth, end)?) } else { None };
         Ok(html! {
             p.muted { (auth.t("本日: ", "Today: ")) (dates::date(today, auth.lang, auth.cal)) }
+            @if end != today {
+                p.notice.info #chart-end { (auth.t("直近14日間にイベントがないため、グラフは最新のイベントの日まで(", "No events in the last 14 days: the charts end on the latest event's day (")) (dates::date(end, auth.lang, auth.cal)) (auth.t(")を表示しています。", ").")) }
+            }
             @if let Some(a) = alerts { (a) }
             (sources_section(&st, &auth))
             (ledger_section(&st, &auth))
