@@ -325,6 +325,37 @@ fn milter(data: PathBuf, listen: &str, on_canary: &str, on_pii: &str, internal_d
         }
     }
     let mut inspectors: Vec<Box<dyn Inspector>> = vec![Box::new(CanaryInspector::new(key, store.canaries().to_vec(), action))];
+    // Lists attached to mail leaving the city are fingerprinted (channel mail), so that a
+    // later leak traces back to the mail and its sender.
+    struct MailFingerprints {
+        dir: DataDir,
+        internal: Vec<String>,
+    }
+    impl Inspector for MailFingerprints {
+        fn inspect(&self, mail: &mamori_milter::MailInfo, parts: &[mamori_milter::Part]) -> mamori_milter::Inspection {
+            let leaves = mail.rcpts.iter().any(|r| {
+                let dom = r.trim_matches(|c| c == '<' || c == '>').rsplit('@').next().unwrap_or("").to_ascii_lowercase();
+                !self.internal.iter().any(|d| dom == *d || dom.ends_with(&format!(".{d}")))
+            });
+            if leaves {
+                let user = mail.from.split('@').next().unwrap_or("").to_owned();
+                for p in parts.iter().filter(|p| p.name != "body") {
+                    if mamori_trace::read_list(&p.name, &p.bytes).is_ok_and(|l| !l.records.is_empty()) {
+                        let info = ExportInfo { user: user.clone(), channel: "mail".into(), system: None, export_event: None };
+                        match self.dir.fingerprint_file("mamori-milter", &p.name, &p.bytes, &info) {
+                            Ok(f) => tracing::info!(export = f.export.export_id, file = %p.name, "mail attachment fingerprinted"),
+                            Err(e) => tracing::error!(error = %e, file = %p.name, "could not fingerprint a mail attachment"),
+                        }
+                    }
+                }
+            }
+            mamori_milter::Inspection { verdict: mamori_milter::Verdict::Accept, events: Vec::new() }
+        }
+    }
+    inspectors.push(Box::new(MailFingerprints {
+        dir: DataDir::new(&data),
+        internal: internal_domains.iter().map(|d| d.trim_start_matches('@').to_ascii_lowercase()).collect(),
+    }));
     if let Some(pii_action) = pii_action {
         let domains: Vec<String> = internal_domains.iter().map(|d| d.trim_start_matches('@').to_ascii_lowercase()).collect();
         let (adir, adomains) = (DataDir::new(&data), domains.clone());

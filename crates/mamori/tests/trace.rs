@@ -238,6 +238,19 @@ fn personal_data_mailed_outside_is_held_unless_a_takeout_approves() {
     let first = population(33, 40)[0].name();
     assert!(!ev.to_string().contains(&first), "raw name {first} in {ev}");
 
+    // The attachment that left was fingerprinted (channel mail, sender tanaka.k), once: the
+    // internal mail was not; a leaked subset of it traces back to that mail.
+    let fps: Vec<Value> = run_ok(mamori().args(["search", "--action", "export-fingerprinted", "--json", "--data"]).arg(&data)).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(fps.len(), 1, "{fps:?}");
+    assert_eq!(fps[0]["event"]["mamori"]["fingerprint"]["channel"], "mail");
+    assert_eq!(fps[0]["event"]["user"]["name"], "tanaka.k");
+    let leaked = tmp.path().join("leaked.csv");
+    std::fs::write(&leaked, export_csv(&population(33, 40)[5..25])).unwrap();
+    let t: Value = serde_json::from_str(run_ok(mamori().args(["trace", "--json", "--data"]).arg(&data).arg(&leaked)).trim()).unwrap();
+    assert_eq!(t["candidates"][0]["channel"], "mail", "{t}");
+    assert_eq!(t["candidates"][0]["user"], "tanaka.k");
+    assert_eq!(t["candidates"][0]["matched"], 20);
+
     // The takeout: requested by tanaka.k, approved by the 課長, for mail to that address today.
     let today = chrono::Local::now().date_naive();
     let (from, until) = ((today - chrono::Days::new(1)).to_string(), (today + chrono::Days::new(3)).to_string());
