@@ -334,7 +334,7 @@ fn query(n: u64) {
     for (name, q) in &cases {
         let mut lat = Vec::new();
         let mut hits = 0;
-        for r in 0..11 {
+        for r in 0..6 {
             let t = Instant::now();
             let p = store.search(q).unwrap();
             if r > 0 {
@@ -346,7 +346,7 @@ fn query(n: u64) {
         println!("query {name}: hits={hits} p50_ms={p50:.1} p95_ms={p95:.1}");
     }
     let mut lat = Vec::new();
-    for r in 0..11 {
+    for r in 0..6 {
         let t = Instant::now();
         let p = store
             .timeline("staff42", Some(&from), None, Some(100), None)
@@ -359,7 +359,7 @@ fn query(n: u64) {
     let (p50, p95) = pct(lat);
     println!("query timeline staff42 from mid-year, 100: p50_ms={p50:.1} p95_ms={p95:.1}");
     let mut lat = Vec::new();
-    for r in 0..11u64 {
+    for r in 0..6u64 {
         let t = Instant::now();
         assert!(store.get(n / 2 + r * 1000).unwrap().is_some());
         if r > 0 {
