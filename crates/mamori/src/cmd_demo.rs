@@ -110,6 +110,9 @@ pub fn load(data: &Path, city: &Path) -> Result<()> {
             let to = data.join(f);
             std::fs::create_dir_all(to.parent().unwrap())?;
             std::fs::copy(city.join(f), &to).with_context(|| format!("copying {f}"))?;
+            if f.starts_with("rules/") {
+                ledger_rules(&data)?;
+            }
             continue;
         }
         let args: Vec<&str> = s["args"]
@@ -155,10 +158,26 @@ pub fn load(data: &Path, city: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Ledgers the detection policy now (as a server start would), so that it is in force for the
+/// events loaded after it: in ledger order, a policy applies from its ledger entry on.
+fn ledger_rules(data: &Path) -> Result<()> {
+    let dir = DataDir::new(data);
+    let opened = dir
+        .open()
+        .with_context(|| format!("opening {}", data.display()))?;
+    let det = mamori_server::detection::Detection::start(&dir, &opened.ledger)
+        .context("ledgering the detection policy")?;
+    drop(det);
+    dir.index_now(&opened.ledger)?;
+    opened.ledger.close();
+    Ok(())
+}
+
 /// `serve --demo`: generates the city next to the data directory if absent, creates and loads
 /// the data directory when it does not exist, scans the publish folder for personal data, and
-/// creates an officer account. Returns the officer's login and password when created now.
-pub fn prepare_serve(data: &Path) -> Result<Option<(String, String)>> {
+/// creates an officer account. Returns the officer's login and password and the admin API
+/// token when created now.
+pub fn prepare_serve(data: &Path) -> Result<Option<(String, String, String)>> {
     let dir = DataDir::new(data);
     if dir.exists() {
         return Ok(None);
@@ -176,21 +195,31 @@ pub fn prepare_serve(data: &Path) -> Result<Option<(String, String)>> {
         let s = generate(&mamori_demo::Config::default(), &city)?;
         eprintln!("  {} events, {} files", s.events, s.files);
     }
-    dir.init("mamori.demo.example.lg.jp/audit")?;
+    let admin = dir.init("mamori.demo.example.lg.jp/audit")?.admin_token;
     load(data, &city)?;
     // PII scan of the publication folder (Nara): what would have been stopped.
     let publish = city.join("files/publish");
     let exe = std::env::current_exe()?;
-    let out = Command::new(&exe).arg("scan").arg(&publish).output()?;
+    let out = Command::new(&exe)
+        .arg("scan")
+        .arg(&publish)
+        .output()
+        .with_context(|| format!("running {} scan", exe.display()))?;
     println!(
         "公開前の個人情報チェック / pre-publication PII scan of {}:",
         publish.display()
     );
-    for l in String::from_utf8_lossy(&out.stdout).lines().take(12) {
+    // One summary line per file (the findings themselves: `mamori scan PATH`).
+    for l in String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(" 件 / ") && l.contains("findings"))
+    {
         println!("  {l}");
     }
     // The officer account.
-    let opened = dir.open()?;
+    let opened = dir
+        .open()
+        .with_context(|| format!("opening {}", data.display()))?;
     let password = random_password();
     let phc = mamori_auth::hash_password(&password)?;
     let rec = mamori_auth::AdminRecord::UserAdded {
@@ -202,7 +231,7 @@ pub fn prepare_serve(data: &Path) -> Result<Option<(String, String)>> {
     mamori_server::datadir::append_admin(&opened.ledger, "demo", &rec)?;
     mamori_server::indexer::catch_up(&opened.ledger, &mut opened.store.lock().unwrap())?;
     opened.ledger.close();
-    Ok(Some(("officer".into(), password)))
+    Ok(Some(("officer".into(), password, admin)))
 }
 
 fn random_password() -> String {

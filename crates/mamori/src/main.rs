@@ -661,8 +661,9 @@ fn serve(data: PathBuf, l: Listeners, demo: bool) -> Result<()> {
         let scheme = if tls.is_some() { "https" } else { "http" };
         println!("mamori: {scheme}://{local}/ で待ち受けています / listening on {scheme}://{local}/");
         println!("画面 / web UI: {scheme}://{local}/ui/");
-        if let Some((user, pw)) = &demo_login {
+        if let Some((user, pw, admin)) = &demo_login {
             println!("デモ用担当者ログイン(一度だけ表示)/ demo officer login (shown once): {user} / {pw}");
+            println!("デモ用管理者トークン / demo admin token: {admin}");
         }
         use std::io::Write;
         std::io::stdout().flush()?;
