@@ -97,10 +97,11 @@ pub fn normalize(s: &str) -> Normalized {
     let mut map: Vec<(u32, u32)> = Vec::new();
     let mut run_start = 0usize;
     let mut buf = String::new();
-    for (i, c) in s.char_indices() {
-        if !may_change(c) {
-            continue;
-        }
+    let mut pos = 0usize;
+    while let Some(i) = next_candidate(bytes, pos) {
+        let c = s[i..].chars().next().expect("a char starts at a candidate");
+        pos = i + c.len_utf8();
+        debug_assert!(may_change(c), "{c:?}");
         buf.clear();
         let f = fold(c);
         if f != c {
@@ -143,6 +144,45 @@ pub fn normalize(s: &str) -> Normalized {
     }
 }
 
+/// Byte offset of the next character at or after `i` (a char boundary) for which
+/// [`may_change`] holds, from its UTF-8 bytes alone (no char decoding for the kanji, kana and
+/// ASCII that make up most text).
+#[inline]
+fn next_candidate(b: &[u8], mut i: usize) -> Option<usize> {
+    let at = |k: usize| b.get(k).copied().unwrap_or(0);
+    while i < b.len() {
+        let x = b[i];
+        match x {
+            0x00..=0xC1 => i += 1,
+            0xC2 => {
+                if at(i + 1) >= 0xA0 {
+                    return Some(i);
+                }
+                i += 2;
+            }
+            0xC3 | 0xE2 => return Some(i),
+            0xC4..=0xDF => i += 2,
+            0xE3 => {
+                let (y, z) = (at(i + 1), at(i + 2));
+                if (y == 0x80 && z == 0x80) || (y == 0x82 && (0x99..=0x9C).contains(&z)) || (0x88..=0x8F).contains(&y) {
+                    return Some(i);
+                }
+                i += 3;
+            }
+            0xEF => {
+                let u = 0xF000 | (((at(i + 1) & 0x3F) as u32) << 6) | (at(i + 2) & 0x3F) as u32;
+                if matches!(u, 0xF900..=0xFAFF | 0xFE30..=0xFE6F | 0xFF00..=0xFFEF) {
+                    return Some(i);
+                }
+                i += 3;
+            }
+            0xE0..=0xEE => i += 3,
+            _ => i += 4,
+        }
+    }
+    None
+}
+
 /// Cheap byte test: can anything in `b` change? Lead bytes 0xC2/0xC3 (Latin-1), 0xE2
 /// (U+2000–2FFF), 0xEF (U+F000–FFFF) and a few E3 sequences (ideographic space, squared
 /// era names, voiced marks).
@@ -177,6 +217,27 @@ mod tests {
         let g = n.text.find('ガ').unwrap();
         let (gs, ge) = n.orig_range(g, g + 'ガ'.len_utf8());
         assert_eq!(&s[gs..ge], "ｶﾞ");
+    }
+
+    #[test]
+    fn byte_scan_finds_exactly_the_chars_that_may_change() {
+        // Every char from U+0000 to U+FFFF plus some astral ones, with kanji between.
+        let mut s = String::new();
+        for u in (0u32..0x1_0000).chain(0x1_F000..0x1_F100) {
+            if let Some(c) = char::from_u32(u) {
+                s.push(c);
+                s.push('字');
+            }
+        }
+        let b = s.as_bytes();
+        let mut found = Vec::new();
+        let mut pos = 0;
+        while let Some(i) = next_candidate(b, pos) {
+            found.push(i);
+            pos = i + s[i..].chars().next().unwrap().len_utf8();
+        }
+        let want: Vec<usize> = s.char_indices().filter(|&(_, c)| may_change(c)).map(|(i, _)| i).collect();
+        assert_eq!(found, want);
     }
 
     #[test]
