@@ -138,8 +138,11 @@ pub fn load(data: &Path, city: &Path) -> Result<()> {
         }
         // Rows the sources refused are part of the story: show them.
         let stdout = String::from_utf8_lossy(&out.stdout);
-        if stdout.contains("隔離 ") && !stdout.contains("隔離 0 件") {
-            eprintln!("  {}", stdout.trim());
+        for l in stdout
+            .lines()
+            .filter(|l| l.contains("隔離 ") && !l.contains("隔離 0 件"))
+        {
+            eprintln!("  {l}");
         }
         if i % 20 == 0 {
             eprintln!(
