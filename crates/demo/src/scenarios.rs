@@ -963,7 +963,7 @@ pub(crate) fn finish(
                     e("kamaishi_bulk_export", cast.kb)],
          "allow": [e("kamaishi_handover_folder", cast.kc), e("kamaishi_bulk_export", cast.ka)],
          "counts": {"usb_snapshots": 6, "mails_home": 2, "proxy_mails": 2},
-         "ppc": {"records_sum": 6 * res.len() + 2_400 + 12_800, "records_max": res.len(), "why": "six whole-register snapshots on USB (each all residents) and the two lists B exported for A; the sum counts residents more than once (an upper bound), the maximum is the register"},
+         "ppc": {"records_sum": 6 * res.len() + 2_400 + 12_800, "records_max": res.len().max(12_800), "why": "six whole-register snapshots on USB (each all residents) and the two lists B exported for A; the sum counts residents more than once (an upper bound), the maximum is the register"},
          "events": events("kamaishi")},
         {"id": "hiratsuka", "title_ja": "平塚市型: 退職前後の複製(退職翌日もアカウント有効、私物USB)", "title_en": "Hiratsuka: copies before and the day after retirement on a live account, plain USB",
          "people": [pj(cast.hh, "retires 2026-03-31")],
