@@ -4,108 +4,23 @@
 //! ([`takeout_ledger_pdf`]). Text stays searchable (`pdftotext` reads it back).
 //!
 //! Same approach as `mamori_directory::pdf` (printpdf 0.7 with a font backend that maps glyphs
-//! to unified ideographs rather than Kangxi radicals, so 木 is extracted as 木); the font lookup
-//! ([`mamori_directory::pdf::find_font`]) is shared, the small writer is this crate's own.
+//! to unified ideographs rather than Kangxi radicals, so 木 is extracted as 木); the font lookup,
+//! font backend and line wrapping are shared from there; the small writer is this crate's own.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use owned_ttf_parser::{AsFaceRef, OwnedFace};
-use printpdf::{Color, FontData, FontMetrics, GlyphMetrics, IndirectFontRef, Line, Mm, PdfDocument, PdfDocumentReference, PdfLayerReference, Point, Rect, Rgb};
+use printpdf::{Color, IndirectFontRef, Line, Mm, PdfDocument, PdfDocumentReference, PdfLayerReference, Point, Rect, Rgb};
 
 use crate::logreview::LogReview;
 use crate::ppc::PpcReport;
 
 pub use mamori_directory::pdf::{FONT_CANDIDATES, PdfError, find_font};
-
-#[derive(Clone, Debug)]
-struct CjkFace {
-    face: Arc<OwnedFace>,
-}
-
-fn is_radical_or_compat(c: char) -> bool {
-    matches!(c as u32, 0x2E80..=0x2FDF | 0xF900..=0xFAFF | 0x2F800..=0x2FA1F)
-}
-
-impl FontData for CjkFace {
-    fn font_metrics(&self) -> FontMetrics {
-        let f = self.face.as_face_ref();
-        FontMetrics {
-            ascent: f.ascender(),
-            descent: f.descender(),
-            units_per_em: f.units_per_em(),
-        }
-    }
-
-    fn glyph_id(&self, c: char) -> Option<u16> {
-        self.face.as_face_ref().glyph_index(c).map(|g| g.0)
-    }
-
-    fn glyph_ids(&self) -> HashMap<u16, char> {
-        let f = self.face.as_face_ref();
-        let mut map: HashMap<u16, char> = HashMap::new();
-        let Some(cmap) = f.tables().cmap else { return map };
-        for sub in cmap.subtables.into_iter().filter(|s| s.is_unicode()) {
-            sub.codepoints(|cp| {
-                let (Some(ch), Some(g)) = (char::from_u32(cp), sub.glyph_index(cp)) else {
-                    return;
-                };
-                if g.0 == 0 {
-                    return;
-                }
-                map.entry(g.0)
-                    .and_modify(|old| {
-                        if is_radical_or_compat(*old) && !is_radical_or_compat(ch) {
-                            *old = ch;
-                        }
-                    })
-                    .or_insert(ch);
-            });
-        }
-        map
-    }
-
-    fn glyph_count(&self) -> u16 {
-        self.face.as_face_ref().number_of_glyphs()
-    }
-
-    fn glyph_metrics(&self, glyph_id: u16) -> Option<GlyphMetrics> {
-        let f = self.face.as_face_ref();
-        let g = owned_ttf_parser::GlyphId(glyph_id);
-        let width = f.glyph_hor_advance(g)? as u32;
-        let height = f.glyph_bounding_box(g).map(|b| b.y_max - b.y_min - f.descender()).unwrap_or(1000) as u32;
-        Some(GlyphMetrics { width, height })
-    }
-}
+use mamori_directory::pdf::{add_cjk_font, char_em, wrap};
 
 const PAGE_W: f32 = 210.0;
 const PAGE_H: f32 = 297.0;
 const MARGIN: f32 = 15.0;
 const PT: f32 = 0.3528;
 
-fn char_em(c: char) -> f32 {
-    if (c as u32) < 0x2E80 { 0.55 } else { 1.0 }
-}
 
-fn wrap(text: &str, size_pt: f32, width_mm: f32) -> Vec<String> {
-    let max = width_mm / (size_pt * PT);
-    let mut lines = Vec::new();
-    for para in text.split('\n') {
-        let mut cur = String::new();
-        let mut w = 0.0;
-        for c in para.chars() {
-            let cw = char_em(c);
-            if w + cw > max && !cur.is_empty() {
-                lines.push(std::mem::take(&mut cur));
-                w = 0.0;
-            }
-            cur.push(c);
-            w += cw;
-        }
-        lines.push(cur);
-    }
-    lines
-}
 
 fn rgb(r: f32, g: f32, b: f32) -> Color {
     Color::Rgb(Rgb::new(r, g, b, None))
@@ -122,10 +37,7 @@ struct Writer {
 impl Writer {
     fn new(title: &str, font: &[u8]) -> Result<Writer, PdfError> {
         let (doc, page, layer) = PdfDocument::new(title, Mm(PAGE_W), Mm(PAGE_H), "本文");
-        let face = OwnedFace::from_vec(font.to_vec(), 0).map_err(|e| PdfError::Font("(bytes)".into(), e.to_string()))?;
-        let font = doc
-            .add_external_font_data(font.to_vec(), CjkFace { face: Arc::new(face) })
-            .map_err(|e| PdfError::Font("(bytes)".into(), e.to_string()))?;
+        let font = add_cjk_font(&doc, font)?;
         let layer = doc.get_page(page).get_layer(layer);
         Ok(Writer {
             doc,

@@ -2,92 +2,8 @@
 //! scenario's publication draft. The font backend is the directory crate's (see
 //! `crates/directory/src/pdf.rs` for why unified ideographs must win over radicals).
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use owned_ttf_parser::{AsFaceRef, OwnedFace};
-use printpdf::{
-    FontData, FontMetrics, GlyphMetrics, IndirectFontRef, Mm, PdfDocument, PdfDocumentReference,
-    PdfLayerReference,
-};
-
-/// Fonts tried in order.
-pub const FONT_CANDIDATES: &[&str] = &[
-    "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf",
-    "/usr/share/fonts/truetype/ipaexfont-gothic/ipaexg.ttf",
-    "/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf",
-    "/usr/share/fonts/truetype/fonts-japanese-gothic.ttf",
-];
-
-/// printpdf's own font backend maps each glyph to the *first* code point the font's cmap gives
-/// it; in Japanese fonts the Kangxi radicals (U+2F00…) and CJK compatibility ideographs share
-/// glyphs with the unified ideographs and come first, so 木 would be extracted as ⽊ (U+2F4A)
-/// and a search for 鈴木 in the PDF would fail. This backend is printpdf's, except that a
-/// unified ideograph wins over a radical or compatibility code point for the same glyph.
-#[derive(Clone, Debug)]
-struct CjkFace {
-    face: Arc<OwnedFace>,
-}
-
-fn is_radical_or_compat(c: char) -> bool {
-    matches!(c as u32, 0x2E80..=0x2FDF | 0xF900..=0xFAFF | 0x2F800..=0x2FA1F)
-}
-
-impl FontData for CjkFace {
-    fn font_metrics(&self) -> FontMetrics {
-        let f = self.face.as_face_ref();
-        FontMetrics {
-            ascent: f.ascender(),
-            descent: f.descender(),
-            units_per_em: f.units_per_em(),
-        }
-    }
-
-    fn glyph_id(&self, c: char) -> Option<u16> {
-        self.face.as_face_ref().glyph_index(c).map(|g| g.0)
-    }
-
-    fn glyph_ids(&self) -> HashMap<u16, char> {
-        let f = self.face.as_face_ref();
-        let mut map: HashMap<u16, char> = HashMap::new();
-        let Some(cmap) = f.tables().cmap else {
-            return map;
-        };
-        for sub in cmap.subtables.into_iter().filter(|s| s.is_unicode()) {
-            sub.codepoints(|cp| {
-                let (Some(ch), Some(g)) = (char::from_u32(cp), sub.glyph_index(cp)) else {
-                    return;
-                };
-                if g.0 == 0 {
-                    return;
-                }
-                map.entry(g.0)
-                    .and_modify(|old| {
-                        if is_radical_or_compat(*old) && !is_radical_or_compat(ch) {
-                            *old = ch;
-                        }
-                    })
-                    .or_insert(ch);
-            });
-        }
-        map
-    }
-
-    fn glyph_count(&self) -> u16 {
-        self.face.as_face_ref().number_of_glyphs()
-    }
-
-    fn glyph_metrics(&self, glyph_id: u16) -> Option<GlyphMetrics> {
-        let f = self.face.as_face_ref();
-        let g = owned_ttf_parser::GlyphId(glyph_id);
-        let width = f.glyph_hor_advance(g)? as u32;
-        let height = f
-            .glyph_bounding_box(g)
-            .map(|b| b.y_max - b.y_min - f.descender())
-            .unwrap_or(1000) as u32;
-        Some(GlyphMetrics { width, height })
-    }
-}
+use mamori_directory::pdf::{add_cjk_font, find_font, wrap};
+use printpdf::{IndirectFontRef, Mm, PdfDocument, PdfDocumentReference, PdfLayerReference};
 
 const PAGE_W: f32 = 210.0;
 const PAGE_H: f32 = 297.0;
@@ -100,35 +16,11 @@ struct Writer {
     y: f32,
 }
 
-/// Width in em of a character: CJK and full-width 1, others about 0.55.
-fn char_em(c: char) -> f32 {
-    if (c as u32) < 0x2E80 { 0.55 } else { 1.0 }
-}
 
-fn wrap(text: &str, size_pt: f32) -> Vec<String> {
-    let em_mm = size_pt * 0.3528;
-    let max = (PAGE_W - 2.0 * MARGIN) / em_mm;
-    let mut lines = Vec::new();
-    for para in text.split('\n') {
-        let mut cur = String::new();
-        let mut w = 0.0;
-        for c in para.chars() {
-            let cw = char_em(c);
-            if w + cw > max && !cur.is_empty() {
-                lines.push(std::mem::take(&mut cur));
-                w = 0.0;
-            }
-            cur.push(c);
-            w += cw;
-        }
-        lines.push(cur);
-    }
-    lines
-}
 
 impl Writer {
     fn line(&mut self, text: &str, size: f32) {
-        for l in wrap(text, size) {
+        for l in wrap(text, size, PAGE_W - 2.0 * MARGIN) {
             let h = size * 0.3528 * 1.5;
             if self.y - h < MARGIN {
                 let (p, l2) = self.doc.add_page(Mm(PAGE_W), Mm(PAGE_H), "本文");
@@ -142,11 +34,9 @@ impl Writer {
     }
 }
 
-/// Renders the review (and the sign-offs given for it) as PDF bytes with the font.
-
 /// Writes `lines` (title first) as a PDF.
 pub fn lines_pdf(title: &str, lines: &[String]) -> Result<Vec<u8>, String> {
-    let font = FONT_CANDIDATES.iter().find_map(|p| std::fs::read(p).ok()).ok_or("日本語フォントがありません(fonts-ipaexfont)/ no Japanese font (install fonts-ipaexfont)")?;
+    let font = find_font().map_err(|e| e.to_string())?;
     let (doc, page, layer) = PdfDocument::new(title, Mm(PAGE_W), Mm(PAGE_H), "本文");
     // Fixed dates and ids: the demo city must be byte-identical for a seed.
     let when =
@@ -156,15 +46,7 @@ pub fn lines_pdf(title: &str, lines: &[String]) -> Result<Vec<u8>, String> {
         .with_mod_date(when)
         .with_metadata_date(when)
         .with_document_id("AOBADEMOCITYAOBADEMOCITYAOBADEMO".into());
-    let face = OwnedFace::from_vec(font.clone(), 0).map_err(|e| e.to_string())?;
-    let font = doc
-        .add_external_font_data(
-            font,
-            CjkFace {
-                face: Arc::new(face),
-            },
-        )
-        .map_err(|e| e.to_string())?;
+    let font = add_cjk_font(&doc, &font).map_err(|e| e.to_string())?;
     let layer = doc.get_page(page).get_layer(layer);
     let mut w = Writer {
         doc,

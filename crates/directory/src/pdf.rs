@@ -104,6 +104,14 @@ impl FontData for CjkFace {
     }
 }
 
+/// Embeds the TrueType `font` in `doc` with the [`CjkFace`] backend, so the text layer reads
+/// back as unified ideographs. Every Japanese PDF mamori writes goes through this.
+pub fn add_cjk_font(doc: &PdfDocumentReference, font: &[u8]) -> Result<IndirectFontRef, PdfError> {
+    let face = OwnedFace::from_vec(font.to_vec(), 0).map_err(|e| PdfError::Font("(bytes)".into(), e.to_string()))?;
+    doc.add_external_font_data(font.to_vec(), CjkFace { face: Arc::new(face) })
+        .map_err(|e| PdfError::Font("(bytes)".into(), e.to_string()))
+}
+
 const PAGE_W: f32 = 210.0;
 const PAGE_H: f32 = 297.0;
 const MARGIN: f32 = 15.0;
@@ -116,13 +124,15 @@ struct Writer {
 }
 
 /// Width in em of a character: CJK and full-width 1, others about 0.55.
-fn char_em(c: char) -> f32 {
+pub fn char_em(c: char) -> f32 {
     if (c as u32) < 0x2E80 { 0.55 } else { 1.0 }
 }
 
-fn wrap(text: &str, size_pt: f32) -> Vec<String> {
+/// `text` broken into lines at most `width_mm` wide at `size_pt` (by [`char_em`]); each `\n`
+/// starts a new line.
+pub fn wrap(text: &str, size_pt: f32, width_mm: f32) -> Vec<String> {
     let em_mm = size_pt * 0.3528;
-    let max = (PAGE_W - 2.0 * MARGIN) / em_mm;
+    let max = width_mm / em_mm;
     let mut lines = Vec::new();
     for para in text.split('\n') {
         let mut cur = String::new();
@@ -143,7 +153,7 @@ fn wrap(text: &str, size_pt: f32) -> Vec<String> {
 
 impl Writer {
     fn line(&mut self, text: &str, size: f32) {
-        for l in wrap(text, size) {
+        for l in wrap(text, size, PAGE_W - 2.0 * MARGIN) {
             let h = size * 0.3528 * 1.5;
             if self.y - h < MARGIN {
                 let (p, l2) = self.doc.add_page(Mm(PAGE_W), Mm(PAGE_H), "本文");
@@ -160,10 +170,7 @@ impl Writer {
 pub fn review_pdf(review: &AccessReview, signoffs: &[(String, SignOff)], font: &[u8]) -> Result<Vec<u8>, PdfError> {
     let title = format!("アクセス権棚卸し報告書 {}", review.as_of);
     let (doc, page, layer) = PdfDocument::new(&title, Mm(PAGE_W), Mm(PAGE_H), "本文");
-    let face = OwnedFace::from_vec(font.to_vec(), 0).map_err(|e| PdfError::Font("(bytes)".into(), e.to_string()))?;
-    let font = doc
-        .add_external_font_data(font.to_vec(), CjkFace { face: Arc::new(face) })
-        .map_err(|e| PdfError::Font("(bytes)".into(), e.to_string()))?;
+    let font = add_cjk_font(&doc, font)?;
     let layer = doc.get_page(page).get_layer(layer);
     let mut w = Writer { doc, font, layer, y: PAGE_H - MARGIN };
     w.line(&format!("{title} / Access review as of {}", review.as_of), 14.0);
