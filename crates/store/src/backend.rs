@@ -167,7 +167,7 @@ pub struct TimelinePlan {
 }
 
 impl TimelinePlan {
-    /// Validates timeline parameters exactly as [`Store::timeline`] does.
+    /// Validates timeline parameters; [`Store::timeline`] uses it too.
     pub fn parse(
         user: &str,
         from: Option<&str>,

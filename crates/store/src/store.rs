@@ -984,15 +984,8 @@ impl Store {
         limit: Option<u32>,
         cursor: Option<&str>,
     ) -> Result<Page> {
-        let limit = check_limit(limit)?;
-        let (from, to) = time_range(from, to)?;
-        let cursor = cursor
-            .filter(|c| !c.is_empty())
-            .map(|c| cursor::decode(Tag::Timeline, c))
-            .transpose()?;
-        if user.is_empty() {
-            return Err(StoreError::invalid("user", "must not be empty"));
-        }
+        let crate::backend::TimelinePlan { limit, user, from, to, cursor } =
+            crate::backend::TimelinePlan::parse(user, from, to, limit, cursor)?;
         let (cts, cid) = cursor.map_or((i64::MIN, -1), |(t, i)| (t, i as i64));
         // One lower bound for the index range: the later of `from` and the cursor position.
         let lo = from.unwrap_or(i64::MIN).max(cts);
@@ -1002,7 +995,7 @@ impl Store {
              ORDER BY ts, id LIMIT ?6"
         );
         let args: Vec<SqlValue> = vec![
-            user.to_owned().into(),
+            user.into(),
             lo.into(),
             to.unwrap_or(i64::MAX).into(),
             cts.into(),
