@@ -79,6 +79,16 @@ pub enum Error {
     /// `UserEnabled` for a user that is not disabled.
     #[error("user {0:?} is not disabled")]
     UserNotDisabled(String),
+    /// An administrator tried to disable or demote their own account.
+    #[error(
+        "自分のアカウント {0:?} は無効化・ロール変更できません(別の管理者に依頼してください) / you cannot disable or change the role of your own account {0:?} (ask another administrator)"
+    )]
+    OwnAccount(String),
+    /// The action would leave no enabled administrator.
+    #[error(
+        "{0:?} は最後の有効な管理者です(先に別の管理者を用意してください) / {0:?} is the last enabled administrator (add another one first)"
+    )]
+    LastAdmin(String),
     /// `TokenCreated` whose id or secret hash is already known.
     #[error("token {0:?} already exists")]
     DuplicateToken(String),

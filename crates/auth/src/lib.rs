@@ -48,8 +48,9 @@ pub use action::{Action, PERMISSIONS, Permission, allowed, roles_for};
 pub use error::{Error, Result};
 pub use header::{Credentials, parse_authorization};
 pub use password::{
-    MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS, check_password_policy, hash_password, verify_password,
+    MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS, check_password_policy, hash_password, one_time_password,
+    verify_password,
 };
 pub use role::Role;
-pub use state::{AdminRecord, AuthMethod, AuthState, Principal, TokenState, User};
+pub use state::{AdminRecord, AuthMethod, AuthState, Login, Principal, TokenState, User};
 pub use token::{TOKEN_PREFIX, Token, TokenRecord, token_sha256_hex};

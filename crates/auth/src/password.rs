@@ -84,6 +84,26 @@ pub(crate) fn validate_phc(phc: &str) -> Result<()> {
     Ok(())
 }
 
+/// Characters of one-time passwords: no look-alikes (0/O, 1/l/I), so a password read aloud
+/// or copied from paper is typed right.
+const OTP_ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzACDEFGHJKLMNPQRTUVWXY23456789";
+
+/// A random one-time password for an administrator's password reset: 16 characters from
+/// [`OTP_ALPHABET`] (about 91 bits), grouped `xxxx-xxxx-xxxx-xxxx` for reading (19
+/// characters, within the policy).
+pub fn one_time_password() -> String {
+    use rand::Rng;
+    let mut rng = OsRng;
+    let mut out = String::with_capacity(19);
+    for i in 0..16 {
+        if i > 0 && i % 4 == 0 {
+            out.push('-');
+        }
+        out.push(OTP_ALPHABET[rng.gen_range(0..OTP_ALPHABET.len())] as char);
+    }
+    out
+}
+
 /// A valid argon2id hash of a random password, verified against when the user
 /// does not exist or is disabled, so that such attempts take as long as a real
 /// one (no user enumeration through timing).
@@ -140,6 +160,16 @@ mod tests {
         assert!(validate_phc(&argon2i).is_err());
         assert!(validate_phc("$argon2id$v=19$m=19456,t=2,p=1").is_err());
         assert!(validate_phc("").is_err());
+    }
+
+    #[test]
+    fn one_time_passwords() {
+        let a = one_time_password();
+        assert_eq!(a.len(), 19);
+        assert_eq!(a.matches('-').count(), 3);
+        assert!(a.chars().all(|c| c == '-' || OTP_ALPHABET.contains(&(c as u8))), "{a}");
+        check_password_policy(&a).unwrap();
+        assert_ne!(a, one_time_password());
     }
 
     #[test]

@@ -49,11 +49,21 @@ pub enum AdminRecord {
         /// Login name.
         name: String,
     },
-    /// A user's password was changed or reset.
+    /// A user's password was changed (by the user, or by an administrator without
+    /// [`AdminRecord::PasswordReset`]'s one-time rule). Clears "must change at next login".
     PasswordChanged {
         /// Login name.
         name: String,
         /// New argon2id PHC string.
+        password_phc: String,
+    },
+    /// An administrator reset a user's password to a one-time password: it opens only the
+    /// UI's change-password page (no API access) until the user sets a new one
+    /// ([`AdminRecord::PasswordChanged`]).
+    PasswordReset {
+        /// Login name.
+        name: String,
+        /// argon2id PHC string of the one-time password.
         password_phc: String,
     },
     /// An API token was created (only its hash is recorded).
@@ -75,8 +85,20 @@ pub struct User {
     pub role: Role,
     /// argon2id PHC string.
     pub password_phc: String,
-    /// Disabled users cannot authenticate.
+    /// Disabled users cannot authenticate (nor can the tokens issued to them).
     pub disabled: bool,
+    /// The password is a one-time password set by an administrator: it must be changed at
+    /// the next login and does not authenticate API requests.
+    pub must_change_password: bool,
+}
+
+/// A successful password login (see [`AuthState::authenticate_login`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Login {
+    /// Who logged in.
+    pub principal: Principal,
+    /// The password was a one-time password: only changing it is allowed.
+    pub must_change_password: bool,
 }
 
 /// An API token as known to the state.
@@ -118,8 +140,9 @@ impl Principal {
 
 /// In-memory users and tokens, rebuilt by applying [`AdminRecord`]s in order.
 ///
-/// Tokens are not owned by users: disabling a user does not revoke tokens
-/// (revoke them explicitly).
+/// A token may be issued to a user ([`TokenRecord::user`]); it then works only while that
+/// user is enabled. Other tokens (shippers, witnesses) are not tied to any account: disabling
+/// a user does not revoke tokens (revoke them explicitly).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuthState {
     users: BTreeMap<String, User>,
@@ -175,12 +198,16 @@ impl AuthState {
                 }
                 Ok(())
             }
-            AdminRecord::PasswordChanged { name, password_phc } => {
+            AdminRecord::PasswordChanged { name, password_phc }
+            | AdminRecord::PasswordReset { name, password_phc } => {
                 self.existing_user(name)?;
                 validate_phc(password_phc)
             }
             AdminRecord::TokenCreated { record } => {
                 record.validate()?;
+                if let Some(u) = &record.user {
+                    self.existing_user(u)?;
+                }
                 if self.token_ids.contains_key(&record.id)
                     || self.tokens.contains_key(&record.secret_sha256)
                 {
@@ -212,6 +239,7 @@ impl AuthState {
                         role: *role,
                         password_phc: password_phc.clone(),
                         disabled: false,
+                        must_change_password: false,
                     },
                 );
             }
@@ -219,7 +247,14 @@ impl AuthState {
             AdminRecord::UserDisabled { name } => self.user_mut(name).disabled = true,
             AdminRecord::UserEnabled { name } => self.user_mut(name).disabled = false,
             AdminRecord::PasswordChanged { name, password_phc } => {
-                self.user_mut(name).password_phc = password_phc.clone();
+                let u = self.user_mut(name);
+                u.password_phc = password_phc.clone();
+                u.must_change_password = false;
+            }
+            AdminRecord::PasswordReset { name, password_phc } => {
+                let u = self.user_mut(name);
+                u.password_phc = password_phc.clone();
+                u.must_change_password = true;
             }
             AdminRecord::TokenCreated { record } => {
                 self.token_ids
@@ -262,6 +297,12 @@ impl AuthState {
         if !same || t.revoked {
             return None;
         }
+        // A token issued to a user stops working while that user is disabled.
+        if let Some(owner) = &t.record.user
+            && self.users.get(owner).is_none_or(|u| u.disabled)
+        {
+            return None;
+        }
         Some(Principal {
             name: t.record.name.clone(),
             role: t.record.role,
@@ -269,23 +310,54 @@ impl AuthState {
         })
     }
 
-    /// Authenticates a local user by password. `None` if the user is unknown,
-    /// disabled, or the password is wrong. Unknown and disabled users still
-    /// cost one argon2 verification, so timing does not reveal which names exist.
+    /// Authenticates a local user by password for the API. `None` if the user is unknown,
+    /// disabled, the password is wrong, or it is a one-time password that must first be
+    /// changed in the UI. Unknown and disabled users still cost one argon2 verification, so
+    /// timing does not reveal which names exist.
     pub fn authenticate_password(&self, user: &str, password: &str) -> Option<Principal> {
+        self.authenticate_login(user, password)
+            .filter(|l| !l.must_change_password)
+            .map(|l| l.principal)
+    }
+
+    /// Authenticates a UI login by password: like [`AuthState::authenticate_password`], but
+    /// a one-time password set by [`AdminRecord::PasswordReset`] is accepted and reported in
+    /// [`Login::must_change_password`] (the UI then allows only changing it).
+    pub fn authenticate_login(&self, user: &str, password: &str) -> Option<Login> {
         match self.users.get(user) {
-            Some(u) if !u.disabled => {
-                verify_password(password, &u.password_phc).then(|| Principal {
+            Some(u) if !u.disabled => verify_password(password, &u.password_phc).then(|| Login {
+                principal: Principal {
                     name: user.to_owned(),
                     role: u.role,
                     via: AuthMethod::Password,
-                })
-            }
+                },
+                must_change_password: u.must_change_password,
+            }),
             _ => {
                 let _ = verify_password(password, dummy_phc());
                 None
             }
         }
+    }
+
+    /// [`AuthState::check`] plus the rules an administrator's action must also follow (not
+    /// enforced on replay, so that a ledger written under other rules still replays): nobody
+    /// disables or demotes their own account, and at least one enabled administrator remains.
+    pub fn check_admin_action(&self, actor: &str, record: &AdminRecord) -> Result<()> {
+        self.check(record)?;
+        let (name, leaves_admin) = match record {
+            AdminRecord::UserDisabled { name } => (name, true),
+            AdminRecord::UserRoleChanged { name, role } => (name, *role != Role::Admin),
+            _ => return Ok(()),
+        };
+        if name == actor {
+            return Err(Error::OwnAccount(name.clone()));
+        }
+        let target = self.existing_user(name)?;
+        if leaves_admin && target.role == Role::Admin && !target.disabled && self.active_admins() <= 1 {
+            return Err(Error::LastAdmin(name.clone()));
+        }
+        Ok(())
     }
 
     /// Authenticates parsed `Authorization` credentials:
@@ -692,5 +764,84 @@ mod tests {
         assert_eq!(auth(apikey(&id, &secret)).unwrap().role, Role::Ingest);
         assert!(auth(apikey("ffffffff", &secret)).is_none());
         assert!(auth(format!("Bearer {secret}0")).is_none());
+    }
+
+    #[test]
+    fn password_reset_is_one_time_until_changed() {
+        let mut s = AuthState::new();
+        s.apply(&add("tanaka", Role::Officer)).unwrap();
+        let otp = "ichiji-pass-0001";
+        s.apply(&AdminRecord::PasswordReset {
+            name: "tanaka".into(),
+            password_phc: hash_password(otp).unwrap(),
+        })
+        .unwrap();
+        assert!(s.user("tanaka").unwrap().must_change_password);
+        // The old password is gone; the one-time one opens only the UI's change page.
+        assert!(s.authenticate_login("tanaka", PW).is_none());
+        let l = s.authenticate_login("tanaka", otp).unwrap();
+        assert!(l.must_change_password);
+        assert_eq!(l.principal.role, Role::Officer);
+        assert!(s.authenticate_password("tanaka", otp).is_none(), "no API access with a one-time password");
+        let basic = Credentials::Basic { user: "tanaka".into(), password: otp.into() };
+        assert!(s.authenticate(&basic).is_none());
+        let new_pw = "atarashii-pass-02";
+        s.apply(&AdminRecord::PasswordChanged {
+            name: "tanaka".into(),
+            password_phc: hash_password(new_pw).unwrap(),
+        })
+        .unwrap();
+        assert!(!s.user("tanaka").unwrap().must_change_password);
+        assert!(s.authenticate_password("tanaka", new_pw).is_some());
+        assert!(s.authenticate_login("tanaka", otp).is_none());
+        assert_eq!(
+            s.apply(&AdminRecord::PasswordReset { name: "nobody".into(), password_phc: hash_password(otp).unwrap() }),
+            Err(Error::UnknownUser("nobody".into()))
+        );
+    }
+
+    #[test]
+    fn token_issued_to_a_user_follows_the_account() {
+        let mut s = AuthState::new();
+        s.apply(&add("yamada", Role::Officer)).unwrap();
+        let (secret, record) = Token::generate(Role::Officer, "yamada script").unwrap().issued_to("yamada").into_parts();
+        let json = serde_json::to_value(&record).unwrap();
+        assert_eq!(json["user"], "yamada");
+        s.apply(&AdminRecord::TokenCreated { record }).unwrap();
+        assert!(s.authenticate_token(&secret).is_some());
+        s.apply(&AdminRecord::UserDisabled { name: "yamada".into() }).unwrap();
+        assert!(s.authenticate_token(&secret).is_none(), "disabled user's token refused");
+        s.apply(&AdminRecord::UserEnabled { name: "yamada".into() }).unwrap();
+        assert!(s.authenticate_token(&secret).is_some(), "works again after re-enabling");
+        // Issuing a token to an account that does not exist is refused.
+        let (_, orphan) = Token::generate(Role::Viewer, "x").unwrap().issued_to("ghost").into_parts();
+        assert_eq!(s.apply(&AdminRecord::TokenCreated { record: orphan }), Err(Error::UnknownUser("ghost".into())));
+        // Records written before the field existed still parse (no owner).
+        let (_, old) = Token::generate(Role::Ingest, "fs01").unwrap().into_parts();
+        let text = serde_json::to_string(&old).unwrap();
+        assert!(!text.contains("\"user\""), "{text}");
+        assert_eq!(serde_json::from_str::<TokenRecord>(&text).unwrap().user, None);
+    }
+
+    #[test]
+    fn admin_actions_keep_an_administrator() {
+        let mut s = AuthState::new();
+        s.apply(&add("kanri", Role::Admin)).unwrap();
+        s.apply(&add("tanto", Role::Officer)).unwrap();
+        let disable = |n: &str| AdminRecord::UserDisabled { name: n.into() };
+        let demote = |n: &str| AdminRecord::UserRoleChanged { name: n.into(), role: Role::Viewer };
+        assert_eq!(s.check_admin_action("kanri", &disable("kanri")), Err(Error::OwnAccount("kanri".into())));
+        assert_eq!(s.check_admin_action("kanri", &demote("kanri")), Err(Error::OwnAccount("kanri".into())));
+        assert_eq!(s.check_admin_action("token-admin", &disable("kanri")), Err(Error::LastAdmin("kanri".into())));
+        assert_eq!(s.check_admin_action("token-admin", &demote("kanri")), Err(Error::LastAdmin("kanri".into())));
+        assert!(s.check_admin_action("kanri", &disable("tanto")).is_ok());
+        assert!(s.check_admin_action("kanri", &demote("tanto")).is_ok());
+        // With a second administrator, one may disable the other.
+        s.apply(&add("kanri2", Role::Admin)).unwrap();
+        assert!(s.check_admin_action("kanri2", &disable("kanri")).is_ok());
+        // Still the state rules first.
+        assert_eq!(s.check_admin_action("kanri", &disable("nobody")), Err(Error::UnknownUser("nobody".into())));
+        // Replay does not apply the policy (only check does).
+        assert!(s.clone().apply(&disable("kanri")).is_ok());
     }
 }

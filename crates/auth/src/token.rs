@@ -50,6 +50,11 @@ pub struct TokenRecord {
     pub secret_sha256: String,
     /// When the token was created (RFC 3339 in JSON).
     pub created: DateTime<Utc>,
+    /// The local account the token was issued to, if any: the token then works only while
+    /// that account is enabled. Absent for shipper and witness tokens (and in records written
+    /// before this field existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 impl TokenRecord {
@@ -130,8 +135,15 @@ impl Token {
             role,
             secret_sha256,
             created,
+            user: None,
         };
         Ok(Token { secret, record })
+    }
+
+    /// Issues the token to the local account `user` (see [`TokenRecord::user`]).
+    pub fn issued_to(mut self, user: &str) -> Token {
+        self.record.user = Some(user.to_owned());
+        self
     }
 
     /// The secret to hand to the client. Show it once; it is not stored.
