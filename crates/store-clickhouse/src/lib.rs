@@ -64,6 +64,35 @@ pub struct Config {
     pub progress_table: String,
     /// HTTP timeout per request.
     pub timeout: Duration,
+    /// Ordered pages are read in growing time windows (see [`Windows`]).
+    pub windows: Windows,
+}
+
+/// Growing time windows for ordered pages (newest-first search, oldest-first timelines from a
+/// bound). ClickHouse 18.16 has no read-in-order optimisation: `ORDER BY ts DESC LIMIT n` over a
+/// tenant reads and sorts every matching row of the tenant (tens of seconds at 100M rows). The
+/// store first finds the newest `first_micros`-wide slice holding any row of the tenant (cheap
+/// `LIMIT 1` probes on the primary key `(tenant, ts, id)`: exponential, then binary search), then
+/// reads the page in windows starting there, each `growth` times wider than the last, until the
+/// page is full or the range is exhausted. Windows are disjoint half-open `ts` ranges visited in
+/// page order, so the result is exactly the single query's (the same-results suite runs with
+/// tiny windows too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Windows {
+    /// Width of the first window, microseconds; 0 turns windows off (one query per page).
+    pub first_micros: i64,
+    /// Each window is this many times wider than the previous one (at least 2).
+    pub growth: i64,
+}
+
+impl Default for Windows {
+    /// One hour, ×8.
+    fn default() -> Self {
+        Windows {
+            first_micros: 3_600_000_000,
+            growth: 8,
+        }
+    }
 }
 
 impl Config {
@@ -76,6 +105,7 @@ impl Config {
             distributed: false,
             progress_table: "mamori_progress".into(),
             timeout: Duration::from_secs(60),
+            windows: Windows::default(),
         }
     }
 }
@@ -463,11 +493,10 @@ impl ClickHouseStore {
 
     fn keyed_page(
         &self,
-        sql: String,
+        mut keys: Vec<KeyRow>,
         limit: u32,
         cursor_of: fn(i64, u64) -> String,
     ) -> Result<Page> {
-        let mut keys: Vec<KeyRow> = self.client.select("running a query", &sql)?;
         let next_cursor = if keys.len() > limit as usize {
             keys.truncate(limit as usize);
             keys.last().map(|k| cursor_of(k.ts, k.id))
@@ -478,6 +507,133 @@ impl ClickHouseStore {
             events: self.hits_for(&keys)?,
             next_cursor,
         })
+    }
+
+    /// Whether the tenant has any row with `lo <= ts < hi` (bounds optional). One `LIMIT 1`
+    /// read of the primary key range.
+    fn any_in(&self, lo: Option<i64>, hi: Option<i64>) -> Result<bool> {
+        let mut w = format!("tenant = {}", self.t());
+        if let Some(l) = lo {
+            w.push_str(&format!(" AND ts >= {l}"));
+        }
+        if let Some(h) = hi {
+            w.push_str(&format!(" AND ts < {h}"));
+        }
+        let rows: Vec<KeyRow> = self.client.select(
+            "probing a time window",
+            &format!("SELECT id, ts FROM {} WHERE {w} LIMIT 1", self.cfg.table),
+        )?;
+        Ok(!rows.is_empty())
+    }
+
+    /// Up to `need` keys matching `filter` with `lo <= ts < hi`, newest first (`desc`) or
+    /// oldest first, read in growing time windows ([`Windows`]); exactly what one
+    /// `ORDER BY … LIMIT need` over the whole range returns.
+    fn ordered_keys(
+        &self,
+        filter: &str,
+        lo: Option<i64>,
+        hi: Option<i64>,
+        desc: bool,
+        need: u64,
+    ) -> Result<Vec<KeyRow>> {
+        let order = if desc { "ts DESC, id DESC" } else { "ts, id" };
+        let query = |a: Option<i64>, b: Option<i64>, n: u64| -> Result<Vec<KeyRow>> {
+            let mut w = filter.to_owned();
+            if let Some(a) = a {
+                w.push_str(&format!(" AND ts >= {a}"));
+            }
+            if let Some(b) = b {
+                w.push_str(&format!(" AND ts < {b}"));
+            }
+            self.client.select(
+                "running a query",
+                &format!(
+                    "SELECT id, ts FROM {} WHERE {w} ORDER BY {order} LIMIT {n}",
+                    self.cfg.table
+                ),
+            )
+        };
+        let Windows {
+            first_micros: width,
+            growth,
+        } = self.cfg.windows;
+        let growth = growth.max(2);
+        // Oldest-first without a lower bound has no place to start from: one query.
+        if width <= 0 || (!desc && lo.is_none()) {
+            return query(lo, hi, need);
+        }
+        // Windows are measured as distances from `start`, in page order: newest first from the
+        // upper bound (or from a day after now when there is none; rows beyond it, clocks set
+        // wrong, are in the first window), oldest first from the lower bound.
+        const FAR: i64 = 1 << 62;
+        let start = if desc {
+            hi.unwrap_or_else(|| {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_micros() as i64);
+                now + 86_400_000_000
+            })
+        } else {
+            lo.expect("checked above")
+        };
+        // The distance where the range ends.
+        let end = if desc {
+            lo.map_or(FAR, |l| start.saturating_sub(l))
+        } else {
+            hi.map_or(FAR, |h| h.saturating_sub(start))
+        }
+        .min(FAR);
+        if end <= width {
+            return query(lo, hi, need);
+        }
+        // The ts bounds of the distances [d0, d1); the range's own bounds at its two ends.
+        let bounds = |d0: i64, d1: i64| -> (Option<i64>, Option<i64>) {
+            if desc {
+                let upper = if d0 == 0 { hi } else { Some(start - d0) };
+                let lower = if d1 >= end { lo } else { Some(start - d1) };
+                (lower, upper)
+            } else {
+                let lower = if d0 == 0 { lo } else { Some(start + d0) };
+                let upper = if d1 >= end { hi } else { Some(start + d1) };
+                (lower, upper)
+            }
+        };
+        // 1. The nearest `width`-wide slice holding any row: exponential, then binary search.
+        let (mut a0, mut a1) = (0i64, width.min(end));
+        loop {
+            let (l, h) = bounds(a0, a1);
+            if self.any_in(l, h)? {
+                break;
+            }
+            if a1 >= end {
+                return Ok(Vec::new());
+            }
+            a0 = a1;
+            a1 = a1.saturating_mul(growth).min(end);
+        }
+        while a1 - a0 > width {
+            let mid = a0 + (a1 - a0) / 2;
+            let (l, h) = bounds(a0, mid);
+            if self.any_in(l, h)? {
+                a1 = mid;
+            } else {
+                a0 = mid;
+            }
+        }
+        // 2. The page, in windows from `start` up to that slice's end, then ever wider.
+        let mut out: Vec<KeyRow> = Vec::new();
+        let (mut d0, mut d1, mut w) = (0i64, a1, width);
+        loop {
+            let (l, h) = bounds(d0, d1);
+            out.extend(query(l, h, need - out.len() as u64)?);
+            if out.len() as u64 >= need || d1 >= end {
+                return Ok(out);
+            }
+            w = w.saturating_mul(growth);
+            d0 = d1;
+            d1 = d1.saturating_add(w).min(end);
+        }
     }
 
     /// `GLOBAL ` on a Distributed table: the subquery runs once, on all shards, and its result
@@ -566,24 +722,17 @@ impl IndexBackend for ClickHouseStore {
                 lit(path)
             ));
         }
-        if let Some(f) = p.from {
-            w.push_str(&format!(" AND ts >= {f}"));
-        }
-        if let Some(t) = p.to {
-            w.push_str(&format!(" AND ts < {t}"));
-        }
+        let mut hi = p.to;
         if let Some((cts, cid)) = p.cursor {
             w.push_str(&format!(" AND (ts < {cts} OR (ts = {cts} AND id < {cid}))"));
+            let c = cts.saturating_add(1);
+            hi = Some(hi.map_or(c, |h| h.min(c)));
         }
         for term in &p.terms {
             w.push_str(&format!(" AND position(body, {}) > 0", lit(term)));
         }
-        let sql = format!(
-            "SELECT id, ts FROM {} WHERE {w} ORDER BY ts DESC, id DESC LIMIT {}",
-            self.cfg.table,
-            p.limit as u64 + 1
-        );
-        self.keyed_page(sql, p.limit, search_cursor)
+        let keys = self.ordered_keys(&w, p.from, hi, true, p.limit as u64 + 1)?;
+        self.keyed_page(keys, p.limit, search_cursor)
     }
 
     fn timeline(
@@ -596,21 +745,13 @@ impl IndexBackend for ClickHouseStore {
     ) -> Result<Page> {
         let p = TimelinePlan::parse(user, from, to, limit, cursor)?;
         let mut w = format!("tenant = {} AND user_name = {}", self.t(), lit(&p.user));
-        if let Some(f) = p.from {
-            w.push_str(&format!(" AND ts >= {f}"));
-        }
-        if let Some(t) = p.to {
-            w.push_str(&format!(" AND ts < {t}"));
-        }
+        let mut lo = p.from;
         if let Some((cts, cid)) = p.cursor {
             w.push_str(&format!(" AND (ts > {cts} OR (ts = {cts} AND id > {cid}))"));
+            lo = Some(lo.map_or(cts, |l| l.max(cts)));
         }
-        let sql = format!(
-            "SELECT id, ts FROM {} WHERE {w} ORDER BY ts, id LIMIT {}",
-            self.cfg.table,
-            p.limit as u64 + 1
-        );
-        self.keyed_page(sql, p.limit, timeline_cursor)
+        let keys = self.ordered_keys(&w, lo, p.to, false, p.limit as u64 + 1)?;
+        self.keyed_page(keys, p.limit, timeline_cursor)
     }
 
     fn get(&self, id: u64) -> Result<Option<Hit>> {
