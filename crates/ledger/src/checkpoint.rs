@@ -209,6 +209,16 @@ pub fn verifier_from_vkey(vkey: &str) -> Result<Box<dyn Verifier + Send + Sync>,
     }
 }
 
+/// A witness cosignature that verified.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cosignature {
+    /// The witness's key name.
+    pub name: String,
+    /// When the witness signed (Unix seconds; `cosignature/v1` carries it, a plain Ed25519
+    /// note signature does not).
+    pub timestamp: Option<u64>,
+}
+
 /// A signed checkpoint: the whole note, and what it says.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SignedCheckpoint {
@@ -246,6 +256,17 @@ impl SignedCheckpoint {
         log_vkeys: &[String],
         witness_vkeys: &[String],
     ) -> Result<(SignedCheckpoint, Vec<String>), LedgerError> {
+        let (cp, w) = Self::verify_cosignatures(note_bytes, log_vkeys, witness_vkeys)?;
+        Ok((cp, w.into_iter().map(|c| c.name).collect()))
+    }
+
+    /// Like [`SignedCheckpoint::verify_with_keys`], returning each verified witness
+    /// cosignature with the time the witness signed it.
+    pub fn verify_cosignatures(
+        note_bytes: &[u8],
+        log_vkeys: &[String],
+        witness_vkeys: &[String],
+    ) -> Result<(SignedCheckpoint, Vec<Cosignature>), LedgerError> {
         let cp_err = |why: String| LedgerError::Checkpoint(why);
         let note = Note::from_bytes(note_bytes).map_err(|e| cp_err(format!("not a signed note: {e}")))?;
         let mut list: Vec<Box<dyn Verifier>> = Vec::new();
@@ -279,7 +300,15 @@ impl SignedCheckpoint {
         if cp.origin() != log_name {
             return Err(cp_err(format!("origin {:?} does not match the log key name {log_name:?}", cp.origin())));
         }
-        let witnesses: Vec<String> = verified.iter().filter(|s| !is_log(s.name(), s.id())).map(|s| s.name().to_owned()).collect();
+        let witnesses: Vec<Cosignature> = verified
+            .iter()
+            .filter(|s| !is_log(s.name(), s.id()))
+            .map(|s| Cosignature {
+                name: s.name().to_owned(),
+                // cosignature/v1: 8-byte big-endian timestamp, then the Ed25519 signature.
+                timestamp: (s.signature().len() == 72).then(|| u64::from_be_bytes(s.signature()[..8].try_into().unwrap())),
+            })
+            .collect();
         Ok((
             SignedCheckpoint { note: note_bytes.to_vec(), size: cp.size(), root: *cp.hash(), origin: log_name },
             witnesses,

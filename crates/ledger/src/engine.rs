@@ -129,6 +129,8 @@ struct Shared {
     published: RwLock<SignedCheckpoint>,
     published_seq: Mutex<u64>,
     published_cv: Condvar,
+    /// The latest checkpoint known to carry a witness cosignature (file `witnessed-checkpoint`).
+    witnessed: Mutex<Option<SignedCheckpoint>>,
     pending: Mutex<Vec<Entry>>,
     pending_cv: Condvar,
     /// Signalled when the integrator has taken the pending entries.
@@ -383,6 +385,18 @@ impl Ledger {
         };
 
         let placeholder = cfg.signer.sign(0, &crate::merkle::EMPTY_TREE_HASH)?;
+        // The latest witnessed checkpoint, as recorded: its signatures are checked by whoever
+        // shows it, against the keys they trust (the log key may have been rotated since).
+        let witnessed = match crate::storage::read_optional(&dir.join(WITNESSED_FILE))? {
+            Some(b) => match SignedCheckpoint::parse_unverified(&b) {
+                Ok(cp) => Some(cp),
+                Err(e) => {
+                    tracing::warn!(error = %e, "ignoring an unreadable {WITNESSED_FILE}");
+                    None
+                }
+            },
+            None => None,
+        };
         let shared = Arc::new(Shared {
             dir: dir.clone(),
             store,
@@ -392,6 +406,7 @@ impl Ledger {
             published: RwLock::new(cp.clone().unwrap_or(placeholder)),
             published_seq: Mutex::new(0),
             published_cv: Condvar::new(),
+            witnessed: Mutex::new(witnessed),
             pending: Mutex::new(Vec::new()),
             pending_cv: Condvar::new(),
             drained_cv: Condvar::new(),
@@ -538,7 +553,9 @@ impl Ledger {
     }
 
     /// Attaches witness cosignature lines to the published checkpoint if it is still the one of
-    /// `size`, and rewrites the checkpoint file.
+    /// `size`, rewrites the checkpoint file, and records it as the latest witnessed checkpoint
+    /// ([`Ledger::latest_witnessed`]). The caller has verified the lines against the witness
+    /// keys it trusts.
     pub fn add_cosignatures(&self, size: u64, lines: &[u8]) -> Result<bool, LedgerError> {
         let mut cp = self.shared.published.write().unwrap();
         if cp.size != size {
@@ -547,8 +564,61 @@ impl Ledger {
         let mut next = cp.clone();
         next.add_cosignature_lines(lines)?;
         self.shared.store.write_atomic("checkpoint", &next.note)?;
-        *cp = next;
+        *cp = next.clone();
+        drop(cp);
+        self.record_witnessed(&next.note)?;
         Ok(true)
+    }
+
+    /// Records `note` — a checkpoint of this log carrying cosignature lines the caller verified
+    /// — as the latest witnessed checkpoint, persisted in `witnessed-checkpoint` (it survives
+    /// restarts). Used directly when a cosignature arrives for a checkpoint that is no longer
+    /// the published one (the log grew meanwhile). Kept only if it is not older than the one
+    /// recorded; for the same size and root, the cosignature lines are merged. Returns whether
+    /// it was kept.
+    pub fn record_witnessed(&self, note: &[u8]) -> Result<bool, LedgerError> {
+        let (cp, _) = SignedCheckpoint::verify(note, self.vkey(), &[])?;
+        let mut w = self.shared.witnessed.lock().unwrap();
+        let next = match w.as_ref() {
+            Some(old) if old.size > cp.size => return Ok(false),
+            Some(old) if old.size == cp.size => {
+                if old.root != cp.root {
+                    return Err(LedgerError::Checkpoint(format!("two roots for witnessed size {}", cp.size)));
+                }
+                // The other witnesses' lines of the same checkpoint stay; a witness's newer
+                // line replaces its older one.
+                let new_lines = signature_lines(note);
+                let name_of = |l: &[u8]| l.split(|b| *b == b' ').nth(1).map(<[u8]>::to_vec);
+                let new_names: Vec<_> = new_lines.split(|b| *b == b'\n').filter_map(name_of).collect();
+                let mut lines: Vec<u8> = Vec::new();
+                for l in signature_lines(&old.note).split(|b| *b == b'\n').chain(new_lines.split(|b| *b == b'\n')) {
+                    if l.is_empty() || lines.split(|b| *b == b'\n').any(|h| h == l) {
+                        continue;
+                    }
+                    let from_old = signature_lines(&old.note).split(|b| *b == b'\n').any(|h| h == l);
+                    if from_old && name_of(l).is_some_and(|n| new_names.contains(&n)) && !new_lines.split(|b| *b == b'\n').any(|h| h == l) {
+                        continue;
+                    }
+                    lines.extend_from_slice(l);
+                    lines.push(b'\n');
+                }
+                let text_end = old.note.len() - signature_lines(&old.note).len();
+                let mut merged_note = old.note[..text_end].to_vec();
+                merged_note.extend_from_slice(&lines);
+                SignedCheckpoint::parse_unverified(&merged_note)?
+            }
+            _ => cp,
+        };
+        self.shared.store.write_atomic(WITNESSED_FILE, &next.note)?;
+        *w = Some(next);
+        Ok(true)
+    }
+
+    /// The latest checkpoint recorded with a witness cosignature ([`Ledger::record_witnessed`]),
+    /// unverified: check it with [`SignedCheckpoint::verify_cosignatures`] against the log and
+    /// witness keys you trust.
+    pub fn latest_witnessed(&self) -> Option<SignedCheckpoint> {
+        self.shared.witnessed.lock().unwrap().clone()
     }
 
     /// An RFC 6962 inclusion proof of entry `index` in the tree of the latest checkpoint.
@@ -693,6 +763,17 @@ impl TileReader for StoreTileReader<'_> {
     }
 
     fn save_tiles(&self, _tiles: &[Tile], _data: &[Vec<u8>]) {}
+}
+
+/// File (in the ledger directory) holding the latest witnessed checkpoint.
+pub const WITNESSED_FILE: &str = "witnessed-checkpoint";
+
+/// The signature lines of a note (everything after the blank line that ends the text).
+fn signature_lines(note: &[u8]) -> Vec<u8> {
+    match note.windows(2).position(|w| w == b"\n\n") {
+        Some(i) => note[i + 2..].to_vec(),
+        None => Vec::new(),
+    }
 }
 
 fn publish(shared: &Shared, tree: &TreeState) -> Result<(), LedgerError> {

@@ -28,7 +28,7 @@ pub mod verify;
 pub mod wal;
 pub mod witness;
 
-pub use checkpoint::{CheckpointSigner, Cosigner, SignedCheckpoint};
+pub use checkpoint::{CheckpointSigner, Cosignature, Cosigner, SignedCheckpoint};
 pub use engine::{AppendReceipt, ConsistencyProof, InclusionProof, Ledger, LedgerConfig, NewEntry, SubmitError, consistency_proof, erase_payloads, inclusion_proof};
 pub use entry::{Entry, EntryKind};
 pub use error::LedgerError;

@@ -116,7 +116,7 @@ impl TileSource for FsTileStore {
     }
 }
 
-fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, LedgerError> {
+pub(crate) fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, LedgerError> {
     match fs::read(path) {
         Ok(b) => Ok(Some(b)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),

@@ -284,3 +284,65 @@ fn ledger_cosigned_step_by_step() {
     let state: BTreeMap<String, WitnessedLog> = serde_json::from_str(&w.state_json()).unwrap();
     assert_eq!(state[ORIGIN].size, 1071);
 }
+
+/// The latest witnessed checkpoint is kept (in `witnessed-checkpoint`) when the log moves on
+/// without a cosignature, when a cosignature arrives for a checkpoint that is no longer the
+/// published one, and across a restart; an older one never replaces it, and a second
+/// witness's cosignature of the same checkpoint is merged.
+#[test]
+fn latest_witnessed_checkpoint_survives_growth_and_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let l = open(tmp.path());
+    assert!(l.latest_witnessed().is_none());
+    let (mut w, wv) = new_witness();
+    append_n(&l, 0, 10, 10);
+    let cp10 = l.wait_checkpoint(10, Duration::from_secs(10));
+    let line = cosigned(w.add_checkpoint(&add_checkpoint_body(0, &[], &cp10.note), NOW));
+    assert!(l.add_cosignatures(10, &line).unwrap());
+    // The log grows; the witness is late and cosigns 20 after 30 is published.
+    append_n(&l, 10, 10, 3);
+    let cp20 = l.wait_checkpoint(20, Duration::from_secs(10));
+    append_n(&l, 20, 10, 3);
+    let cp30 = l.wait_checkpoint(30, Duration::from_secs(10));
+    assert_eq!(cp30.size, 30);
+    let p = l.consistency_proof(10, 20).unwrap();
+    let line20 = cosigned(w.add_checkpoint(&add_checkpoint_body(10, &p.hashes, &cp20.note), NOW + 5));
+    assert!(!l.add_cosignatures(20, &line20).unwrap(), "no longer the published checkpoint");
+    let mut late = cp20.clone();
+    late.add_cosignature_lines(&line20).unwrap();
+    assert!(l.record_witnessed(&late.note).unwrap());
+    let (got, cos) = SignedCheckpoint::verify_cosignatures(&l.latest_witnessed().unwrap().note, &[vkey()], std::slice::from_ref(&wv)).unwrap();
+    assert_eq!(got.size, 20);
+    assert_eq!(cos.len(), 1);
+    assert_eq!((cos[0].name.as_str(), cos[0].timestamp), ("witness.example/w1", Some(NOW + 5)));
+    // An older witnessed checkpoint does not replace it.
+    let mut older = cp10.clone();
+    older.add_cosignature_lines(&line).unwrap();
+    assert!(!l.record_witnessed(&older.note).unwrap());
+    // A second witness cosigns the same checkpoint: both lines are kept.
+    let (c2, _) = Cosigner::generate("witness.example/w2");
+    let wv2 = c2.vkey();
+    let mut w2 = Witness::new(c2, BTreeMap::new());
+    w2.add_log(&vkey()).unwrap();
+    let line2 = cosigned(w2.add_checkpoint(&add_checkpoint_body(0, &[], &cp20.note), NOW + 7));
+    let mut by2 = cp20.clone();
+    by2.add_cosignature_lines(&line2).unwrap();
+    assert!(l.record_witnessed(&by2.note).unwrap());
+    // Something not signed by this log is refused.
+    let foreign = CheckpointSigner::generate(ORIGIN).unwrap().0.sign(40, &cp30.root).unwrap();
+    assert!(l.record_witnessed(&foreign.note).is_err());
+    l.close();
+    drop(l);
+
+    // After a restart: still size 20, with both witnesses, while the published one is 30.
+    let l = open(tmp.path());
+    assert_eq!(l.checkpoint().size, 30);
+    let kept = l.latest_witnessed().expect("persisted");
+    let (got, cos) = SignedCheckpoint::verify_cosignatures(&kept.note, &[vkey()], &[wv.clone(), wv2.clone()]).unwrap();
+    assert_eq!(got.size, 20);
+    let mut names: Vec<_> = cos.iter().map(|c| c.name.clone()).collect();
+    names.sort();
+    assert_eq!(names, ["witness.example/w1", "witness.example/w2"]);
+    assert_eq!(std::fs::read(tmp.path().join(mamori_ledger::engine::WITNESSED_FILE)).unwrap(), kept.note);
+    l.close();
+}
