@@ -39,8 +39,70 @@ pub struct ScanArgs {
     /// in every scanned file; each sighting is ledgered there as an alert (`canary-sighted`,
     /// channel share) naming the export and its recipient (server stopped, or a dedicated data
     /// directory).
+    ///
+    /// With --incremental it is also where the share scan fingerprints file versions (Hirosaki
+    /// mode): every new or changed file with personal data that reads as a list (CSV, xlsx,
+    /// PDF, text) is ledgered as a `share-file-version` event and fingerprinted (channel
+    /// `share`) under its path on the share, so `mamori trace` names the version and who read it.
     #[arg(long)]
     data: Option<PathBuf>,
+    /// The directory the file share exports (Samba `path =`): file versions are fingerprinted
+    /// under their path below it (`/人事/職員名簿.csv`, as vfs_full_audit logs them). Default:
+    /// the scanned directory each file was found under.
+    #[arg(long)]
+    share_root: Option<PathBuf>,
+}
+
+/// Path of `file` as the share's audit log names it: below `share_root`, else below the scanned
+/// root it was found under (longest match), with a leading `/`.
+fn share_path(file: &str, share_root: Option<&std::path::Path>, roots: &[PathBuf]) -> String {
+    let p = std::path::Path::new(file);
+    let rel = share_root
+        .and_then(|r| p.strip_prefix(r).ok())
+        .or_else(|| roots.iter().filter(|r| r.is_dir()).filter_map(|r| p.strip_prefix(r).ok()).min_by_key(|rel| rel.components().count()))
+        .or_else(|| p.file_name().map(std::path::Path::new))
+        .unwrap_or(p);
+    let parts: Vec<String> = rel.components().filter_map(|c| match c {
+        std::path::Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+        _ => None,
+    }).collect();
+    format!("/{}", parts.join("/"))
+}
+
+/// Hirosaki mode: fingerprints the new or changed file versions of an incremental scan that
+/// carry personal data; returns how many were recorded.
+fn fingerprint_versions(data: &std::path::Path, a: &ScanArgs, delta: &mamori_pii::share::Delta, state: &mamori_pii::share::State) -> Result<usize> {
+    let dir = mamori_server::DataDir::new(data);
+    let mut n = 0;
+    for r in &delta.scanned {
+        let Some(st) = state.files.get(&r.path) else { continue };
+        if st.kinds.is_empty() {
+            continue;
+        }
+        // Read again: the scan keeps no content. A file changed in between is simply seen
+        // as its newest version (also by the next scan).
+        let Ok(bytes) = std::fs::read(&r.path) else { continue };
+        let meta = std::fs::metadata(&r.path).ok();
+        let mtime = meta.as_ref().and_then(|m| m.modified().ok()).map(chrono::DateTime::<chrono::Utc>::from);
+        #[cfg(unix)]
+        let uid = meta.as_ref().map(std::os::unix::fs::MetadataExt::uid);
+        #[cfg(not(unix))]
+        let uid = None;
+        let pii: BTreeMap<&str, usize> = st.kinds.iter().map(|k| (k.kind.as_str(), k.count)).collect();
+        let sp = share_path(&r.path, a.share_root.as_deref(), &a.paths);
+        let v = mamori_server::fingerprint::ShareVersion { share_path: &sp, local_path: &r.path, bytes: &bytes, mtime, uid, pii: serde_json::json!(pii), scanner: "share-scan" };
+        if let Some(f) = dir.fingerprint_share_version(&v).with_context(|| format!("fingerprinting {} ({sp})", r.path))? {
+            eprintln!(
+                "版を記録 / file version recorded: {sp} (sha256 {}…, {} 件 / records) → 台帳 #{} / ledger entry #{}",
+                &f.export.file_sha256[..12],
+                f.export.records,
+                f.export.export_id,
+                f.export.export_id
+            );
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 /// Canary records of a data directory, looked for in scanned files.
@@ -206,6 +268,11 @@ pub fn run(a: ScanArgs) -> Result<()> {
         let delta = mamori_pii::share::scan_incremental(&a.paths, std::slice::from_ref(state_path), &mut state, &opts, a.min_confidence, &a.all_staff, a.world_readable_is_all_staff);
         for r in &delta.scanned {
             report(r, &mut out)?;
+        }
+        if let Some(d) = &a.data {
+            // Before the state is saved: if this fails, the next run scans these files again
+            // and retries (a version already recorded is skipped).
+            fingerprint_versions(d, &a, &delta, &state)?;
         }
         for e in &delta.errors {
             eprintln!("{e}");

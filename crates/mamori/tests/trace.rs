@@ -299,3 +299,121 @@ fn canary_found_by_the_share_scanner_is_ledgered_as_alert() {
         assert!(ev["file"]["path"].as_str().unwrap().ends_with("名簿_委託先.csv"), "{ev}");
     }
 }
+
+/// A Samba `vfs_full_audit` read (open + pread_recv) of `path` below share root `root` by
+/// `user`, now, in the line format of the real smbd 4.17 capture
+/// (crates/sources/tests/fixtures/samba/smbd_4.17_rsyslog_rfc5424.log: prefix `%u|%I|%m|%S|%P`
+/// via rsyslog RFC 5424). Only the time, user and path differ from the captured lines: the
+/// version windows are the scan times of this test, so the reads must happen between them.
+fn smbd_read_lines(user: &str, root: &Path, path: &str) -> String {
+    let ts = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6f+00:00");
+    let r = root.display();
+    format!(
+        "<173>1 {ts} vm smbd_audit - - -  {user}|127.0.0.1|vm|jinji|{r}|openat|ok|r|{r}{path}\n\
+         <173>1 {ts} vm smbd_audit - - -  {user}|127.0.0.1|vm|jinji|{r}|pread_recv|ok|{r}{path}\n"
+    )
+}
+
+fn ingest_reads(tmp: &Path, data: &Path, lines: &str) {
+    let f = tmp.join("smbd_audit.log");
+    std::fs::write(&f, lines).unwrap();
+    run_ok(mamori().args(["ingest", "--format", "syslog", "--data"]).arg(data).arg(&f));
+}
+
+fn share_scan(data: &Path, state: &Path, share: &Path) -> String {
+    let out = mamori().args(["scan", "--json", "--incremental"]).arg(state).arg("--data").arg(data).arg(share).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn search_action(data: &Path, action: &str) -> Vec<Value> {
+    run_ok(mamori().args(["search", "--action", action, "--json", "--data"]).arg(data)).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// Hirosaki from the share scanner: the incremental share scan fingerprints the HR file at each
+/// content version (channel share, share path, version = SHA-256, linked to a ledgered
+/// `share-file-version` event) without anyone running `mamori fingerprint`. A leaked subset of
+/// version 1 traces to version 1 and the staff who read it then — not to those who read
+/// version 2 (including a read after the change but before the next scan, placed by the
+/// version's mtime), and the other way round.
+#[test]
+fn hirosaki_share_scan_fingerprints_versions() {
+    let (tmp, data) = setup();
+    let share = tmp.path().join("share");
+    std::fs::create_dir_all(share.join("人事")).unwrap();
+    std::fs::write(share.join("議事録.txt"), "令和8年度 予算編成方針について協議した。\n").unwrap();
+    let hr = share.join("人事/職員名簿.csv");
+    let state = tmp.path().join("share-state.json");
+    let v1 = population(2700, 400);
+    std::fs::write(&hr, export_csv(&v1)).unwrap();
+    let pause = || std::thread::sleep(std::time::Duration::from_millis(1100));
+
+    let log = share_scan(&data, &state, &share);
+    assert!(log.contains("/人事/職員名簿.csv"), "{log}");
+    let fps = search_action(&data, "export-fingerprinted");
+    assert_eq!(fps.len(), 1, "only the HR list, not the minutes: {fps:?}");
+    let versions = search_action(&data, "share-file-version");
+    assert_eq!(versions.len(), 1);
+    let v1_event = versions[0]["id"].as_u64().unwrap();
+    let fp = &fps[0]["event"];
+    assert_eq!(fp["file"]["path"], "/人事/職員名簿.csv");
+    assert_eq!(fp["mamori"]["fingerprint"]["channel"], "share");
+    assert_eq!(fp["mamori"]["fingerprint"]["export_event_id"].as_u64(), Some(v1_event));
+    assert_eq!(fp["file"]["hash"]["sha256"].as_str(), Some(mamori_trace::file_sha256(&std::fs::read(&hr).unwrap()).as_str()));
+    assert_eq!(versions[0]["event"]["file"]["hash"]["sha256"], fp["file"]["hash"]["sha256"]);
+
+    pause();
+    ingest_reads(tmp.path(), &data, &smbd_read_lines("mamoritest1", &share, "/人事/職員名簿.csv"));
+    // An unchanged file is no new version.
+    share_scan(&data, &state, &share);
+    assert_eq!(search_action(&data, "export-fingerprinted").len(), 1);
+
+    // Version 2: 60 staff moved house, 40 joined, 30 left.
+    pause();
+    let mut v2 = v1[30..].to_vec();
+    for r in v2.iter_mut().take(60) {
+        r.block.0 = r.block.0 % 9 + 1;
+        r.block.1 += 7;
+    }
+    v2.extend(population(2701, 40));
+    std::fs::write(&hr, export_csv(&v2)).unwrap();
+    pause();
+    // Read after the change, before the next scan: version 2 by its mtime.
+    ingest_reads(tmp.path(), &data, &smbd_read_lines("mamoritest3", &share, "/人事/職員名簿.csv"));
+    pause();
+    share_scan(&data, &state, &share);
+    let versions = search_action(&data, "share-file-version");
+    assert_eq!(versions.len(), 2, "{versions:?}");
+    let v2_event = versions.iter().map(|v| v["id"].as_u64().unwrap()).find(|&id| id != v1_event).unwrap();
+    assert_eq!(search_action(&data, "export-fingerprinted").len(), 2);
+    pause();
+    ingest_reads(tmp.path(), &data, &smbd_read_lines("mamoritest2", &share, "/人事/職員名簿.csv"));
+
+    let trace = |leak: &[Resident], name: &str| -> (Value, String) {
+        let f = tmp.path().join(name);
+        std::fs::write(&f, export_csv(leak)).unwrap();
+        let json: Value = serde_json::from_str(run_ok(mamori().args(["trace", "--json", "--data"]).arg(&data).arg(&f)).trim()).unwrap();
+        (json, run_ok(mamori().args(["trace", "--data"]).arg(&data).arg(&f)))
+    };
+    let readers = |human: &str| -> std::collections::BTreeSet<String> {
+        human.lines().filter_map(|l| l.trim().strip_prefix("この版を読んだ人 / read this version: ")).map(|r| r.split_whitespace().next().unwrap().to_owned()).collect()
+    };
+
+    // Leaked: a third of version 1, including the 30 who left and the 60 old addresses.
+    let mut leak1 = subset(&v1[90..], 5);
+    leak1.extend(v1[..90].iter().cloned());
+    let (json, human) = trace(&leak1, "press_v1.csv");
+    let best = &json["candidates"][0];
+    assert_eq!(best["export_id"].as_u64(), Some(v1_event), "{json}");
+    assert_eq!(best["channel"], "share");
+    assert_eq!(best["matched"], best["leaked"]);
+    assert!(json["candidates"][1]["matched"].as_u64().unwrap() < best["matched"].as_u64().unwrap(), "{json}");
+    assert_eq!(readers(&human), ["mamoritest1".to_owned()].into(), "{human}");
+
+    // Leaked: version 2's newcomers and new addresses.
+    let leak2: Vec<Resident> = v2[..60].iter().chain(&v2[v2.len() - 40..]).cloned().collect();
+    let (json, human) = trace(&leak2, "press_v2.csv");
+    assert_eq!(json["candidates"][0]["export_id"].as_u64(), Some(v2_event), "{json}");
+    assert_eq!(readers(&human), ["mamoritest2".to_owned(), "mamoritest3".to_owned()].into(), "{human}");
+    run_ok(mamori().args(["verify", "--data"]).arg(&data));
+}

@@ -46,6 +46,25 @@ pub struct Fingerprinted {
     pub rejected: Vec<mamori_trace::read::Rejected>,
 }
 
+/// A file version the share scan saw (`DataDir::fingerprint_share_version`).
+#[derive(Clone, Debug)]
+pub struct ShareVersion<'a> {
+    /// Path as the share's audit log names it (`/人事/職員名簿.csv`, share root `/`).
+    pub share_path: &'a str,
+    /// Path on the scanning machine.
+    pub local_path: &'a str,
+    /// Content.
+    pub bytes: &'a [u8],
+    /// Modification time: when this version came into place (bounds its readers).
+    pub mtime: Option<chrono::DateTime<chrono::Utc>>,
+    /// Owner uid on the file server.
+    pub uid: Option<u32>,
+    /// What the PII scan found (kinds and counts, no values).
+    pub pii: Value,
+    /// Account recorded as the fingerprinting user (the scanner).
+    pub scanner: &'a str,
+}
+
 /// What to record about an export.
 #[derive(Clone, Debug)]
 pub struct ExportInfo {
@@ -187,6 +206,38 @@ impl DataDir {
         Ok(Fingerprinted { export, rejected: list.rejected })
     }
 
+    /// Hirosaki mode from the share scan: records a file version seen on a share as a ledgered
+    /// event (`share-file-version`, dataset `mamori.share`, with its SHA-256 and mtime) and
+    /// fingerprints it under its share path (channel `share`) linked to that event. Returns
+    /// `None` when nothing was recorded: the latest recorded version of that path has the same
+    /// content, or the file is not a list the trace reader understands (no records). Needs the
+    /// ledger lock.
+    pub fn fingerprint_share_version(&self, v: &ShareVersion<'_>) -> Result<Option<Fingerprinted>, DataDirError> {
+        let sha = mamori_trace::file_sha256(v.bytes);
+        let store = self.fingerprint_store()?;
+        // Latest by fingerprint time (the scan time); an older content coming back is a new
+        // version, so compare with the latest only.
+        let previous = store.exports().iter().filter(|e| e.channel == "share" && e.file_name == v.share_path).max_by(|a, b| a.time.cmp(&b.time)).map(|e| e.file_sha256.clone());
+        drop(store);
+        if previous.as_deref() == Some(sha.as_str()) {
+            return Ok(None);
+        }
+        let records = match mamori_trace::read_list(v.share_path, v.bytes) {
+            Ok(l) if !l.records.is_empty() => l.records.len(),
+            _ => return Ok(None),
+        };
+        let name = v.share_path.rsplit('/').next().unwrap_or(v.share_path);
+        let doc = json!({
+            "@timestamp": mamori_event::format_ts(chrono::Utc::now()),
+            "event": {"kind": "event", "category": ["file"], "type": [if previous.is_some() { "change" } else { "creation" }], "action": "share-file-version", "module": "mamori", "dataset": "mamori.share", "outcome": "success"},
+            "file": {"path": v.share_path, "name": name, "size": v.bytes.len(), "mtime": v.mtime.map(mamori_event::format_ts), "uid": v.uid.map(|u| u.to_string()), "hash": {"sha256": sha}},
+            "mamori": {"share": {"local_path": v.local_path, "previous_sha256": previous, "records": records, "pii": v.pii, "scanned_by": v.scanner}},
+        });
+        let version_event = self.record_event(&doc)?;
+        let info = ExportInfo { user: v.scanner.to_owned(), channel: "share".into(), system: None, export_event: Some(version_event) };
+        self.fingerprint_file(v.scanner, v.share_path, v.bytes, &info).map(Some)
+    }
+
     /// Makes `n` canary records for (`export`, `recipient`) and registers them (keyed features
     /// only) as a ledgered admin record (`canary-registered`). Returns the ledger id and the
     /// records to put into the export. Needs the ledger lock.
@@ -219,6 +270,12 @@ impl DataDir {
     /// Records a canary sighting (a mail through the milter, a share file) as an alert event in
     /// the ledger; returns its id. Needs the ledger lock.
     pub fn record_sighting(&self, doc: &Value) -> Result<u64, DataDirError> {
+        self.record_event(doc)
+    }
+
+    /// Appends one event document to the ledger and indexes it; returns its id. Needs the
+    /// ledger lock.
+    pub fn record_event(&self, doc: &Value) -> Result<u64, DataDirError> {
         let cfg = self.config()?;
         let ledger = self.open_ledger(&cfg)?;
         let r = ledger.append_blocking(vec![NewEntry { kind: EntryKind::Event, payload: serde_json::to_vec(doc).expect("json") }])?;
@@ -272,14 +329,35 @@ impl DataDir {
 }
 
 /// Hirosaki mode: the reads (`file-read`/`file-open` events, e.g. Samba full_audit) of the
-/// share file `e` while its version was in place (between the fingerprints of the previous and
-/// the next different version).
+/// share file `e` while its version was in place: from the previous different version's
+/// fingerprint until the next different version's — narrowed, for versions the share scan
+/// recorded, by the file's mtime in the version event (the version came into place then, and
+/// the next one replaced it at its own mtime). Failed opens are not reads.
 pub fn share_reads(index: &Store, store: &FpStore, e: &ExportMeta) -> Vec<ShareRead> {
-    // The version was in place from the previous different version's fingerprint (or always,
-    // if none) until the next different version's.
+    // mtime of a version recorded by the share scan (its `share-file-version` event).
+    let mtime = |o: &ExportMeta| -> Option<String> {
+        let h = index.get(o.export_id).ok().flatten()?;
+        (h.doc.pointer("/event/action").and_then(Value::as_str) == Some("share-file-version")).then_some(())?;
+        h.doc.pointer("/file/mtime").and_then(Value::as_str).map(str::to_owned)
+    };
     let versions = || store.exports().iter().filter(|o| o.file_name == e.file_name && o.channel == "share" && o.file_sha256 != e.file_sha256);
-    let next = versions().filter(|o| o.time > e.time).map(|o| o.time.clone()).min();
-    let prev = versions().filter(|o| o.time < e.time).map(|o| o.time.clone()).max();
+    // Timestamps are all `format_ts` (RFC 3339, UTC, micros), so they order as strings.
+    let next = versions()
+        .filter(|o| o.time > e.time)
+        .min_by(|a, b| a.time.cmp(&b.time))
+        .map(|o| match mtime(o) {
+            // The next version replaced this one at its mtime, if that is after this version
+            // was seen (a copied-in file may keep an older mtime).
+            Some(m) if m > e.time && m < o.time => m,
+            _ => o.time.clone(),
+        });
+    let mut prev = versions().filter(|o| o.time < e.time).map(|o| o.time.clone()).max();
+    if let Some(m) = mtime(e)
+        && m < e.time
+        && prev.as_ref().is_none_or(|p| m > *p)
+    {
+        prev = Some(m);
+    }
     let mut out = Vec::new();
     for action in ["file-read", "file-open"] {
         let q = mamori_store::Query {
@@ -293,7 +371,9 @@ pub fn share_reads(index: &Store, store: &FpStore, e: &ExportMeta) -> Vec<ShareR
         if let Ok(page) = index.search(&q) {
             for h in page.events {
                 // The index filter is a path prefix; keep this file only.
-                if h.doc.pointer("/file/path").and_then(Value::as_str) != Some(e.file_name.as_str()) {
+                if h.doc.pointer("/file/path").and_then(Value::as_str) != Some(e.file_name.as_str())
+                    || h.doc.pointer("/event/outcome").and_then(Value::as_str) == Some("failure")
+                {
                     continue;
                 }
                 let user = h.doc.pointer("/user/name").and_then(Value::as_str).unwrap_or("").to_owned();
