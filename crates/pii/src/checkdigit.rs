@@ -33,16 +33,20 @@ pub fn corporate_number(s: &str) -> bool {
 }
 
 /// 住民票コード (11 digits), modulus 11 with weights 2,3,4,5,6,7,2,3,4,5 from the lowest of
-/// the first ten digits; check digit 11 − remainder, 0 when the remainder is ≤ 1.
+/// the first ten digits; check digit 11 − remainder, 0 when the remainder is ≤ 1. Written the
+/// way the My Number 省令 writes it: Pn = the n-th of the ten digits counted from the lowest,
+/// Qn = n+1 (1≤n≤6), n−5 (7≤n≤10).
 ///
-/// Source: the weights are fixed by 平成14年総務省告示第436号 (住民票コードの検査数字).
-/// The 告示 text itself could not be read from here; what was confirmed: (a) Trellix DLP's
-/// reference says the 住民票コード validator is a "position weighted Mod11 checksum";
-/// (b) two sample codes published beside valid My Numbers in a public PoC
-/// (24727059608, 24846016224) both pass exactly this weighting (and fail weights 2..11,
-/// 1..10 and 2..9), a 1-in-100 chance for a wrong formula; (c) it is the same weighting
-/// (2–7 cycling) as the 地方公共団体コード check digit. The remainder-≤1 → 0 rule is the
-/// My Number rule and is the one ambiguity left: a code whose remainder is 0 may carry 1.
+/// Source: 住民基本台帳法施行規則 第1条 (a code is ten random digits and one 検査数字 computed
+/// by "総務大臣が定める算式"); the 算式 is 平成14年総務省告示第436号 (「住民基本台帳法施行規則
+/// 第一条第二号の規定に基づき、同号の総務大臣が定める算式を定める件」, 官報 2002-07-25 p. 6).
+/// The 告示's own text is not reachable from here (no network; not in the searchable corpora,
+/// 2026-12-02). What was found and agrees with this code: an independent implementation that
+/// cites 告示第436号 with exactly these Pn/Qn and the remainder-≤1 → 0 rule (and says it could
+/// not check the 官報 text either); Trellix DLP's "position weighted Mod11" for the code;
+/// published sample codes 24727059608, 24846016224 and 25208017643, which pass (a wrong
+/// weighting passes three random codes with odds of about 1 in 1,000). Nothing found
+/// contradicts it, but the weights are not confirmed from the 告示 itself — see docs/pii.md.
 pub fn juminhyo_code(s: &str) -> bool {
     let Some(d) = digits(s) else { return false };
     if d.len() != 11 {
@@ -172,7 +176,13 @@ mod tests {
     fn juminhyo_code_samples() {
         assert!(juminhyo_code("24727059608"));
         assert!(juminhyo_code("24846016224"));
+        assert!(juminhyo_code("25208017643"));
         assert!(!juminhyo_code("24846016225"));
+        assert!(!juminhyo_code("25208017644"));
+        // The weights are the My Number 省令's Qn over ten digits.
+        let q: Vec<u32> = (1..=10).map(|n| if n <= 6 { n + 1 } else { n - 5 }).collect();
+        assert_eq!(q, [2, 3, 4, 5, 6, 7, 2, 3, 4, 5]);
+        assert_eq!(juminhyo_check("2520801764"), 3);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Detectors over normalised text (see [`crate::normalize`]).
 //!
-//! One pass of the lexicon automaton finds surnames, places, eras and context words; one pass
+//! One pass of the lexicon's matchers finds surnames, places, eras and context words; one pass
 //! over digit runs (a vectorisable byte prefilter) finds every number-shaped token; `@` is
 //! found with `memchr`. Each candidate's confidence comes from its own shape (check digit,
 //! grouping) and from the *nearest label before it* (個人番号, 注文番号 …) within a window,
@@ -9,7 +9,7 @@
 //! (`ABC-1234…`) are product codes.
 
 use crate::Kind;
-use crate::lexicon::{ERAS, Label, Pat, lexicon};
+use crate::lexicon::{ERAS, Hit, Label, Pat, lexicon};
 
 /// A finding in normalised coordinates.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,13 +24,6 @@ pub struct Candidate {
     pub value: String,
     /// 0..1.
     pub confidence: f32,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Hit {
-    start: usize,
-    end: usize,
-    pat: Pat,
 }
 
 /// How far before a value its label may stand (bytes of normalised text; ≈ 50 kanji).
@@ -115,20 +108,8 @@ fn floor_char(s: &str, mut i: usize) -> usize {
 /// Detect everything in normalised `text`. `hint` acts as a label standing before the text
 /// (a table column's header).
 pub fn detect(text: &str, hint: Option<Label>) -> Vec<Candidate> {
-    let lex = lexicon();
-    let mut hits = Vec::new();
-    let mut labels = Vec::new();
-    for m in lex.ac.find_iter(text) {
-        let pat = lex.pats[m.pattern().as_usize()];
-        if matches!(pat, Pat::Ctx(_)) {
-            labels.push(hits.len());
-        }
-        hits.push(Hit {
-            start: m.start(),
-            end: m.end(),
-            pat,
-        });
-    }
+    let hits = lexicon().find(text);
+    let labels: Vec<usize> = (0..hits.len()).filter(|&i| matches!(hits[i].pat, Pat::Ctx(_))).collect();
     let cx = Ctx { text, hits, labels, hint };
     let mut out = Vec::new();
     numbers(&cx, &mut out);
@@ -179,17 +160,32 @@ const SEP_SLASH: u8 = 8;
 const SEP_PAREN: u8 = 16;
 const SEP_OTHER: u8 = 32;
 
+/// A number-shaped token, in fixed arrays (no allocation): dense records have a digit run
+/// every few dozen bytes.
 struct Tok {
     start: usize,
     end: usize,
-    digits: String,
-    groups: Vec<u8>,
+    /// The digits without separators (the first 24 of each group, at most 48 in all).
+    dbuf: [u8; 48],
+    dlen: usize,
+    /// Digits per group.
+    gbuf: [u8; 8],
+    glen: usize,
     seps: u8,
 }
 
 impl Tok {
     fn shape(&self, g: &[u8]) -> bool {
-        self.groups == g
+        self.groups() == g
+    }
+
+    fn groups(&self) -> &[u8] {
+        &self.gbuf[..self.glen]
+    }
+
+    fn digits(&self) -> &str {
+        // ASCII digits only.
+        std::str::from_utf8(&self.dbuf[..self.dlen]).unwrap_or("")
     }
 }
 
@@ -214,8 +210,10 @@ fn numbers(cx: &Ctx, out: &mut Vec<Candidate>) {
         let mut t = Tok {
             start: s,
             end: s,
-            digits: String::new(),
-            groups: Vec::new(),
+            dbuf: [0; 48],
+            dlen: 0,
+            gbuf: [0; 8],
+            glen: 0,
             seps: 0,
         };
         let mut j = s;
@@ -224,10 +222,13 @@ fn numbers(cx: &Ctx, out: &mut Vec<Candidate>) {
             while j < b.len() && b[j].is_ascii_digit() {
                 j += 1;
             }
-            if t.digits.len() < 24 {
-                t.digits.push_str(&cx.text[g0..j.min(g0 + 24)]);
+            if t.dlen < 24 {
+                let take = (j - g0).min(24);
+                t.dbuf[t.dlen..t.dlen + take].copy_from_slice(&b[g0..g0 + take]);
+                t.dlen += take;
             }
-            t.groups.push((j - g0).min(255) as u8);
+            t.gbuf[t.glen] = (j - g0).min(255) as u8;
+            t.glen += 1;
             t.end = j;
             // One separator (a ")" may be followed by a space or dash) then a digit.
             let mut k = j;
@@ -244,7 +245,7 @@ fn numbers(cx: &Ctx, out: &mut Vec<Candidate>) {
                     break;
                 }
             }
-            if nsep == 0 || nsep > 2 || !(k < b.len() && b[k].is_ascii_digit()) || t.groups.len() >= 8 {
+            if nsep == 0 || nsep > 2 || !(k < b.len() && b[k].is_ascii_digit()) || t.glen >= 8 {
                 break;
             }
             if nsep == 2 && seps & SEP_PAREN == 0 {
@@ -296,7 +297,7 @@ fn classify(cx: &Ctx, t: &Tok, out: &mut Vec<Candidate>) {
         return;
     }
     // Passport: two capital letters glued before seven digits.
-    if t.groups.len() == 1 && t.groups[0] == 7 && t.start >= 2 {
+    if t.glen == 1 && t.gbuf[0] == 7 && t.start >= 2 {
         let (a, c) = (b[t.start - 2], b[t.start - 1]);
         let third = t.start >= 3 && b[t.start - 3].is_ascii_alphanumeric();
         if a.is_ascii_uppercase() && c.is_ascii_uppercase() && !third && !glued_after(b, t.end) {
@@ -320,9 +321,9 @@ fn classify(cx: &Ctx, t: &Tok, out: &mut Vec<Candidate>) {
     if glued_before(b, t.start) || glued_after(b, t.end) || t.seps & SEP_OTHER != 0 {
         return;
     }
-    let n = t.digits.len();
-    let d = t.digits.as_str();
-    let g = &t.groups;
+    let n = t.dlen;
+    let d = t.digits();
+    let g = t.groups();
     let single = g.len() == 1;
     let dash_only = t.seps & !(SEP_DASH) == 0;
     let clean = t.seps & !(SEP_DASH | SEP_SPACE) == 0 && (t.seps.count_ones() <= 1);
@@ -661,14 +662,14 @@ fn date_at_token(s: &str, t: &Tok) -> Option<(usize, i32, u32, u32, Option<usize
     };
     if let Some(era) = letter_era
         && !(t.start >= 2 && b[t.start - 2].is_ascii_alphanumeric())
-        && t.groups.len() >= 3
-        && t.groups[0] <= 2
+        && t.glen >= 3
+        && t.gbuf[0] <= 2
     {
         let (y, m, d, end) = ymd_at(s, t.start)?;
         let (gy, gm, gd) = era_to_gregorian(era, y, m, d)?;
         return Some((end, gy, gm, gd, Some(t.start - 1)));
     }
-    if t.groups[0] == 4 && (t.groups.len() >= 3 || s[t.start + 4..].trim_start_matches(' ').starts_with('年')) {
+    if t.gbuf[0] == 4 && (t.glen >= 3 || s[t.start + 4..].trim_start_matches(' ').starts_with('年')) {
         let (y, m, d, end) = ymd_at(s, t.start)?;
         if !(1868..=2100).contains(&y) || !(1..=12).contains(&m) || d == 0 || d > days_in_month(y as i32, m) {
             return None;
@@ -761,7 +762,7 @@ fn emails(cx: &Ctx, out: &mut Vec<Candidate>) {
 // ---------------------------------------------------------------------------------------
 
 fn is_kanji(c: char) -> bool {
-    matches!(c as u32, 0x4E00..=0x9FFF | 0x3400..=0x4DBF | 0xF900..=0xFAFF | 0x3005 | 0x20000..=0x2FFFF)
+    crate::lexicon::is_kanji_u32(c as u32)
 }
 
 fn is_kana(c: char) -> bool {
@@ -839,15 +840,17 @@ fn name_at(cx: &Ctx, hi: usize, h: Hit) -> Option<Candidate> {
     }
     // Longest given name of 1–4 chars that ends at a word boundary.
     let rest = &text[g..];
-    let mut ends: Vec<usize> = Vec::new();
+    let mut ends = [0usize; 4];
+    let mut n_ends = 0;
     for (off, c) in rest.char_indices().take(4) {
         if !(is_kanji(c) || is_kana(c)) {
             break;
         }
-        ends.push(off + c.len_utf8());
+        ends[n_ends] = off + c.len_utf8();
+        n_ends += 1;
     }
     let mut given_end = None;
-    for &e in ends.iter().rev() {
+    for &e in ends[..n_ends].iter().rev() {
         let cand = &rest[..e];
         if !lex.given.contains(cand) {
             continue;

@@ -1,12 +1,20 @@
-//! The bundled word lists and the one Aho-Corasick automaton built from them.
+//! The bundled word lists and the matchers built from them ([`Lexicon::find`]).
 //!
-//! One leftmost-longest automaton holds every surname, prefecture, municipality, era name and
-//! context word, so a text is scanned once for all of them (≈11k patterns). Single-character
-//! surnames (林, 森 …) are left out: they would match nearly every line of Japanese text; such
-//! names are still found as whole columns of a table (see [`crate::table`]).
+//! One pass over the characters ([`Lexicon::find`]):
+//! - context words and era names (≈260) are looked up at every character by its pair with
+//!   the next one: a bit filter over hashed pairs, then a hash map of the words starting so;
+//! - surnames (≈11k) the same way, but only where a name can start — after a non-kanji
+//!   character or right after a context word, the rule [`crate::detect`] applies anyway;
+//! - prefectures and municipalities are looked up backwards from their last character, since
+//!   every one of them ends in 都道府県 or 市区町村.
+//!
+//! This replaced one 13k-pattern Aho-Corasick DFA over the whole text (≈18 instructions a
+//! byte and a transition table of tens of MB that missed the cache on nearly every byte), and
+//! then a small context-word DFA beside a character loop (still ≈36 instructions a byte). Single-character surnames (林, 森 …) are left out:
+//! they would match nearly every line of Japanese text; such names are still found as whole
+//! columns of a table (see [`crate::table`]).
 
 use crate::Kind;
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
@@ -248,19 +256,51 @@ fn context_words() -> Vec<(&'static str, Label)> {
     v
 }
 
-/// The word lists and automaton.
-pub struct Lexicon {
-    /// The automaton over every pattern.
-    pub ac: AhoCorasick,
-    /// What each pattern id is.
-    pub pats: Vec<Pat>,
-    /// Given names (for the name after a surname).
-    pub given: HashSet<&'static str>,
-    /// All surnames incl. single-character ones (table columns).
-    pub surnames: HashSet<&'static str>,
-    /// Municipality names (市区町村) for table content checks.
-    pub municipalities: HashSet<&'static str>,
+/// A word found in a text: byte range and what it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    /// Start byte.
+    pub start: usize,
+    /// End byte (exclusive).
+    pub end: usize,
+    /// What the word is.
+    pub pat: Pat,
 }
+
+/// The word lists and matchers.
+pub struct Lexicon {
+    /// Given names (for the name after a surname).
+    pub given: FastSet<&'static str>,
+    /// All surnames incl. single-character ones (table columns).
+    pub surnames: FastSet<&'static str>,
+    /// Municipality names (市区町村) for table content checks.
+    pub municipalities: FastSet<&'static str>,
+    /// Context words and era names of ≥ 2 characters by their first two, longest first.
+    ctx_pairs: FastMap<u64, Vec<(&'static str, Pat)>>,
+    /// One-character context words (〒).
+    ctx_single: Vec<(u32, Pat)>,
+    /// Surnames of ≥ 2 characters by their first two characters, longest first.
+    surname_pairs: FastMap<u64, Vec<&'static str>>,
+    /// Bit filters over hashed character pairs in front of the two maps above (most pairs of
+    /// characters start no word: one load instead of a hash-map probe).
+    ctx_filter: Vec<u64>,
+    surname_filter: Vec<u64>,
+    /// Flags per BMP character ([`KANJI`], [`CTX_FIRST`] …): one load per character decides
+    /// whether anything needs looking up there.
+    class: Vec<u8>,
+    /// Prefectures and municipalities by name.
+    places: FastMap<&'static str, Pat>,
+    /// Longest place name in characters.
+    place_chars: usize,
+}
+
+/// `std` sets and maps with foldhash: the lexicon is hashed on every candidate, and SipHash's
+/// flooding resistance buys nothing for fixed, bundled word lists.
+pub type FastSet<T> = foldhash::HashSet<T>;
+type FastMap<K, V> = foldhash::HashMap<K, V>;
+
+const CTX_FILTER_BITS: u32 = 16;
+const SURNAME_FILTER_BITS: u32 = 19;
 
 /// The shared lexicon (built once, ~50 ms).
 pub fn lexicon() -> &'static Lexicon {
@@ -268,59 +308,284 @@ pub fn lexicon() -> &'static Lexicon {
     L.get_or_init(build)
 }
 
+#[inline(always)]
+fn pair_key(a: u32, b: u32) -> u64 {
+    ((a as u64) << 21) | b as u64
+}
+
+#[inline(always)]
+fn filter_bit(key: u64, bits: u32) -> usize {
+    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
+}
+
+#[inline(always)]
+fn filter_has(f: &[u64], bit: usize) -> bool {
+    f[bit >> 6] & (1 << (bit & 63)) != 0
+}
+
+fn filter_set(f: &mut [u64], bit: usize) {
+    f[bit >> 6] |= 1 << (bit & 63);
+}
+
+/// The character at byte `i` of `b` (valid UTF-8, `i` on a boundary) and its length.
+#[inline(always)]
+fn decode(b: &[u8], i: usize) -> (u32, usize) {
+    let x = b[i] as u32;
+    if x < 0x80 {
+        (x, 1)
+    } else if x < 0xE0 {
+        (((x & 0x1F) << 6) | (b[i + 1] as u32 & 0x3F), 2)
+    } else if x < 0xF0 {
+        let s = &b[i..i + 3];
+        (((x & 0x0F) << 12) | ((s[1] as u32 & 0x3F) << 6) | (s[2] as u32 & 0x3F), 3)
+    } else {
+        (
+            ((x & 0x07) << 18) | ((b[i + 1] as u32 & 0x3F) << 12) | ((b[i + 2] as u32 & 0x3F) << 6) | (b[i + 3] as u32 & 0x3F),
+            4,
+        )
+    }
+}
+
+/// Kanji (incl. 々 and the extension blocks): a name can only start where the character
+/// before is not one (see [`crate::detect`]).
+#[inline(always)]
+pub fn is_kanji_u32(c: u32) -> bool {
+    c.wrapping_sub(0x4E00) < 0x5200 || matches!(c, 0x3400..=0x4DBF | 0xF900..=0xFAFF | 0x3005 | 0x20000..=0x2FFFF)
+}
+
+/// 都道府県 and 市区町村: every prefecture and municipality ends with one of these.
+#[inline(always)]
+fn is_place_suffix(c: u32) -> bool {
+    matches!(c, 0x90FD | 0x9053 | 0x5E9C | 0x770C | 0x5E02 | 0x533A | 0x753A | 0x6751)
+}
+
+const KANJI: u8 = 1;
+const CTX_FIRST: u8 = 2;
+const SURNAME_FIRST: u8 = 4;
+const PLACE_LAST: u8 = 8;
+const CTX_SINGLE: u8 = 16;
+
+impl Lexicon {
+    /// Every word of interest in `text`, by start, non-overlapping: leftmost-longest across
+    /// context words, eras, places and surnames (what one Aho-Corasick automaton over all of
+    /// them gave, which this replaced for speed). Surnames are only reported where a name can
+    /// start: after a non-kanji character or right after a context word.
+    pub fn find(&self, text: &str) -> Vec<Hit> {
+        let b = text.as_bytes();
+        let n = b.len();
+        let mut raw: Vec<Hit> = Vec::new();
+        // End of the last context word: they do not overlap each other.
+        let mut ctx_end = 0usize;
+        let mut prev_kanji = false;
+        let mut i = 0;
+        while i < n {
+            let (c, len) = decode(b, i);
+            let fl = if c < 0x1_0000 {
+                self.class[c as usize]
+            } else if is_kanji_u32(c) {
+                KANJI
+            } else {
+                0
+            };
+            if fl & (CTX_FIRST | SURNAME_FIRST) != 0 {
+                // Only pairs that pass a filter go on to the hash maps (most do not).
+                let want_ctx = fl & CTX_FIRST != 0 && i >= ctx_end;
+                let want_name = fl & SURNAME_FIRST != 0 && (!prev_kanji || i == ctx_end);
+                if want_ctx || want_name {
+                    let c1 = if i + len < n { decode(b, i + len).0 } else { 0 };
+                    let key = pair_key(c, c1);
+                    let ctx = want_ctx && (fl & CTX_SINGLE != 0 || filter_has(&self.ctx_filter, filter_bit(key, CTX_FILTER_BITS)));
+                    let name = want_name && c1 >= 0x80 && filter_has(&self.surname_filter, filter_bit(key, SURNAME_FILTER_BITS));
+                    if ctx || name {
+                        self.words_at(text, i, c, len, key, ctx, name, &mut ctx_end, &mut raw);
+                    }
+                }
+            }
+            if fl & PLACE_LAST != 0 {
+                self.place_ending(text, i + len, &mut raw);
+            }
+            prev_kanji = fl & KANJI != 0;
+            i += len;
+        }
+        // Leftmost, then longest, wins (`raw` is ordered by start, longest first).
+        let mut out = Vec::with_capacity(raw.len());
+        let mut last_end = 0;
+        for h in raw {
+            if h.start >= last_end {
+                last_end = h.end;
+                out.push(h);
+            }
+        }
+        out
+    }
+
+    /// Context words (`ctx`) and surnames (`name`) starting at byte `p` (character `c` of
+    /// `len` bytes; `key` = it and the next character).
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn words_at(&self, text: &str, p: usize, c: u32, len: usize, key: u64, ctx: bool, name: bool, ctx_end: &mut usize, out: &mut Vec<Hit>) {
+        let b = text.as_bytes();
+        let mut cx: Option<Hit> = None;
+        if ctx {
+            if let Some(list) = self.ctx_pairs.get(&key)
+                && let Some((w, pat)) = list.iter().find(|(w, _)| b[p..].starts_with(w.as_bytes()))
+            {
+                cx = Some(Hit { start: p, end: p + w.len(), pat: *pat });
+            } else if let Some((_, pat)) = self.ctx_single.iter().find(|(x, _)| *x == c) {
+                cx = Some(Hit { start: p, end: p + len, pat: *pat });
+            }
+            if let Some(h) = cx {
+                *ctx_end = h.end;
+            }
+        }
+        let mut sur: Option<Hit> = None;
+        if name
+            && let Some(list) = self.surname_pairs.get(&key)
+            && let Some(s) = list.iter().find(|s| b[p..].starts_with(s.as_bytes()))
+        {
+            sur = Some(Hit { start: p, end: p + s.len(), pat: Pat::Surname });
+        }
+        match (cx, sur) {
+            (Some(c), Some(s)) if s.end > c.end => out.extend([s, c]),
+            (Some(c), Some(s)) => out.extend([c, s]),
+            (Some(h), None) | (None, Some(h)) => out.push(h),
+            (None, None) => {}
+        }
+    }
+
+    /// The longest prefecture or municipality ending at byte `end`, kept in (start, longest
+    /// first) order among the hits already found.
+    fn place_ending(&self, text: &str, end: usize, out: &mut Vec<Hit>) {
+        let b = text.as_bytes();
+        let mut s = end;
+        let mut best = None;
+        for k in 1..=self.place_chars {
+            if s == 0 {
+                break;
+            }
+            s -= 1;
+            while s > 0 && b[s] & 0xC0 == 0x80 {
+                s -= 1;
+            }
+            if b[s] < 0x80 {
+                break;
+            }
+            if k >= 2
+                && let Some(&p) = self.places.get(&text[s..end])
+            {
+                best = Some(Hit { start: s, end, pat: p });
+            }
+        }
+        let Some(h) = best else { return };
+        let mut at = out.len();
+        while at > 0 && (out[at - 1].start, std::cmp::Reverse(out[at - 1].end)) > (h.start, std::cmp::Reverse(h.end)) {
+            at -= 1;
+        }
+        out.insert(at, h);
+    }
+}
+
 fn build() -> Lexicon {
-    let mut words: Vec<&'static str> = Vec::new();
-    let mut pats: Vec<Pat> = Vec::new();
     let mut seen: HashSet<&'static str> = HashSet::new();
-    // Order matters only for identical strings: the first kind wins.
+    // Identical strings: the first kind wins (context words, eras, places, surnames).
+    let mut ctx_words: Vec<(&'static str, Pat)> = Vec::new();
     for (w, l) in context_words() {
         if seen.insert(w) {
-            words.push(w);
-            pats.push(Pat::Ctx(l));
+            ctx_words.push((w, Pat::Ctx(l)));
         }
     }
     for (i, (e, _, _)) in ERAS.iter().enumerate() {
         if seen.insert(e) {
-            words.push(e);
-            pats.push(Pat::Era(i as u8));
+            ctx_words.push((e, Pat::Era(i as u8)));
         }
     }
-    let mut municipalities = HashSet::new();
-    let mut prefs: HashSet<&'static str> = HashSet::new();
+    let mut ctx_pairs: FastMap<u64, Vec<(&'static str, Pat)>> = FastMap::default();
+    let mut ctx_single = Vec::new();
+    let mut ctx_filter = vec![0u64; 1 << (CTX_FILTER_BITS - 6)];
+    for (w, p) in ctx_words {
+        let mut cs = w.chars();
+        match (cs.next(), cs.next()) {
+            (Some(a), Some(b)) => {
+                let key = pair_key(a as u32, b as u32);
+                ctx_pairs.entry(key).or_default().push((w, p));
+                filter_set(&mut ctx_filter, filter_bit(key, CTX_FILTER_BITS));
+            }
+            (Some(a), None) => ctx_single.push((a as u32, p)),
+            _ => {}
+        }
+    }
+    for v in ctx_pairs.values_mut() {
+        v.sort_by_key(|(w, _)| std::cmp::Reverse(w.len()));
+    }
+    let mut municipalities = FastSet::default();
+    let mut places: FastMap<&'static str, Pat> = FastMap::default();
     for line in MUNICIPALITIES.lines().filter(|l| !l.starts_with('#')) {
         let mut f = line.split('\t');
         let (_code, pref, city) = (f.next(), f.next().unwrap_or(""), f.next().unwrap_or(""));
-        if !pref.is_empty() && prefs.insert(pref) && seen.insert(pref) {
-            words.push(pref);
-            pats.push(Pat::Prefecture);
+        if !pref.is_empty() && seen.insert(pref) {
+            places.insert(pref, Pat::Prefecture);
         }
         if !city.is_empty() {
             municipalities.insert(city);
             if seen.insert(city) {
-                words.push(city);
-                pats.push(Pat::Municipality);
+                places.insert(city, Pat::Municipality);
             }
         }
     }
-    let surnames: HashSet<&'static str> = SURNAMES.lines().filter(|l| !l.is_empty()).collect();
+    debug_assert!(places.keys().all(|p| p.chars().last().is_some_and(|c| is_place_suffix(c as u32))));
+    let place_chars = places.keys().map(|p| p.chars().count()).max().unwrap_or(0);
+    let surnames: FastSet<&'static str> = SURNAMES.lines().filter(|l| !l.is_empty()).collect();
+    let mut surname_pairs: FastMap<u64, Vec<&'static str>> = FastMap::default();
+    let mut surname_filter = vec![0u64; 1 << (SURNAME_FILTER_BITS - 6)];
     for s in SURNAMES.lines() {
-        if s.chars().count() >= 2 && !STOP_SURNAMES.contains(&s) && seen.insert(s) {
-            words.push(s);
-            pats.push(Pat::Surname);
+        let mut cs = s.chars();
+        let (Some(a), Some(b)) = (cs.next(), cs.next()) else { continue };
+        if STOP_SURNAMES.contains(&s) || !seen.insert(s) {
+            continue;
+        }
+        let key = pair_key(a as u32, b as u32);
+        surname_pairs.entry(key).or_default().push(s);
+        filter_set(&mut surname_filter, filter_bit(key, SURNAME_FILTER_BITS));
+    }
+    for v in surname_pairs.values_mut() {
+        v.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+    let mut class = vec![0u8; 0x1_0000];
+    for (u, f) in class.iter_mut().enumerate() {
+        if is_kanji_u32(u as u32) {
+            *f |= KANJI;
+        }
+        if is_place_suffix(u as u32) {
+            *f |= PLACE_LAST;
+        }
+    }
+    let first = |w: &str| w.chars().next().map_or(0, |c| c as usize);
+    for list in ctx_pairs.values() {
+        for (w, _) in list {
+            class[first(w)] |= CTX_FIRST;
+        }
+    }
+    for (c, _) in &ctx_single {
+        class[*c as usize] |= CTX_FIRST | CTX_SINGLE;
+    }
+    for list in surname_pairs.values() {
+        for w in list {
+            class[first(w)] |= SURNAME_FIRST;
         }
     }
     let given = GIVEN.lines().filter(|l| !l.is_empty() && !STOP_GIVEN.contains(l)).collect();
-    let ac = AhoCorasick::builder()
-        .match_kind(MatchKind::LeftmostLongest)
-        .kind(Some(AhoCorasickKind::DFA))
-        .build(&words)
-        .expect("the bundled lexicon builds");
     Lexicon {
-        ac,
-        pats,
         given,
         surnames,
         municipalities,
+        ctx_pairs,
+        ctx_single,
+        surname_pairs,
+        ctx_filter,
+        surname_filter,
+        class,
+        places,
+        place_chars,
     }
 }
 

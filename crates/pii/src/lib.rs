@@ -419,12 +419,19 @@ pub fn scan_segment(seg: &Segment, opts: &Options, out: &mut Vec<Finding>) {
     }
 }
 
-/// Up to 20 characters either side, newlines as spaces.
+/// Up to 20 characters either side, newlines as spaces. Slices by byte offsets (one
+/// allocation each side): it runs once per finding, and dense records have many.
 pub(crate) fn snippet(t: &str, s: usize, e: usize) -> (String, String) {
-    let before: String = t[..s].chars().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect();
-    let after: String = t[e..].chars().take(20).collect();
-    let clean = |x: String| x.replace(['\n', '\r', '\t'], " ");
-    (clean(before), clean(after))
+    let from = t[..s].char_indices().rev().nth(19).map_or(0, |(i, _)| i);
+    let to = t[e..].char_indices().nth(20).map_or(t.len(), |(i, _)| e + i);
+    let clean = |x: &str| {
+        if x.bytes().any(|b| matches!(b, b'\n' | b'\r' | b'\t')) {
+            x.replace(['\n', '\r', '\t'], " ")
+        } else {
+            x.to_string()
+        }
+    };
+    (clean(&t[from..s]), clean(&t[e..to]))
 }
 
 /// Byte offset → (line, column) with a cursor (offsets asked in ascending order are O(n)).

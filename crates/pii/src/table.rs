@@ -108,9 +108,7 @@ fn name_like(cell: &str) -> bool {
 
 fn address_like(cell: &str) -> bool {
     let lex = lexicon();
-    lex.ac
-        .find_iter(cell)
-        .any(|m| lex.pats[m.pattern().as_usize()] == crate::lexicon::Pat::Municipality)
+    lex.find(cell).iter().any(|h| h.pat == crate::lexicon::Pat::Municipality)
         && cell.chars().any(|c| c.is_ascii_digit() || "一二三四五六七八九十丁番号".contains(c))
 }
 

@@ -9,7 +9,8 @@ pub fn decode(b: &[u8]) -> (String, &'static str) {
         let (t, _) = enc.decode_without_bom_handling(&b[bom..]);
         return (t.into_owned(), enc.name());
     }
-    if let Ok(s) = std::str::from_utf8(b) {
+    // simdutf8: validation was ~9 instructions a byte of Japanese text with `std`.
+    if let Ok(s) = simdutf8::basic::from_utf8(b) {
         return (s.to_string(), "UTF-8");
     }
     if let Some(enc) = utf16_guess(b) {
