@@ -105,6 +105,18 @@ impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, ja: impl Into<String>, en: impl Into<String>) -> Self {
         ApiError { status, code, ja: ja.into(), en: en.into(), retry_after: None }
     }
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+    /// The Japanese message.
+    pub fn message_ja(&self) -> &str {
+        &self.ja
+    }
+    /// The English message.
+    pub fn message_en(&self) -> &str {
+        &self.en
+    }
     pub(crate) fn bad_request(en: impl Into<String>) -> Self {
         let en = en.into();
         ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("リクエストが不正です: {en}"), en)
@@ -221,7 +233,11 @@ pub fn router(st: AppState) -> Router {
         .route("/api/v1/timeline/{user}", get(get_timeline))
         .route("/api/v1/quarantine", get(get_quarantine))
         .route("/api/v1/quarantine/{id}/reingest", post(post_reingest))
-        .route("/api/v1/admin/users", post(post_user))
+        .route("/api/v1/admin/users", post(post_user).get(get_users))
+        .route("/api/v1/admin/users/role", post(post_user_role))
+        .route("/api/v1/admin/users/disable", post(post_user_disable))
+        .route("/api/v1/admin/users/enable", post(post_user_enable))
+        .route("/api/v1/admin/users/password-reset", post(post_password_reset))
         .route("/api/v1/admin/tokens", post(post_token))
         .route("/api/v1/admin/tokens/{id}/revoke", post(post_revoke))
         .route("/api/v1/admin/audit", get(get_admin_audit))
@@ -508,10 +524,13 @@ struct NewUser {
     password: String,
 }
 
-async fn admin_apply(st: &AppState, actor: &Principal, rec: AdminRecord) -> Result<u64, ApiError> {
-    st.auth.read().unwrap().check(&rec).map_err(|e| ApiError::new(StatusCode::CONFLICT, "refused", format!("実行できません: {e}"), e.to_string()))?;
+/// Checks an admin record against the account state and the admin rules
+/// ([`AuthState::check_admin_action`]: not one's own account, keep an administrator), appends
+/// it to the ledger durably, then applies it. Returns the ledger id. The web UI uses it too.
+pub async fn admin_apply(st: &AppState, actor: &str, rec: AdminRecord) -> Result<u64, ApiError> {
+    st.auth.read().unwrap().check_admin_action(actor, &rec).map_err(|e| ApiError::new(StatusCode::CONFLICT, "refused", format!("実行できません: {e}"), e.to_string()))?;
     let ledger = st.ledger.clone();
-    let name = actor.name.clone();
+    let name = actor.to_owned();
     let rec2 = rec.clone();
     let id = tokio::task::spawn_blocking(move || append_admin(&ledger, &name, &rec2))
         .await
@@ -531,29 +550,99 @@ async fn post_user(State(st): State<AppState>, headers: HeaderMap, body: Bytes) 
     let who = authorize(&st, &headers, Action::ManageUsers)?;
     let u: NewUser = json_body(&body)?;
     let phc = mamori_auth::hash_password(&u.password).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let id = admin_apply(&st, &who, AdminRecord::UserAdded { name: u.name.clone(), role: u.role, password_phc: phc }).await?;
+    let id = admin_apply(&st, &who.name, AdminRecord::UserAdded { name: u.name.clone(), role: u.role, password_phc: phc }).await?;
     Ok((StatusCode::CREATED, axum::Json(json!({"user": u.name, "role": u.role, "ledger_id": id}))).into_response())
+}
+
+#[derive(Deserialize)]
+struct UserName {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct UserRole {
+    name: String,
+    role: Role,
+}
+
+/// `GET /api/v1/admin/users`: accounts with role and state (no password hashes).
+async fn get_users(State(st): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    authorize_any(&st, &headers, &[Action::ManageUsers, Action::ReadAdminAudit])?;
+    let a = st.auth.read().unwrap();
+    let users: Vec<Value> = a.users().map(|(n, u)| json!({"name": n, "role": u.role, "disabled": u.disabled, "must_change_password": u.must_change_password})).collect();
+    Ok(axum::Json(json!({"users": users})).into_response())
+}
+
+/// `POST /api/v1/admin/users/role` `{"name", "role"}` (the account name travels in the body,
+/// not the URL, like every personal datum).
+async fn post_user_role(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let who = authorize(&st, &headers, Action::ManageUsers)?;
+    let u: UserRole = json_body(&body)?;
+    let id = admin_apply(&st, &who.name, AdminRecord::UserRoleChanged { name: u.name.clone(), role: u.role }).await?;
+    Ok(axum::Json(json!({"user": u.name, "role": u.role, "ledger_id": id})).into_response())
+}
+
+/// `POST /api/v1/admin/users/disable` `{"name"}`: the account can no longer log in, its
+/// tokens stop working and its UI sessions end at their next request.
+async fn post_user_disable(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let who = authorize(&st, &headers, Action::ManageUsers)?;
+    let u: UserName = json_body(&body)?;
+    let id = admin_apply(&st, &who.name, AdminRecord::UserDisabled { name: u.name.clone() }).await?;
+    Ok(axum::Json(json!({"user": u.name, "disabled": true, "ledger_id": id})).into_response())
+}
+
+/// `POST /api/v1/admin/users/enable` `{"name"}`.
+async fn post_user_enable(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let who = authorize(&st, &headers, Action::ManageUsers)?;
+    let u: UserName = json_body(&body)?;
+    let id = admin_apply(&st, &who.name, AdminRecord::UserEnabled { name: u.name.clone() }).await?;
+    Ok(axum::Json(json!({"user": u.name, "disabled": false, "ledger_id": id})).into_response())
+}
+
+/// Generates a one-time password for `name`, ledgers the reset (only its hash) and returns
+/// (password, ledger id). The password is returned once and never stored.
+pub async fn reset_password(st: &AppState, actor: &str, name: &str) -> Result<(String, u64), ApiError> {
+    let otp = mamori_auth::one_time_password();
+    let pw = otp.clone();
+    let phc = tokio::task::spawn_blocking(move || mamori_auth::hash_password(&pw)).await.map_err(|e| ApiError::internal(e.to_string()))?.map_err(|e| ApiError::internal(e.to_string()))?;
+    let id = admin_apply(st, actor, AdminRecord::PasswordReset { name: name.to_owned(), password_phc: phc }).await?;
+    Ok((otp, id))
+}
+
+/// `POST /api/v1/admin/users/password-reset` `{"name"}`: a one-time password, returned once;
+/// the user must change it at the next UI login (it does not authenticate API calls).
+async fn post_password_reset(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let who = authorize(&st, &headers, Action::ManageUsers)?;
+    let u: UserName = json_body(&body)?;
+    let (otp, id) = reset_password(&st, &who.name, &u.name).await?;
+    Ok(axum::Json(json!({"user": u.name, "one_time_password": otp, "ledger_id": id})).into_response())
 }
 
 #[derive(Deserialize)]
 struct NewToken {
     name: String,
     role: Role,
+    /// The account the token is issued to (it then works only while that account is enabled).
+    #[serde(default)]
+    user: Option<String>,
 }
 
 async fn post_token(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     let who = authorize(&st, &headers, Action::ManageTokens)?;
     let t: NewToken = json_body(&body)?;
-    let token = Token::generate(t.role, &t.name).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let mut token = Token::generate(t.role, &t.name).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if let Some(u) = &t.user {
+        token = token.issued_to(u);
+    }
     let (secret, record) = token.into_parts();
     let token_id = record.id.clone();
-    let id = admin_apply(&st, &who, AdminRecord::TokenCreated { record }).await?;
+    let id = admin_apply(&st, &who.name, AdminRecord::TokenCreated { record }).await?;
     Ok((StatusCode::CREATED, axum::Json(json!({"id": token_id, "name": t.name, "role": t.role, "token": secret, "ledger_id": id}))).into_response())
 }
 
 async fn post_revoke(State(st): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
     let who = authorize(&st, &headers, Action::ManageTokens)?;
-    let lid = admin_apply(&st, &who, AdminRecord::TokenRevoked { id: id.clone() }).await?;
+    let lid = admin_apply(&st, &who.name, AdminRecord::TokenRevoked { id: id.clone() }).await?;
     Ok(axum::Json(json!({"revoked": id, "ledger_id": lid})).into_response())
 }
 
@@ -572,7 +661,7 @@ fn status_json(st: &AppState) -> Result<Value, ApiError> {
     let indexed = stats.indexed_upto.map_or(0, |i| i + 1);
     Ok(json!({
         "origin": st.ledger.origin(),
-        "ledger": {"durable_size": durable, "checkpoint_size": cp.size},
+        "ledger": {"durable_size": durable, "checkpoint_size": cp.size, "witnesses_configured": st.cfg.witnesses.len(), "latest_witnessed": crate::witness_client::latest_witnessed(st)},
         "index": {"indexed": indexed, "lag": durable.saturating_sub(indexed), "by_kind": stats.by_kind, "quarantine_pending": stats.quarantine_pending},
         "uptime_seconds": st.started.elapsed().as_secs(),
     }))

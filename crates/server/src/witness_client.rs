@@ -130,7 +130,14 @@ pub fn submit_once(client: &reqwest::blocking::Client, ledger: &Ledger, peer: &c
                     return SubmitResult::Failed("the witness's answer has no valid cosignature from its configured key".into());
                 }
                 known.insert(url.to_owned(), cp.size);
-                return match ledger.add_cosignatures(cp.size, &bytes) {
+                // Attached when it is still the published checkpoint; otherwise (the log grew
+                // meanwhile) still kept as the latest witnessed checkpoint.
+                let kept = match ledger.add_cosignatures(cp.size, &bytes) {
+                    Ok(true) => Ok(true),
+                    Ok(false) => ledger.record_witnessed(&candidate.note),
+                    Err(e) => Err(e),
+                };
+                return match kept {
                     Ok(_) => SubmitResult::Cosigned,
                     Err(e) => SubmitResult::Failed(e.to_string()),
                 };
@@ -193,4 +200,73 @@ pub fn spawn_submitter(st: AppState, stop: Arc<AtomicBool>) -> Option<std::threa
             })
             .expect("spawn submitter"),
     )
+}
+
+/// The latest witnessed checkpoint as shown by the status API and the dashboard.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Witnessed {
+    /// Its tree size.
+    pub size: u64,
+    /// Its root hash, base64.
+    pub root: String,
+    /// The configured witnesses whose cosignatures verify, with when each signed (RFC 3339).
+    pub witnesses: Vec<WitnessSignature>,
+    /// Entries in the current signed checkpoint that no witness has cosigned yet.
+    pub behind: u64,
+    /// Whether the current checkpoint's tree extends it (a consistency proof from its size to
+    /// the current size verifies against both roots).
+    pub consistent: bool,
+}
+
+/// One verified cosignature.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WitnessSignature {
+    /// The witness's key name.
+    pub name: String,
+    /// When it cosigned, RFC 3339 UTC (absent for plain Ed25519 note signatures).
+    pub time: Option<String>,
+}
+
+/// The latest checkpoint the ledger recorded with a witness cosignature, verified now against
+/// the log keys (current and rotated) and the witness keys of `[[witnesses]]`: `None` when there
+/// is none or none of its cosignatures is from a configured witness any more.
+pub fn latest_witnessed(st: &AppState) -> Option<Witnessed> {
+    let cp = st.ledger.latest_witnessed()?;
+    let wkeys: Vec<String> = st.cfg.witnesses.iter().map(|w| w.vkey.clone()).collect();
+    let mut log_keys = vec![st.ledger.vkey().to_owned()];
+    log_keys.extend(st.dir.previous_vkeys().unwrap_or_default());
+    let (cp, cos) = match SignedCheckpoint::verify_cosignatures(&cp.note, &log_keys, &wkeys) {
+        Ok(x) => x,
+        Err(e) => {
+            tracing::warn!(error = %e, "the recorded witnessed checkpoint does not verify");
+            return None;
+        }
+    };
+    if cos.is_empty() {
+        return None;
+    }
+    let current = st.ledger.checkpoint();
+    let consistent = if cp.size == current.size || cp.size == 0 {
+        cp.size == 0 || cp.root == current.root
+    } else {
+        cp.size < current.size
+            && st
+            .ledger
+            .consistency_proof(cp.size, current.size)
+            .is_ok_and(|p| p.old_root == cp.root && tlog_tiles::check_tree(&p.hashes, current.size, current.root, cp.size, cp.root).is_ok())
+    };
+    use base64::Engine;
+    Some(Witnessed {
+        size: cp.size,
+        root: base64::prelude::BASE64_STANDARD.encode(cp.root.0),
+        witnesses: cos
+            .into_iter()
+            .map(|c| WitnessSignature {
+                name: c.name,
+                time: c.timestamp.and_then(|t| chrono::DateTime::<chrono::Utc>::from_timestamp(t as i64, 0)).map(mamori_event::format_ts),
+            })
+            .collect(),
+        behind: current.size.saturating_sub(cp.size),
+        consistent,
+    })
 }

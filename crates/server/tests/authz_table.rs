@@ -98,6 +98,9 @@ async fn every_endpoint_by_every_role() {
     tokio::task::spawn_blocking(move || ledger.wait_checkpoint(size, std::time::Duration::from_secs(5))).await.unwrap();
     srv.wait_indexed().await;
     let (victim, _) = srv.token(&boot, "to-be-revoked", "viewer").await;
+    // The account the admin rows change (role, disable/enable, password reset).
+    let (s, v) = srv.post("/api/v1/admin/users", &boot, br#"{"name":"target","role":"viewer","password":"correct horse battery staple 2026"}"#.to_vec()).await;
+    assert_eq!(s, 201, "{v}");
 
     let nd = |s: &str| Some(format!("{s}\n"));
     let bulk = Some("{\"create\":{}}\n{\"message\":\"bulk authz\"}\n".to_owned());
@@ -111,6 +114,11 @@ async fn every_endpoint_by_every_role() {
         // The record is still bad: an allowed caller gets 422, a denied one 403.
         Row { method: "POST", pattern: "/api/v1/quarantine/{id}/reingest", path: format!("/api/v1/quarantine/{qid}/reingest"), body: None, allowed: &[Admin, Officer], actions: &[Action::ReingestQuarantine], ok: 422 },
         Row { method: "POST", pattern: "/api/v1/admin/users", path: "/api/v1/admin/users".into(), body: Some(r#"{"name":"user-{role}","role":"viewer","password":"correct horse battery staple 2026"}"#.into()), allowed: &[Admin], actions: &[Action::ManageUsers], ok: 201 },
+        Row { method: "GET", pattern: "/api/v1/admin/users", path: "/api/v1/admin/users".into(), body: None, allowed: &[Admin, Auditor], actions: &[Action::ManageUsers, Action::ReadAdminAudit], ok: 200 },
+        Row { method: "POST", pattern: "/api/v1/admin/users/role", path: "/api/v1/admin/users/role".into(), body: Some(r#"{"name":"target","role":"auditor"}"#.into()), allowed: &[Admin], actions: &[Action::ManageUsers], ok: 200 },
+        Row { method: "POST", pattern: "/api/v1/admin/users/disable", path: "/api/v1/admin/users/disable".into(), body: Some(r#"{"name":"target"}"#.into()), allowed: &[Admin], actions: &[Action::ManageUsers], ok: 200 },
+        Row { method: "POST", pattern: "/api/v1/admin/users/enable", path: "/api/v1/admin/users/enable".into(), body: Some(r#"{"name":"target"}"#.into()), allowed: &[Admin], actions: &[Action::ManageUsers], ok: 200 },
+        Row { method: "POST", pattern: "/api/v1/admin/users/password-reset", path: "/api/v1/admin/users/password-reset".into(), body: Some(r#"{"name":"target"}"#.into()), allowed: &[Admin], actions: &[Action::ManageUsers], ok: 200 },
         Row { method: "POST", pattern: "/api/v1/admin/tokens", path: "/api/v1/admin/tokens".into(), body: Some(r#"{"name":"made-by-{role}","role":"viewer"}"#.into()), allowed: &[Admin], actions: &[Action::ManageTokens], ok: 201 },
         Row { method: "POST", pattern: "/api/v1/admin/tokens/{id}/revoke", path: format!("/api/v1/admin/tokens/{victim}/revoke"), body: None, allowed: &[Admin], actions: &[Action::ManageTokens], ok: 200 },
         Row { method: "GET", pattern: "/api/v1/admin/audit", path: "/api/v1/admin/audit".into(), body: None, allowed: &[Admin, Auditor], actions: &[Action::ReadAdminAudit], ok: 200 },
