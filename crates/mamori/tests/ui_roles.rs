@@ -43,18 +43,35 @@ const TABLE: &[(&str, &str, &str, &[(&str, &str)], &[&str])] = &[
     ("log review comment", "POST", "/ui/logreview/comment", &[("month", "2018-12"), ("kind", "general"), ("text", "役割表の確認 {role}")], &["auditor"]),
     ("settings", "GET", "/ui/settings", &[], &["admin", "auditor"]),
     ("add user", "POST", "/ui/settings/users", &[("name", "added.by.{role}"), ("role", "viewer"), ("password", "added-password-0001")], &["admin"]),
+    ("change a user's role", "POST", "/ui/settings/users/role", &[("name", "ziel"), ("role", "auditor")], &["admin"]),
+    ("disable a user", "POST", "/ui/settings/users/disable", &[("name", "ziel")], &["admin"]),
+    ("re-enable a user", "POST", "/ui/settings/users/enable", &[("name", "ziel")], &["admin"]),
+    ("reset a password", "POST", "/ui/settings/users/reset", &[("name", "ziel")], &["admin"]),
+    ("revoke a token", "POST", "/ui/settings/tokens/revoke", &[("id", "{token}")], &["admin"]),
+    ("change own password (page)", "GET", "/ui/password", &[], &["admin", "officer", "auditor", "viewer"]),
 ];
+
+/// Creates the account `ziel` (viewer) and a token issued to it, for the admin rows of the
+/// table; returns the token's id.
+fn admin_targets(base: &str, admin_token: &str) -> String {
+    let http = reqwest::blocking::Client::new();
+    let r = http.post(format!("{base}/api/v1/admin/users")).bearer_auth(admin_token).json(&serde_json::json!({"name": "ziel", "role": "viewer", "password": "ziel-password-0001"})).send().unwrap();
+    assert_eq!(r.status(), 201);
+    let v: serde_json::Value = http.post(format!("{base}/api/v1/admin/tokens")).bearer_auth(admin_token).json(&serde_json::json!({"name": "ziel script", "role": "viewer", "user": "ziel"})).send().unwrap().json().unwrap();
+    v["id"].as_str().expect("token id").to_owned()
+}
 
 #[test]
 fn every_page_and_action_per_role_from_one_table() {
     let c = city();
     let base = &c.srv.http;
     let clients: Vec<(&str, UiClient)> = ROLES.iter().map(|(role, user)| (*role, UiClient::login(base, user))).collect();
+    let token = admin_targets(base, &c.admin_token);
     let mut failures = Vec::new();
     for (what, method, path, fields, allowed) in TABLE {
         let path = path.replace("{alert}", &c.alert_id.to_string());
         for (role, client) in &clients {
-            let fields: Vec<(String, String)> = fields.iter().map(|(k, v)| (k.to_string(), v.replace("{role}", role))).collect();
+            let fields: Vec<(String, String)> = fields.iter().map(|(k, v)| (k.to_string(), v.replace("{role}", role).replace("{token}", &token))).collect();
             let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             let r = match *method {
                 "GET" => client.get(&path),
@@ -175,8 +192,157 @@ fn sessions_csrf_headers_and_rate_limit() {
     let r = UiClient::new(base).try_login("kansa", password("kansa"));
     assert_eq!(r.status, 303, "another account still logs in");
 
-    // A disabled or demoted account loses its pages at once (role read per request): not
-    // covered here — the auth API has no disable endpoint yet.
+}
+
+/// The administrator's account actions, through the UI and the API: each is ledgered as an
+/// admin action; a role change and a disabled account take effect on the user's next request
+/// (their open session ends); a disabled user's token stops working; a reset password is a
+/// one-time password that opens only the change-password page and no API; nobody disables or
+/// demotes their own account or the last administrator.
+#[test]
+fn account_changes_take_effect_at_once_and_are_ledgered() {
+    let c = city();
+    let base = &c.srv.http;
+    let http = reqwest::blocking::Client::new();
+    let api = |path: &str, body: serde_json::Value| {
+        let r = http.post(format!("{base}{path}")).bearer_auth(&c.admin_token).json(&body).send().unwrap();
+        let status = r.status().as_u16();
+        (status, r.json::<serde_json::Value>().unwrap_or_default())
+    };
+    // The admin audit trail (read from the index, which follows the ledger within moments).
+    let audit = |action: &str| -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let v: serde_json::Value = http.get(format!("{base}/api/v1/admin/audit?action={action}")).bearer_auth(&c.admin_token).send().unwrap().json().unwrap();
+            let events = v["events"].as_array().cloned().unwrap_or_default();
+            if !events.is_empty() || Instant::now() > deadline {
+                return events;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let admin = UiClient::login(base, "kanri");
+    let csrf = admin.csrf();
+
+    // Role change: the viewer's open session becomes an officer's at its next request.
+    let viewer = UiClient::login(base, "etsuran");
+    assert_eq!(viewer.post(&format!("/ui/alerts/{}/triage", c.alert_id), Some(&viewer.csrf()), &[("reason", "閲覧者")]).status, 403);
+    let r = admin.post("/ui/settings/users/role", Some(&csrf), &[("name", "etsuran"), ("role", "officer")]);
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = viewer.get(&format!("/ui/alerts/{}", c.alert_id));
+    assert!(page.body.contains("triage-form"), "the new role is read on the next request");
+    assert!(viewer.get("/ui/").body.contains("情報セキュリティ担当"));
+    let rec = audit("user-role-changed");
+    assert_eq!(rec.len(), 1, "{rec:?}");
+    assert_eq!(rec[0]["event"]["mamori"]["admin"]["role"], "officer");
+    assert_eq!(rec[0]["event"]["user"]["name"], "kanri", "the administrator is the actor");
+
+    // Disable: the open session ends, the login is refused, the API refuses the password and
+    // the token issued to the account; re-enabling restores both.
+    let v: serde_json::Value = http.post(format!("{base}/api/v1/admin/tokens")).bearer_auth(&c.admin_token).json(&serde_json::json!({"name": "etsuran cli", "role": "viewer", "user": "etsuran"})).send().unwrap().json().unwrap();
+    let secret = v["token"].as_str().unwrap().to_owned();
+    assert_eq!(http.get(format!("{base}/api/v1/events")).bearer_auth(&secret).send().unwrap().status(), 200);
+    let r = admin.post("/ui/settings/users/disable", Some(&csrf), &[("name", "etsuran")]);
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(viewer.get("/ui/").location.as_deref(), Some("/ui/login"), "the session ended");
+    let mut again = UiClient::new(base);
+    assert_eq!(again.try_login("etsuran", password("etsuran")).status, 401);
+    assert!(again.cookie.is_none());
+    assert_eq!(http.get(format!("{base}/api/v1/events")).basic_auth("etsuran", Some(password("etsuran"))).send().unwrap().status(), 401);
+    assert_eq!(http.get(format!("{base}/api/v1/events")).bearer_auth(&secret).send().unwrap().status(), 401, "the user's token stops working");
+    let settings = admin.get("/ui/settings").body;
+    assert!(settings.contains("data-state=\"disabled\""), "shown as disabled");
+    let r = admin.post("/ui/settings/users/enable", Some(&csrf), &[("name", "etsuran")]);
+    assert_eq!(r.status, 303);
+    assert_eq!(http.get(format!("{base}/api/v1/events")).bearer_auth(&secret).send().unwrap().status(), 200);
+    UiClient::login(base, "etsuran");
+    assert_eq!(audit("user-disabled").len(), 1);
+    assert_eq!(audit("user-enabled").len(), 1);
+
+    // Password reset: the one-time password is shown once, on the answer page only.
+    let auditor = UiClient::login(base, "kansa");
+    let r = admin.post("/ui/settings/users/reset", Some(&csrf), &[("name", "kansa")]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let otp = r.body.split("<code id=\"otp\">").nth(1).and_then(|s| s.split('<').next()).expect("one-time password shown").to_owned();
+    assert_eq!(otp.len(), 19, "{otp}");
+    assert!(!r.location.unwrap_or_default().contains(&otp));
+    assert!(!admin.get("/ui/settings").body.contains(&otp), "not shown again");
+    assert_eq!(auditor.get("/ui/settings").location.as_deref(), Some("/ui/login"), "the user's sessions ended");
+    let rec = audit("password-reset");
+    assert_eq!(rec.len(), 1);
+    assert!(rec[0]["event"]["mamori"]["admin"].get("password_phc").is_none(), "no hash served");
+    // The old password is gone; the one-time one is no API credential.
+    assert_eq!(UiClient::new(base).try_login("kansa", password("kansa")).status, 401);
+    assert_eq!(http.get(format!("{base}/api/v1/events")).basic_auth("kansa", Some(&otp)).send().unwrap().status(), 401);
+    // It opens only the change-password page.
+    let mut k = UiClient::new(base);
+    let r = k.try_login("kansa", &otp);
+    assert_eq!((r.status, r.location.as_deref()), (303, Some("/ui/password")));
+    for p in ["/ui/", "/ui/settings", "/ui/alerts"] {
+        assert_eq!(k.get(p).location.as_deref(), Some("/ui/password"), "{p}");
+    }
+    let form = k.get("/ui/password");
+    assert_eq!(form.status, 200);
+    let kcsrf = ui_fixture::csrf_of(&form.body).unwrap();
+    let r = k.post("/ui/password", Some(&kcsrf), &[("current", "not-the-otp-0000"), ("new", "kansa-password-0002"), ("confirm", "kansa-password-0002")]);
+    assert_eq!(r.status, 400, "wrong current password");
+    let r = k.post("/ui/password", Some(&kcsrf), &[("current", &otp), ("new", "kansa-password-0002"), ("confirm", "kansa-password-0003")]);
+    assert_eq!(r.status, 400, "confirmation differs");
+    let r = k.post("/ui/password", Some(&kcsrf), &[("current", &otp), ("new", "kansa-password-0002"), ("confirm", "kansa-password-0002")]);
+    assert_eq!((r.status, r.location.as_deref()), (303, Some("/ui/")), "{}", r.body);
+    let new_cookie = r.set_cookies.iter().find(|c| c.starts_with("mamori_session=")).expect("a new session id").split(';').next().unwrap().to_owned();
+    assert_ne!(Some(&new_cookie), k.cookie.as_ref());
+    k.cookie = Some(new_cookie);
+    assert_eq!(k.get("/ui/settings").status, 200, "the auditor's pages again");
+    assert_eq!(http.get(format!("{base}/api/v1/events")).basic_auth("kansa", Some("kansa-password-0002")).send().unwrap().status(), 200);
+    let rec = audit("password-changed");
+    assert_eq!(rec.len(), 1);
+    assert_eq!(rec[0]["event"]["user"]["name"], "kansa", "changed by the user");
+
+    // Token revocation from the settings page.
+    let v: serde_json::Value = http.post(format!("{base}/api/v1/admin/tokens")).bearer_auth(&c.admin_token).json(&serde_json::json!({"name": "fs01", "role": "ingest"})).send().unwrap().json().unwrap();
+    let (tid, tsecret) = (v["id"].as_str().unwrap().to_owned(), v["token"].as_str().unwrap().to_owned());
+    assert_eq!(http.post(format!("{base}/api/v1/events")).bearer_auth(&tsecret).body("{\"message\":\"x\"}\n").send().unwrap().status(), 200);
+    let r = admin.post("/ui/settings/tokens/revoke", Some(&csrf), &[("id", &tid)]);
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(http.post(format!("{base}/api/v1/events")).bearer_auth(&tsecret).body("{\"message\":\"x\"}\n").send().unwrap().status(), 401);
+    assert!(audit("token-revoked").iter().any(|e| e["event"]["mamori"]["admin"]["id"] == tid.as_str()));
+
+    // The rules: not one's own account, not the last administrator (refused, nothing ledgered).
+    let r = admin.post("/ui/settings/users/disable", Some(&csrf), &[("name", "kanri")]);
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("自分のアカウント"), "{}", r.body);
+    let (status, body) = api("/api/v1/admin/users/role", serde_json::json!({"name": "kanri", "role": "viewer"}));
+    assert_eq!(status, 409, "the token's admin may not demote the last administrator: {body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("最後の有効な管理者"), "{body}");
+    assert_eq!(audit("user-disabled").len(), 1);
+    // The same actions through the API.
+    let (status, body) = api("/api/v1/admin/users/disable", serde_json::json!({"name": "tanto"}));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(http.get(format!("{base}/api/v1/alerts")).basic_auth("tanto", Some(password("tanto"))).send().unwrap().status(), 401);
+    let (status, _) = api("/api/v1/admin/users/disable", serde_json::json!({"name": "tanto"}));
+    assert_eq!(status, 409, "already disabled");
+    let (status, body) = api("/api/v1/admin/users/password-reset", serde_json::json!({"name": "nobody"}));
+    assert_eq!(status, 409, "{body}");
+    let v: serde_json::Value = http.get(format!("{base}/api/v1/admin/users")).bearer_auth(&c.admin_token).send().unwrap().json().unwrap();
+    let tanto = v["users"].as_array().unwrap().iter().find(|u| u["name"] == "tanto").unwrap().clone();
+    assert_eq!(tanto["disabled"], true);
+    assert!(!v.to_string().contains("argon2"), "no password hashes: {v}");
+    // The viewer may not call them.
+    let r = http.post(format!("{base}/api/v1/admin/users/enable")).basic_auth("etsuran", Some(password("etsuran"))).json(&serde_json::json!({"name": "tanto"})).send().unwrap();
+    assert_eq!(r.status(), 403);
+
+    // After a restart the accounts are the same (replayed from the ledger).
+    let data = c._tmp.path().join("d");
+    c.srv.stop();
+    let srv = common::Server::start(&data, &["--listen", "127.0.0.1:0"]);
+    let b = &srv.http;
+    assert_eq!(UiClient::new(b).try_login("tanto", password("tanto")).status, 401, "still disabled");
+    assert_eq!(UiClient::new(b).try_login("kansa", "kansa-password-0002").status, 303, "the changed password");
+    let mut e = UiClient::new(b);
+    e.try_login("etsuran", password("etsuran"));
+    assert!(e.get("/ui/").body.contains("情報セキュリティ担当"), "the changed role");
+    drop(srv);
 }
 
 #[test]

@@ -17,18 +17,27 @@ pub struct UiError {
     /// English message.
     pub en: String,
     lang: Lang,
-    login: bool,
+    /// Redirect instead of an error page (no session: the login page).
+    redirect: Option<&'static str>,
     retry_after: Option<u64>,
 }
 
 impl UiError {
     /// A new error page.
     pub fn new(status: StatusCode, lang: Lang, ja: impl Into<String>, en: impl Into<String>) -> UiError {
-        UiError { status, ja: ja.into(), en: en.into(), lang, login: false, retry_after: None }
+        UiError { status, ja: ja.into(), en: en.into(), lang, redirect: None, retry_after: None }
     }
     /// No (live) session: redirect to the login page.
     pub fn login() -> UiError {
-        UiError { login: true, ..UiError::new(StatusCode::SEE_OTHER, Lang::Ja, "", "") }
+        UiError { redirect: Some("/ui/login"), ..UiError::new(StatusCode::SEE_OTHER, Lang::Ja, "", "") }
+    }
+    /// The session was opened with a one-time password: to the change-password page.
+    pub fn change_password() -> UiError {
+        UiError { redirect: Some(crate::pages::password::PATH), ..UiError::new(StatusCode::SEE_OTHER, Lang::Ja, "", "") }
+    }
+    /// An error of mamori-server's API functions (status and both messages kept).
+    pub fn api(lang: Lang, e: mamori_server::http::ApiError) -> UiError {
+        UiError::new(e.status(), lang, e.message_ja(), e.message_en())
     }
     /// 403: the role may not do this.
     pub fn forbidden(lang: Lang, role: Role, actions: &[Action]) -> UiError {
@@ -81,8 +90,8 @@ impl UiError {
 
 impl IntoResponse for UiError {
     fn into_response(self) -> Response {
-        if self.login {
-            return Redirect::to("/ui/login").into_response();
+        if let Some(to) = self.redirect {
+            return Redirect::to(to).into_response();
         }
         let body = crate::layout::error_page(self.lang, self.status, &self.ja, &self.en);
         let mut r = (self.status, body).into_response();

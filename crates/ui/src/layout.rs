@@ -93,6 +93,7 @@ pub fn page(auth: &Auth, title: (&str, &str), body: Markup) -> Markup {
                                 (switch_link("seireki", "era", back, "西暦", auth.cal == Calendar::Western)) " | " (switch_link("wareki", "era", back, "和暦", auth.cal == Calendar::Era))
                             }
                         }
+                        a href="/ui/password" { (lang.t("パスワード変更", "Change password")) }
                         form.inline method="post" action="/ui/logout" {
                             (csrf_field(auth))
                             button type="submit" class="link" { (lang.t("ログアウト", "Log out")) }

@@ -3,8 +3,10 @@
 //!
 //! Sessions are server-side and in memory: the cookie holds a random 256-bit id (the map is
 //! keyed by its SHA-256), the user's role is read from the live account state on every request
-//! (a role change or a disabled account takes effect at once), and a session ends after
-//! [`IDLE`] without use or [`ABSOLUTE`] after login, or at logout.
+//! (a role change or a disabled account takes effect at once), a session ends when the
+//! account's password changes (reset by an administrator, or changed elsewhere), after [`IDLE`]
+//! without use or [`ABSOLUTE`] after login, or at logout. A session opened with a one-time
+//! password (administrator's reset) reaches only the change-password page.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -39,6 +41,8 @@ pub const LOCK_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 struct Session {
     user: String,
+    /// SHA-256 of the account's password hash at login: the session ends when it changes.
+    password: [u8; 32],
     csrf: String,
     created: Instant,
     last: Instant,
@@ -70,6 +74,10 @@ pub fn random_token() -> String {
     hex::encode(b)
 }
 
+fn same_hash(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    bool::from(a.ct_eq(b))
+}
+
 /// Constant-time string comparison (CSRF tokens).
 pub fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
@@ -81,18 +89,19 @@ impl UiState {
         UiState { sessions: Mutex::new(HashMap::new()), limiter: Mutex::new(Limiter::default()), secure }
     }
 
-    /// Starts a session for `user`; returns the cookie value.
-    pub fn create(&self, user: &str) -> String {
+    /// Starts a session for `user`, whose password hash is now `password_phc`; returns the
+    /// cookie value.
+    pub fn create(&self, user: &str, password_phc: &str) -> String {
         let id = random_token();
         let now = Instant::now();
         let mut s = self.sessions.lock().unwrap();
         s.retain(|_, v| now.duration_since(v.last) < IDLE && now.duration_since(v.created) < ABSOLUTE);
-        s.insert(sha(&id), Session { user: user.to_owned(), csrf: random_token(), created: now, last: now });
+        s.insert(sha(&id), Session { user: user.to_owned(), password: sha(password_phc), csrf: random_token(), created: now, last: now });
         id
     }
 
-    /// The user and CSRF token of a live session (and marks it used).
-    fn lookup(&self, id: &str) -> Option<(String, String)> {
+    /// The user, password fingerprint and CSRF token of a live session (and marks it used).
+    fn lookup(&self, id: &str) -> Option<(String, [u8; 32], String)> {
         let now = Instant::now();
         let mut s = self.sessions.lock().unwrap();
         let key = sha(id);
@@ -102,12 +111,21 @@ impl UiState {
             return None;
         }
         v.last = now;
-        Some((v.user.clone(), v.csrf.clone()))
+        Some((v.user.clone(), v.password, v.csrf.clone()))
     }
 
     /// Ends a session.
     pub fn destroy(&self, id: &str) {
         self.sessions.lock().unwrap().remove(&sha(id));
+    }
+
+    /// Ends every session of `user` (disabled, or password reset, by an administrator).
+    /// Returns how many ended.
+    pub fn end_sessions_of(&self, user: &str) -> usize {
+        let mut s = self.sessions.lock().unwrap();
+        let before = s.len();
+        s.retain(|_, v| v.user != user);
+        before - s.len()
     }
 
     /// Whether a login for `user` may be attempted now; `Err(seconds)` to wait otherwise.
@@ -217,6 +235,8 @@ pub struct Auth {
     pub cal: Calendar,
     /// The request path (for the navigation and the language switch).
     pub path: String,
+    /// The session was opened with a one-time password that must be changed first.
+    pub must_change_password: bool,
     counters: Arc<mamori_server::http::Counters>,
 }
 
@@ -265,20 +285,25 @@ impl FromRequestParts<AppState> for Auth {
         let Some(id) = cookie(&parts.headers, SESSION_COOKIE) else {
             return Err(UiError::login());
         };
-        let Some((user, csrf)) = ui.lookup(&id) else {
+        let Some((user, pw, csrf)) = ui.lookup(&id) else {
             return Err(UiError::login());
         };
-        let role = {
+        let (role, must_change) = {
             let a = st.auth.read().unwrap();
             match a.user(&user) {
-                Some(u) if !u.disabled => u.role,
+                Some(u) if !u.disabled && same_hash(&pw, &sha(&u.password_phc)) => (u.role, u.must_change_password),
                 _ => {
                     ui.destroy(&id);
                     return Err(UiError::login());
                 }
             }
         };
-        Ok(Auth { name: user, role, csrf, lang, cal: calendar_of(parts), path: parts.uri.path().to_owned(), counters: st.counters.clone() })
+        let path = parts.uri.path().to_owned();
+        // A one-time password opens only the change-password page (and logout).
+        if must_change && path != crate::pages::password::PATH && path != "/ui/logout" {
+            return Err(UiError::change_password());
+        }
+        Ok(Auth { name: user, role, csrf, lang, cal: calendar_of(parts), path, must_change_password: must_change, counters: st.counters.clone() })
     }
 }
 
@@ -318,13 +343,20 @@ mod tests {
     #[test]
     fn sessions_live_until_destroyed() {
         let ui = UiState::new(true);
-        let id = ui.create("tanto");
-        let (user, csrf) = ui.lookup(&id).unwrap();
+        let id = ui.create("tanto", "$argon2id$phc");
+        let (user, pw, csrf) = ui.lookup(&id).unwrap();
+        assert_eq!(pw, sha("$argon2id$phc"));
         assert_eq!(user, "tanto");
         assert_eq!(csrf.len(), 64);
         assert!(ui.lookup("not-a-session").is_none());
         ui.destroy(&id);
         assert!(ui.lookup(&id).is_none());
+        let a = ui.create("kansa", "x");
+        let b = ui.create("kansa", "x");
+        let c = ui.create("etsuran", "y");
+        assert_eq!(ui.end_sessions_of("kansa"), 2);
+        assert!(ui.lookup(&a).is_none() && ui.lookup(&b).is_none());
+        assert!(ui.lookup(&c).is_some(), "other accounts keep their sessions");
         assert!(ui.session_cookie(&id).ends_with("HttpOnly; SameSite=Strict; Secure"));
         assert!(!UiState::new(false).session_cookie(&id).contains("Secure"));
     }

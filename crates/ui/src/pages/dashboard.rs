@@ -170,6 +170,7 @@ pub fn ledger_section(st: &AppState, auth: &Auth) -> Markup {
         Err(_) => (false, Vec::new()),
     };
     let note = String::from_utf8_lossy(&cp.note).into_owned();
+    let witnessed = mamori_server::witness_client::latest_witnessed(st);
     html! {
         section aria-labelledby="h-ledger" {
             h2 #h-ledger { (auth.t("台帳の状態", "Ledger status")) }
@@ -184,6 +185,26 @@ pub fn ledger_section(st: &AppState, auth: &Auth) -> Markup {
                     @else { span.badge.ok { "✔ " (cosigned.len()) " / " (wkeys.len()) " " (auth.t("の証人が連署", "witnesses cosigned")) } }
                 }),
             ]))
+            @if !wkeys.is_empty() {
+                h3 #h-witnessed { (auth.t("最新の証人連署付きチェックポイント", "Latest witnessed checkpoint")) }
+                @match &witnessed {
+                    None => { p.muted #witnessed data-size="none" { (auth.t("証人が連署したチェックポイントはまだありません。", "No checkpoint has been cosigned by a witness yet.")) } }
+                    Some(w) => {
+                        div #witnessed data-size=(w.size) data-behind=(w.behind) {
+                            (facts(&[
+                                (auth.t("件数(ツリーのサイズ)", "Entries (tree size)"), html! { span #witnessed-size { (w.size) } }),
+                                (auth.t("連署の日時", "Cosigned at"), html! { @for (i, s) in w.witnesses.iter().enumerate() { @if i > 0 { br; } (s.time.as_deref().map(|t| dates::rfc3339(t, auth.lang, auth.cal)).unwrap_or_else(|| "—".into())) } }),
+                                (auth.t("連署した証人", "Witnesses"), html! { span #witnessed-by { @for (i, s) in w.witnesses.iter().enumerate() { @if i > 0 { ", " } code { (s.name) } } } }),
+                                (auth.t("現在のチェックポイントとの差", "Behind the current checkpoint"), html! {
+                                    @if w.behind == 0 { span.badge.ok #witnessed-behind { "✔ " (auth.t("最新のチェックポイントまで連署済み", "the current checkpoint is cosigned")) } }
+                                    @else { span.badge.ng #witnessed-behind { (w.behind) (auth.t(" 件がまだ連署されていません", " entries not cosigned yet")) } }
+                                }),
+                                (auth.t("現在の台帳との整合", "Current tree extends it"), badge(w.consistent, "一貫性証明を検証済み", "consistency proof verified", "一貫性証明を検証できません", "consistency proof does not verify", auth.lang)),
+                            ]))
+                        }
+                    }
+                }
+            }
             details { summary { (auth.t("最新のチェックポイント(署名付きノート)", "Latest checkpoint (signed note)")) } pre { (note) } }
         }
     }

@@ -66,21 +66,25 @@ pub async fn submit(State(st): State<AppState>, Extension(ui): Extension<Arc<UiS
     }
     let auth = st.auth.clone();
     let (user, pw) = (f.username.clone(), f.password);
-    let who = tokio::task::spawn_blocking(move || auth.read().unwrap().authenticate_password(&user, &pw)).await.map_err(|e| UiError::internal(lang, e))?;
-    let Some(p) = who else {
+    let who = tokio::task::spawn_blocking(move || auth.read().unwrap().authenticate_login(&user, &pw)).await.map_err(|e| UiError::internal(lang, e))?;
+    let Some(login) = who else {
         ui.login_failed(&f.username);
         tracing::warn!(target: "mamori_ui", "login failed");
         let msg = lang.t("ユーザー名またはパスワードが違います。", "Wrong user name or password.");
         return Ok(login_page(&ui, lang, &random_token(), Some(msg), StatusCode::UNAUTHORIZED));
     };
     ui.login_succeeded(&f.username);
+    let p = login.principal;
     if !p.role.actions().iter().any(|a| crate::nav::DASHBOARD.any_of.contains(a)) {
         let msg = lang.t("このロール(取込専用・証人)では画面を利用できません。API トークンを使ってください。", "This role (ingest, witness) has no pages; use an API token.");
         return Ok(login_page(&ui, lang, &random_token(), Some(msg), StatusCode::FORBIDDEN));
     }
     tracing::info!(target: "mamori_ui", role = p.role.as_str(), "login");
-    let id = ui.create(&p.name);
-    let mut r = Redirect::to("/ui/").into_response();
+    let phc = st.auth.read().unwrap().user(&p.name).map(|u| u.password_phc.clone()).unwrap_or_default();
+    let id = ui.create(&p.name, &phc);
+    // A one-time password (administrator's reset) leads straight to choosing a new one.
+    let to = if login.must_change_password { crate::pages::password::PATH } else { "/ui/" };
+    let mut r = Redirect::to(to).into_response();
     r.headers_mut().append(header::SET_COOKIE, ui.session_cookie(&id).parse().expect("cookie"));
     r.headers_mut().append(header::SET_COOKIE, ui.pref_cookie(NONCE_COOKIE, "", 0).parse().expect("cookie"));
     Ok(r)

@@ -18,6 +18,7 @@ pub mod dashboard;
 pub mod events;
 pub mod login;
 pub mod logreview;
+pub mod password;
 pub mod people;
 pub mod ppc;
 pub mod review;
@@ -65,6 +66,12 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/ppc", get(ppc::list))
         .route("/ui/settings", get(settings::page))
         .route("/ui/settings/users", post(settings::add_user))
+        .route("/ui/settings/users/role", post(settings::change_role))
+        .route("/ui/settings/users/disable", post(settings::disable))
+        .route("/ui/settings/users/enable", post(settings::enable))
+        .route("/ui/settings/users/reset", post(settings::reset))
+        .route("/ui/settings/tokens/revoke", post(settings::revoke_token))
+        .route("/ui/password", get(password::form).post(password::change))
 }
 
 #[derive(Deserialize)]

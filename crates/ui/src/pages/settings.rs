@@ -1,8 +1,13 @@
-//! 設定: users and roles (with user creation for the administrator, ledgered like
-//! `POST /api/v1/admin/users`), API tokens, sources and mappings, rules, witnesses, retention,
-//! and the recent admin audit trail. Read-only where the server has no backend to change it
-//! (config.toml is edited by hand and read at start).
+//! 設定: users and roles — for the administrator: add a user, change a role, disable and
+//! re-enable, reset a password to a one-time password shown once, revoke API tokens; each
+//! ledgered through the same function as the admin API (`mamori_server::http::admin_apply`) —
+//! then sources and mappings, rules, witnesses (with the latest witnessed checkpoint),
+//! retention, and the recent admin audit trail. Read-only where the server has no backend to
+//! change it (config.toml is edited by hand and read at start).
 
+use std::sync::Arc;
+
+use axum::Extension;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
@@ -12,6 +17,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::layout::{self, csrf_field, facts, notice};
+use crate::session::UiState;
 use crate::{Auth, CsrfForm, Lang, UiError, dates, nav};
 
 fn role_label(r: Role, lang: Lang) -> &'static str {
@@ -28,14 +34,21 @@ pub struct Done {
     ledger: Option<u64>,
 }
 
+struct UserRow {
+    name: String,
+    role: Role,
+    disabled: bool,
+    must_change: bool,
+}
+
 /// `GET /ui/settings`.
 pub async fn page(State(st): State<AppState>, auth: Auth, Query(done): Query<Done>) -> Result<Markup, UiError> {
     auth.require_page(&nav::SETTINGS)?;
     let lang = auth.lang;
     let (users, tokens) = {
         let a = st.auth.read().unwrap();
-        let users: Vec<(String, Role, bool)> = a.users().map(|(n, u)| (n.to_owned(), u.role, u.disabled)).collect();
-        let tokens: Vec<(String, String, Role, String, bool)> = a.tokens().map(|t| (t.record.id.clone(), t.record.name.clone(), t.record.role, mamori_event::format_ts(t.record.created), t.revoked)).collect();
+        let users: Vec<UserRow> = a.users().map(|(n, u)| UserRow { name: n.to_owned(), role: u.role, disabled: u.disabled, must_change: u.must_change_password }).collect();
+        let tokens: Vec<(String, String, Role, String, bool, Option<String>)> = a.tokens().map(|t| (t.record.id.clone(), t.record.name.clone(), t.record.role, mamori_event::format_ts(t.record.created), t.revoked, t.record.user.clone())).collect();
         (users, tokens)
     };
     let mappings = st.mappings.read().unwrap().list();
@@ -52,9 +65,44 @@ pub async fn page(State(st): State<AppState>, auth: Auth, Query(done): Query<Don
     let body = html! {
         @if let Some(l) = done.ledger { (notice("ok", &format!("{} {l}", auth.t("台帳に記録しました。台帳番号", "Recorded in the ledger, entry")))) }
         h2 #users { (auth.t("ユーザーとロール", "Users and roles")) }
+        @let manage = auth.can(Action::ManageUsers);
         table #user-list {
-            thead { tr { th scope="col" { (auth.t("ユーザー名", "User")) } th scope="col" { (auth.t("ロール", "Role")) } th scope="col" { (auth.t("状態", "State")) } } }
-            tbody { @for (n, r, dis) in &users { tr { td { (n) } td { (role_label(*r, lang)) } td { @if *dis { (auth.t("無効", "disabled")) } @else { (auth.t("有効", "active")) } } } } }
+            thead { tr {
+                th scope="col" { (auth.t("ユーザー名", "User")) } th scope="col" { (auth.t("ロール", "Role")) } th scope="col" { (auth.t("状態", "State")) }
+                @if manage { th scope="col" { (auth.t("ロール変更", "Change role")) } th scope="col" { (auth.t("操作", "Actions")) } }
+            } }
+            tbody { @for u in &users { tr data-user=(u.name) {
+                td { (u.name) }
+                td.role { (role_label(u.role, lang)) }
+                td.state data-state=(if u.disabled { "disabled" } else { "active" }) {
+                    @if u.disabled { (auth.t("無効", "disabled")) } @else { (auth.t("有効", "active")) }
+                    @if u.must_change { " " span.muted { (auth.t("(次回ログイン時にパスワード変更)", "(must change password at next login)")) } }
+                }
+                @if manage {
+                    td {
+                        form.inline method="post" action="/ui/settings/users/role" {
+                            (csrf_field(&auth))
+                            input type="hidden" name="name" value=(u.name);
+                            select name="role" aria-label=(format!("{} {}", u.name, auth.t("の新しいロール", "new role"))) {
+                                @for r in Role::ALL { option value=(r.as_str()) selected[r == u.role] { (role_label(r, lang)) } }
+                            }
+                            " " button.role type="submit" { (auth.t("変更", "Change")) }
+                        }
+                    }
+                    td {
+                        @if u.disabled {
+                            form.inline method="post" action="/ui/settings/users/enable" { (csrf_field(&auth)) input type="hidden" name="name" value=(u.name); button.enable type="submit" { (auth.t("再度有効にする", "Re-enable")) } }
+                        } @else {
+                            form.inline method="post" action="/ui/settings/users/disable" { (csrf_field(&auth)) input type="hidden" name="name" value=(u.name); button.disable type="submit" { (auth.t("無効にする", "Disable")) } }
+                        }
+                        " "
+                        form.inline method="post" action="/ui/settings/users/reset" { (csrf_field(&auth)) input type="hidden" name="name" value=(u.name); button.reset type="submit" { (auth.t("パスワード再設定", "Reset password")) } }
+                    }
+                }
+            } } }
+        }
+        @if manage {
+            p.muted { (auth.t("無効にしたユーザーはログインできず、そのユーザーに発行したトークンも使えず、開いている画面のセッションは終了します。パスワード再設定では一時パスワードを一度だけ表示し、本人は次回ログイン時に変更します。", "A disabled user cannot log in, tokens issued to them stop working and their open sessions end. A password reset shows a one-time password once; the user changes it at the next login.")) }
         }
         @if auth.can(Action::ManageUsers) {
             form.stack.card method="post" action="/ui/settings/users" #add-user {
@@ -63,7 +111,8 @@ pub async fn page(State(st): State<AppState>, auth: Auth, Query(done): Query<Don
                 div.row {
                     div { label for="nu-name" { (auth.t("ユーザー名", "User name")) } input #nu-name type="text" name="name" required autocomplete="off"; }
                     div { label for="nu-role" { (auth.t("ロール", "Role")) }
-                        select #nu-role name="role" { @for r in Role::ALL { option value=(r.as_str()) { (role_label(r, lang)) } } }
+                        // Least privilege by default: 閲覧者 is preselected.
+                        select #nu-role name="role" { @for r in Role::ALL { option value=(r.as_str()) selected[r == Role::Viewer] { (role_label(r, lang)) } } }
                     }
                     div { label for="nu-password" { (auth.t("初期パスワード(12文字以上)", "Initial password (12+ characters)")) } input #nu-password type="password" name="password" required minlength="12" autocomplete="new-password"; }
                 }
@@ -81,11 +130,17 @@ pub async fn page(State(st): State<AppState>, auth: Auth, Query(done): Query<Don
         @if tokens.is_empty() { p.muted { (auth.t("ありません。", "None.")) } }
         @else {
             table {
-                thead { tr { th scope="col" { "ID" } th scope="col" { (auth.t("名前", "Name")) } th scope="col" { (auth.t("ロール", "Role")) } th scope="col" { (auth.t("作成", "Created")) } th scope="col" { (auth.t("状態", "State")) } } }
-                tbody { @for (id, n, r, c, rev) in &tokens { tr { td { code { (id) } } td { (n) } td { (role_label(*r, lang)) } td { (dates::rfc3339(c, lang, auth.cal)) } td { @if *rev { (auth.t("失効", "revoked")) } @else { (auth.t("有効", "active")) } } } } }
+                thead { tr { th scope="col" { "ID" } th scope="col" { (auth.t("名前", "Name")) } th scope="col" { (auth.t("ロール", "Role")) } th scope="col" { (auth.t("発行先ユーザー", "Issued to")) } th scope="col" { (auth.t("作成", "Created")) } th scope="col" { (auth.t("状態", "State")) } @if auth.can(Action::ManageTokens) { th scope="col" { (auth.t("操作", "Action")) } } } }
+                tbody #token-list { @for (id, n, r, c, rev, owner) in &tokens { tr data-token=(id) {
+                    td { code { (id) } } td { (n) } td { (role_label(*r, lang)) } td { (owner.as_deref().unwrap_or("—")) } td { (dates::rfc3339(c, lang, auth.cal)) }
+                    td.state data-state=(if *rev { "revoked" } else { "active" }) { @if *rev { (auth.t("失効", "revoked")) } @else { (auth.t("有効", "active")) } }
+                    @if auth.can(Action::ManageTokens) { td { @if !*rev {
+                        form.inline method="post" action="/ui/settings/tokens/revoke" { (csrf_field(&auth)) input type="hidden" name="id" value=(id); button.revoke type="submit" { (auth.t("失効させる", "Revoke")) } }
+                    } } }
+                } } }
             }
         }
-        p.muted { (auth.t("トークンの発行・失効は mamori token または API で行います(台帳に記録)。", "Tokens are created and revoked with mamori token or the API (ledgered).")) }
+        p.muted { (auth.t("トークンの発行は mamori token または API(POST /api/v1/admin/tokens)で行います。失効はこの画面でも行えます(台帳に記録)。", "Tokens are created with mamori token or the API (POST /api/v1/admin/tokens); they can be revoked here too (ledgered).")) }
         h2 { (auth.t("取込元", "Sources")) }
         (facts(&[
             (auth.t("途絶の監視", "Silence watch"), html! { @if h.enabled { (auth.t("有効", "on")) } @else { (auth.t("無効", "off")) } }),
@@ -137,14 +192,80 @@ pub async fn add_user(State(st): State<AppState>, CsrfForm(auth, f): CsrfForm<Ne
     let pw = f.password;
     let phc = tokio::task::spawn_blocking(move || mamori_auth::hash_password(&pw)).await.map_err(|e| UiError::internal(lang, e))?.map_err(|e| UiError::bad_request(lang, "パスワードが条件を満たしません", &e.to_string()))?;
     let rec = AdminRecord::UserAdded { name: f.name.trim().to_owned(), role, password_phc: phc };
-    st.auth.read().unwrap().check(&rec).map_err(|e| UiError::refused(lang, e))?;
-    let ledger = st.ledger.clone();
-    let actor = auth.name.clone();
-    let rec2 = rec.clone();
-    let id = tokio::task::spawn_blocking(move || mamori_server::datadir::append_admin(&ledger, &actor, &rec2))
-        .await
-        .map_err(|e| UiError::internal(lang, e))?
-        .map_err(|e| UiError::internal(lang, e))?;
-    st.auth.write().unwrap().apply(&rec).map_err(|e| UiError::internal(lang, e))?;
-    Ok(Redirect::to(&format!("/ui/settings?ledger={id}")).into_response())
+    let id = mamori_server::http::admin_apply(&st, &auth.name, rec).await.map_err(|e| UiError::api(lang, e))?;
+    Ok(done(id))
+}
+
+fn done(id: u64) -> Response {
+    Redirect::to(&format!("/ui/settings?ledger={id}")).into_response()
+}
+
+/// A form naming one account.
+#[derive(Deserialize)]
+pub struct UserForm {
+    name: String,
+}
+
+/// The role-change form.
+#[derive(Deserialize)]
+pub struct RoleForm {
+    name: String,
+    role: String,
+}
+
+/// `POST /ui/settings/users/role`: takes effect at the user's next request (roles are read
+/// per request).
+pub async fn change_role(State(st): State<AppState>, CsrfForm(auth, f): CsrfForm<RoleForm>) -> Result<Response, UiError> {
+    auth.require(Action::ManageUsers)?;
+    let lang = auth.lang;
+    let role: Role = f.role.parse().map_err(|e: mamori_auth::Error| UiError::bad_request(lang, "ロールが不正です", &e.to_string()))?;
+    let id = mamori_server::http::admin_apply(&st, &auth.name, AdminRecord::UserRoleChanged { name: f.name, role }).await.map_err(|e| UiError::api(lang, e))?;
+    Ok(done(id))
+}
+
+/// `POST /ui/settings/users/disable`: no more logins, the user's tokens stop working, and
+/// the user's sessions end now.
+pub async fn disable(State(st): State<AppState>, Extension(ui): Extension<Arc<UiState>>, CsrfForm(auth, f): CsrfForm<UserForm>) -> Result<Response, UiError> {
+    auth.require(Action::ManageUsers)?;
+    let id = mamori_server::http::admin_apply(&st, &auth.name, AdminRecord::UserDisabled { name: f.name.clone() }).await.map_err(|e| UiError::api(auth.lang, e))?;
+    ui.end_sessions_of(&f.name);
+    Ok(done(id))
+}
+
+/// `POST /ui/settings/users/enable`.
+pub async fn enable(State(st): State<AppState>, CsrfForm(auth, f): CsrfForm<UserForm>) -> Result<Response, UiError> {
+    auth.require(Action::ManageUsers)?;
+    let id = mamori_server::http::admin_apply(&st, &auth.name, AdminRecord::UserEnabled { name: f.name }).await.map_err(|e| UiError::api(auth.lang, e))?;
+    Ok(done(id))
+}
+
+/// `POST /ui/settings/users/reset`: a one-time password, shown once on the answer page (never
+/// in a URL, never stored); the user's sessions end and the next login must change it.
+pub async fn reset(State(st): State<AppState>, Extension(ui): Extension<Arc<UiState>>, CsrfForm(auth, f): CsrfForm<UserForm>) -> Result<Markup, UiError> {
+    auth.require(Action::ManageUsers)?;
+    let (otp, id) = mamori_server::http::reset_password(&st, &auth.name, &f.name).await.map_err(|e| UiError::api(auth.lang, e))?;
+    ui.end_sessions_of(&f.name);
+    let body = html! {
+        (notice("ok", &format!("{} {id}", auth.t("台帳に記録しました。台帳番号", "Recorded in the ledger, entry"))))
+        (facts(&[
+            (auth.t("ユーザー名", "User"), html! { span #otp-user { (f.name) } }),
+            (auth.t("一時パスワード", "One-time password"), html! { code #otp { (otp) } }),
+        ]))
+        p { (auth.t("この一時パスワードはこの画面に一度だけ表示され、保存されません。本人に安全な方法で伝えてください。本人は次回ログイン時に新しいパスワードに変更します(一時パスワードでは API は使えません)。", "This one-time password is shown only on this page and is not stored. Hand it to the user securely; they choose a new password at their next login (the one-time password does not work for the API).")) }
+        p { a href="/ui/settings" { (auth.t("設定へ戻る", "Back to settings")) } }
+    };
+    Ok(layout::page(&auth, ("パスワードを再設定しました", "Password reset"), body))
+}
+
+/// The token-revocation form.
+#[derive(Deserialize)]
+pub struct TokenForm {
+    id: String,
+}
+
+/// `POST /ui/settings/tokens/revoke`.
+pub async fn revoke_token(State(st): State<AppState>, CsrfForm(auth, f): CsrfForm<TokenForm>) -> Result<Response, UiError> {
+    auth.require(Action::ManageTokens)?;
+    let id = mamori_server::http::admin_apply(&st, &auth.name, AdminRecord::TokenRevoked { id: f.id }).await.map_err(|e| UiError::api(auth.lang, e))?;
+    Ok(done(id))
 }
