@@ -17,13 +17,24 @@
 //! (`/prefecture/api/v1/health`, `/t/{tenant}/api/v1/health`) and never events (403). Every
 //! ClickHouse statement a city's store sends is filtered by that city's tenant id.
 //!
+//! Each city also runs the single-city server's machinery over its own data directory
+//! ([`mamori_server::AppState`]): its SQLite index (which the single-city code paths — accounts,
+//! rule context, alerts — read), streaming detection with its own rules and `alerts.db`, and the
+//! Elasticsearch-compatible `_bulk` ingest. Those routes are served under the city's prefix
+//! (`/t/{tenant}/_bulk`, `/t/{tenant}/api/v1/alerts`, …; see [`router`]) by the city's own
+//! single-city router, so only that city's tokens are known there.
+//!
+//! The prefecture witnesses every city's checkpoints ([`witness`]): it cosigns each new
+//! checkpoint that is consistent with what it cosigned before and raises an alarm (health, and
+//! an entry in its own ledger) when a city's history was rolled back or forked.
+//!
 //! What it does not do: it is a separate mode; the single-city `mamori serve` with its embedded
-//! SQLite index is unchanged and does not use this crate. Not yet here (see docs/scale.md):
-//! the prefecture cosigning every city's checkpoints as a witness (each city keeps its own
-//! witness key and witness configuration as in single-city mode), the web UI, `_bulk`/syslog
-//! ingest per tenant, detection per tenant, and grants that open a city's events to the
-//! prefecture.
+//! SQLite index is unchanged and does not use this crate. Not yet here (see docs/scale.md): the
+//! web UI, syslog per tenant, a witness endpoint over HTTP for cities on their own boxes, and
+//! grants that open a city's events to the prefecture.
 #![deny(missing_docs)]
+
+pub mod witness;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -36,6 +47,8 @@ use axum::extract::{Path as UrlPath, Query as UrlQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use tower::ServiceExt;
+use witness::{CityWitness, Round};
 use mamori_auth::{Action, AuthState, Principal, parse_authorization};
 use mamori_ledger::{EntryKind, Ledger, NewEntry};
 use mamori_server::DataDir;
@@ -68,6 +81,9 @@ pub enum PrefectureError {
     /// No such city.
     #[error("no city {0} in this prefecture")]
     UnknownCity(TenantId),
+    /// The prefecture's witness key or a city's witness state.
+    #[error("prefecture witness: {0}")]
+    Witness(String),
 }
 
 /// One city.
@@ -80,8 +96,14 @@ pub struct City {
     pub auth: Arc<RwLock<AuthState>>,
     /// Its view of the shared index (every statement filtered by its tenant id).
     index: Mutex<ClickHouseStore>,
+    /// Its single-city server state (own SQLite index, detection, `_bulk` ingest).
+    pub server: mamori_server::AppState,
+    /// The single-city router over `server`, for the routes served under the city's prefix.
+    city_router: Router,
+    /// The prefecture's witnessing of this city's checkpoints.
+    pub witness: Arc<CityWitness>,
     stop: Arc<AtomicBool>,
-    follower: Mutex<Option<std::thread::JoinHandle<()>>>,
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
 /// The prefecture: its cities and its own accounts. See the crate docs.
@@ -90,6 +112,7 @@ pub struct Prefecture {
     auth: Arc<RwLock<AuthState>>,
     prefecture_ledger: Ledger,
     index: ChConfig,
+    witness_vkey: String,
 }
 
 /// What [`Prefecture::create_city`] and [`Prefecture::init`] return: the first admin token,
@@ -100,6 +123,11 @@ pub struct Created {
     pub origin: String,
     /// The first admin token of the new data directory.
     pub admin_token: String,
+    /// The log's verifier key.
+    pub vkey: String,
+    /// The data directory's witness verifier key (for the prefecture: the key every city's
+    /// checkpoints are cosigned with).
+    pub witness_vkey: String,
 }
 
 fn dd_err(
@@ -124,6 +152,8 @@ pub fn init_prefecture(root: &Path, domain: &str) -> Result<Created, PrefectureE
     Ok(Created {
         origin,
         admin_token: r.admin_token,
+        vkey: r.vkey,
+        witness_vkey: r.witness_vkey,
     })
 }
 
@@ -136,7 +166,48 @@ pub fn init_city(root: &Path, domain: &str, tenant: &TenantId) -> Result<Created
     Ok(Created {
         origin,
         admin_token: r.admin_token,
+        vkey: r.vkey,
+        witness_vkey: r.witness_vkey,
     })
+}
+
+/// Witnesses `city`'s checkpoints until `stop`: a round at start and at every new checkpoint
+/// (and again every few seconds after a failure); alarms are ledgered in the prefecture's
+/// ledger.
+fn witness_city(
+    w: Arc<CityWitness>,
+    city: Ledger,
+    prefecture: Ledger,
+    tenant: TenantId,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name(format!("witness-{tenant}"))
+        .spawn(move || {
+            const RETRY: Duration = Duration::from_secs(3);
+            let mut done: Option<u64> = None;
+            let mut retry_at: Option<std::time::Instant> = None;
+            while !stop.load(Ordering::SeqCst) {
+                let cp = city.checkpoint();
+                let due = done != Some(cp.size)
+                    || retry_at.is_some_and(|t| std::time::Instant::now() >= t);
+                if due {
+                    retry_at = None;
+                    match w.round(&city) {
+                        Round::Cosigned(_) => {}
+                        Round::Alarm(a) => {
+                            w.ledger_alarm(&prefecture, tenant.as_str(), &a, &cp.note);
+                        }
+                        Round::Failed(_) => {
+                            retry_at = Some(std::time::Instant::now() + RETRY);
+                        }
+                    }
+                    done = Some(cp.size);
+                }
+                city.wait_checkpoint(cp.size + 1, Duration::from_millis(200));
+            }
+        })
+        .expect("spawn witness")
 }
 
 /// Indexes `ledger` into `store` from its position until `stop` (retrying after errors, as a
@@ -214,14 +285,37 @@ impl Prefecture {
         let mut map = BTreeMap::new();
         for t in cities {
             let d = city_dir(root, t);
-            let opened = DataDir::new(&d).open().map_err(dd_err(&d))?;
-            let stop = Arc::new(AtomicBool::new(false));
-            let follower = follow(
-                opened.ledger.clone(),
-                index.clone(),
-                t.clone(),
-                stop.clone(),
+            let dd = DataDir::new(&d);
+            let opened = dd.open().map_err(dd_err(&d))?;
+            // The city's own single-city machinery: detection over its data dir (started by
+            // AppState::new) fed by its SQLite indexer's hook.
+            let server = mamori_server::AppState::new(dd.clone(), &opened).map_err(dd_err(&d))?;
+            let vkey = dd.log_vkey().map_err(dd_err(&d))?;
+            let w = Arc::new(
+                CityWitness::load(&p, t.as_str(), &vkey)
+                    .map_err(|e| PrefectureError::Witness(e.to_string()))?,
             );
+            let stop = Arc::new(AtomicBool::new(false));
+            let threads = vec![
+                follow(
+                    opened.ledger.clone(),
+                    index.clone(),
+                    t.clone(),
+                    stop.clone(),
+                ),
+                mamori_server::indexer::spawn(
+                    opened.ledger.clone(),
+                    opened.store.clone(),
+                    stop.clone(),
+                ),
+                witness_city(
+                    w.clone(),
+                    opened.ledger.clone(),
+                    pref.ledger.clone(),
+                    t.clone(),
+                    stop.clone(),
+                ),
+            ];
             map.insert(
                 t.clone(),
                 Arc::new(City {
@@ -229,8 +323,11 @@ impl Prefecture {
                     ledger: opened.ledger,
                     auth: opened.auth,
                     index: Mutex::new(ClickHouseStore::open(index.clone(), t.clone())?),
+                    city_router: mamori_server::router(server.clone()),
+                    server,
+                    witness: w,
                     stop,
-                    follower: Mutex::new(Some(follower)),
+                    threads: Mutex::new(threads),
                 }),
             );
         }
@@ -239,6 +336,8 @@ impl Prefecture {
             auth: pref.auth,
             prefecture_ledger: pref.ledger,
             index,
+            witness_vkey: witness::witness_vkey(&p)
+                .map_err(|e| PrefectureError::Witness(e.to_string()))?,
         })
     }
 
@@ -279,6 +378,21 @@ impl Prefecture {
         Ok(secret)
     }
 
+    /// The prefecture's witness verifier key (every city's checkpoints are cosigned with it).
+    pub fn witness_vkey(&self) -> &str {
+        &self.witness_vkey
+    }
+
+    /// The prefecture's own ledger (admin actions, witness alarms).
+    pub fn ledger(&self) -> &Ledger {
+        &self.prefecture_ledger
+    }
+
+    /// One city.
+    pub fn city(&self, tenant: &TenantId) -> Option<&Arc<City>> {
+        self.cities.get(tenant)
+    }
+
     /// The cities.
     pub fn cities(&self) -> impl Iterator<Item = &Arc<City>> {
         self.cities.values()
@@ -288,7 +402,9 @@ impl Prefecture {
     pub fn close(&self) {
         for c in self.cities.values() {
             c.stop.store(true, Ordering::SeqCst);
-            if let Some(h) = c.follower.lock().unwrap().take() {
+        }
+        for c in self.cities.values() {
+            for h in c.threads.lock().unwrap().drain(..) {
                 let _ = h.join();
             }
             c.ledger.close();
@@ -583,6 +699,9 @@ fn city_health(c: &City) -> Result<Value, ApiError> {
         "events": stats.total,
         "by_kind": stats.by_kind,
         "quarantine_pending": stats.quarantine_pending,
+        "alerts": c.server.detection.list(None, None, u32::MAX).map(|a| a.len()).unwrap_or(0),
+        "detected_upto": c.server.detection.next_index(),
+        "witness": c.witness.status(),
     }))
 }
 
@@ -617,7 +736,18 @@ async fn prefecture_health(
             cities.push(city_health(c)?);
         }
         let agg = mamori_store_clickhouse::tenant_aggregates(&st2.index)?;
-        Ok(json!({"cities": cities, "aggregates": agg}))
+        let alarms: u64 = st2.cities.values().map(|c| c.witness.status().alarms).sum();
+        let refused: Vec<&str> = st2
+            .cities
+            .values()
+            .filter(|c| c.witness.status().alarm.is_some())
+            .map(|c| c.tenant.as_str())
+            .collect();
+        Ok(json!({
+            "cities": cities,
+            "aggregates": agg,
+            "witness": {"vkey": st2.witness_vkey, "alarms": alarms, "refused_cities": refused},
+        }))
     })
     .await?;
     Ok(axum::Json(v).into_response())
@@ -648,7 +778,20 @@ async fn checkpoint(
 /// * `GET /t/{tenant}/api/v1/health` — the city or the prefecture
 /// * `GET /prefecture/api/v1/health` — the prefecture only: every city's ledger and index
 ///   progress and counts, no documents
-/// * `GET /t/{tenant}/checkpoint` — the city's signed checkpoint (public)
+/// * `GET /t/{tenant}/checkpoint` — the city's signed checkpoint (public), cosigned by the
+///   prefecture's witness
+///
+/// Served by the city's own single-city router under its prefix (the city's tokens only, as
+/// in `mamori serve`; see docs/shippers.md for the shippers' settings, with
+/// `http://host/t/{tenant}` as the Elasticsearch URL):
+///
+/// * Elasticsearch-compatible ingest: `POST /t/{tenant}/_bulk`, `/t/{tenant}/{index}/_bulk`,
+///   `/t/{tenant}/{index}/_doc` and the probes Beats make (`GET /t/{tenant}/`, `_license`,
+///   `_xpack`, templates, ILM, `_nodes`, `_cluster/health`)
+/// * the city's streaming detection: `GET /t/{tenant}/api/v1/alerts`, `…/alerts/{id}`,
+///   `POST …/alerts/{id}/triage`, `…/close`
+/// * `GET /t/{tenant}/api/v1/events/{id}/proof`, `GET /t/{tenant}/tile/…` (tlog-tiles, public),
+///   `GET /t/{tenant}/api/v1/quarantine`, `GET /t/{tenant}/api/v1/sources`
 pub fn router(st: Arc<Prefecture>) -> Router {
     Router::new()
         .route("/t/{tenant}/api/v1/events", get(search).post(ingest))
@@ -657,5 +800,82 @@ pub fn router(st: Arc<Prefecture>) -> Router {
         .route("/t/{tenant}/api/v1/health", get(tenant_health))
         .route("/t/{tenant}/checkpoint", get(checkpoint))
         .route("/prefecture/api/v1/health", get(prefecture_health))
+        .fallback(forward)
         .with_state(st)
+}
+
+/// Runs the tenant-mode HTTP server ([`router`]) on `listener` until `shutdown` resolves.
+pub async fn serve(
+    st: Arc<Prefecture>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(st))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Whether `method path` (the part after `/t/{tenant}`) is one of the single-city routes served
+/// under a city's prefix. Everything else of the single-city API (its SQLite search, admin,
+/// cases, directory) is not reachable in tenant mode.
+fn forwarded(method: &axum::http::Method, path: &str) -> bool {
+    use axum::http::Method;
+    let seg: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let read = method == Method::GET || method == Method::HEAD;
+    match seg.as_slice() {
+        [""] => read,
+        ["_bulk"] | [_, "_bulk"] | [_, "_doc"] => true,
+        ["_license"] | ["_xpack"] | ["_nodes"] | ["_cluster", "health"] => read,
+        ["_index_template" | "_template" | "_ilm" | "_data_stream", ..] => true,
+        ["api", "v1", "alerts"] => read,
+        ["api", "v1", "alerts", _] => read,
+        ["api", "v1", "alerts", _, "triage" | "close"] => method == Method::POST,
+        ["api", "v1", "events", _, "proof"] => read,
+        ["api", "v1", "quarantine"] | ["api", "v1", "sources"] => read,
+        ["tile", ..] => read,
+        _ => false,
+    }
+}
+
+/// Hands `/t/{tenant}/…` requests of [`forwarded`] routes to that city's single-city router,
+/// with the prefix removed.
+async fn forward(State(st): State<AppState>, req: axum::extract::Request) -> Response {
+    let not_found = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "そのような API はありません。",
+            "no such API",
+        )
+        .into_response()
+    };
+    let path = req.uri().path().to_owned();
+    let Some(rest) = path.strip_prefix("/t/") else {
+        return not_found();
+    };
+    let (tenant, inner) = match rest.split_once('/') {
+        Some((t, r)) => (t.to_owned(), format!("/{r}")),
+        None => (rest.to_owned(), "/".to_owned()),
+    };
+    if !forwarded(req.method(), &inner) {
+        return not_found();
+    }
+    let c = match city(&st, &tenant) {
+        Ok((_, c)) => c,
+        Err(e) => return e.into_response(),
+    };
+    let (mut parts, body) = req.into_parts();
+    let pq = match parts.uri.query() {
+        Some(q) => format!("{inner}?{q}"),
+        None => inner,
+    };
+    parts.uri = match pq.parse() {
+        Ok(u) => u,
+        Err(_) => return not_found(),
+    };
+    let req = axum::extract::Request::from_parts(parts, body);
+    match c.city_router.clone().oneshot(req).await {
+        Ok(r) => r,
+        Err(e) => match e {},
+    }
 }

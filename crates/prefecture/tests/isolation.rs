@@ -1,6 +1,8 @@
 //! Two cities on one shared ClickHouse table, through the tenant-mode API: each city's token
 //! sees only its own city's events (same user names, same ledger ids in both cities), another
 //! city's token is unknown on its path, and the prefecture's token sees aggregates only.
+//! Each city ingests through its own Elasticsearch-compatible `_bulk` and gets its own
+//! streaming detection: a city's alerts are never visible to the other city or the prefecture.
 
 use std::time::{Duration, Instant};
 
@@ -61,6 +63,16 @@ fn ndjson(city: &str, n: usize) -> String {
         .collect()
 }
 
+const SIGMA_CSV: &str = "title: 住基 CSV 読み出し / register CSV read
+id: 0a3c6a2e-6d7e-4c39-9d68-3f1f3b0c0a01
+logsource:
+  product: mamori
+detection:
+  selection:
+    file.path|endswith: '.csv'
+  condition: selection
+";
+
 fn ids(v: &Value) -> Vec<u64> {
     v["events"]
         .as_array()
@@ -92,6 +104,10 @@ fn two_cities_one_table_strictly_isolated() {
     let b = TenantId::new("miyako").unwrap();
     let tok_a = init_city(&root, "iwate.lg.jp", &a).unwrap().admin_token;
     let tok_b = init_city(&root, "iwate.lg.jp", &b).unwrap().admin_token;
+    // Kamaishi runs a Sigma rule (its rule set is its own; miyako has none).
+    let rules = mamori_prefecture::city_dir(&root, &a).join("rules/pack");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("csv.yml"), SIGMA_CSV).unwrap();
     let pref =
         std::sync::Arc::new(Prefecture::open(&root, &[a.clone(), b.clone()], cfg.clone()).unwrap());
 
@@ -251,8 +267,8 @@ fn two_cities_one_table_strictly_isolated() {
     };
     assert_eq!(
         events_of("kamaishi"),
-        32,
-        "30 events + the first admin token + the officer token"
+        33,
+        "30 events + the first admin token + the ledgered Sigma rule set + the officer token"
     );
     assert_eq!(events_of("miyako"), 22);
     let (s, _) = api.get("/t/miyako/api/v1/health", Some(&pref_aud));
@@ -268,6 +284,93 @@ fn two_cities_one_table_strictly_isolated() {
     let (_, cpb) = api.get("/t/miyako/checkpoint", None);
     assert!(cpa.as_str().unwrap().starts_with("iwate.lg.jp/kamaishi\n"));
     assert!(cpb.as_str().unwrap().starts_with("iwate.lg.jp/miyako\n"));
+
+    // Elasticsearch-compatible ingest per city, with that city's token (Beats probe the base
+    // URL `http://host/t/<city>` first).
+    let (s, v) = api.get("/t/miyako/", None);
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let bulk: String = (0..5)
+        .map(|i| {
+            format!(
+                "{{\"create\":{{}}}}\n{}\n",
+                serde_json::json!({"@timestamp": "2024-05-02T10:00:00+09:00", "user": {"name": "tanaka"},
+                    "event": {"action": "file-read"}, "file": {"path": format!("/共有/miyako/bulk{i}.csv")},
+                    "message": format!("miyako-secret bulk {i}")})
+            )
+        })
+        .collect();
+    let (s, v) = api.post("/t/miyako/_bulk", &tok_b, bulk.clone());
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["errors"], false, "{v}");
+    assert_eq!(v["items"].as_array().unwrap().len(), 5);
+    let (s, _) = api.post("/t/miyako/_bulk", &tok_a, bulk.clone());
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, _) = api.post("/t/miyako/_bulk", &pref_admin, bulk);
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // The bulk events reach miyako's index only.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, v) = api.get("/t/miyako/api/v1/events?q=bulk&limit=100", Some(&off_b));
+        if ids(&v).len() == 5 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "bulk events not indexed: {v}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (_, v) = api.get("/t/kamaishi/api/v1/events?q=bulk", Some(&off_a));
+    assert!(ids(&v).is_empty(), "{v}");
+
+    // Streaming detection per city: kamaishi's rule raises kamaishi's alert from kamaishi's
+    // events; miyako (no rules) has none, even though its events match the same rule text.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let alerts_a = loop {
+        let (s, v) = api.get("/t/kamaishi/api/v1/alerts", Some(&off_a));
+        assert_eq!(s, StatusCode::OK, "{v}");
+        if !v["alerts"].as_array().unwrap().is_empty() {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "no kamaishi alert: {v}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let text = alerts_a.to_string();
+    assert!(!text.contains("miyako"), "{text}");
+    let ev: Vec<u64> = alerts_a["alerts"][0]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i.as_u64().unwrap())
+        .collect();
+    assert!(!ev.is_empty());
+    for id in ev {
+        let (_, e) = api.get(&format!("/t/kamaishi/api/v1/events/{id}"), Some(&off_a));
+        assert!(
+            e["event"]["doc"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("kamaishi-secret"),
+            "{e}"
+        );
+    }
+    let (s, v) = api.get("/t/miyako/api/v1/alerts", Some(&off_b));
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(v["alerts"].as_array().unwrap().is_empty(), "{v}");
+    // Another city's token and the prefecture's are unknown to a city's alerts.
+    let (s, _) = api.get("/t/kamaishi/api/v1/alerts", Some(&off_b));
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, _) = api.get("/t/kamaishi/api/v1/alerts", Some(&pref_aud));
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // The prefecture sees alert counts only.
+    let (_, h) = api.get("/prefecture/api/v1/health", Some(&pref_aud));
+    let count = |t: &str| {
+        h["cities"].as_array().unwrap().iter().find(|c| c["tenant"] == t).unwrap()["alerts"]
+            .as_u64()
+            .unwrap()
+    };
+    assert!(count("kamaishi") >= 1, "{h}");
+    assert_eq!(count("miyako"), 0, "{h}");
+    // The rest of the single-city API is not reachable under a city's prefix.
+    let (s, _) = api.get("/t/kamaishi/api/v1/admin/audit", Some(&tok_a));
+    assert_eq!(s, StatusCode::NOT_FOUND);
 
     pref.close();
 }
