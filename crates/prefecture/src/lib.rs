@@ -47,8 +47,6 @@ use axum::extract::{Path as UrlPath, Query as UrlQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use tower::ServiceExt;
-use witness::{CityWitness, Round};
 use mamori_auth::{Action, AuthState, Principal, parse_authorization};
 use mamori_ledger::{EntryKind, Ledger, NewEntry};
 use mamori_server::DataDir;
@@ -56,6 +54,8 @@ use mamori_store::{EventKind, IndexBackend, IndexEvent};
 use mamori_store_clickhouse::{ClickHouseStore, Config as ChConfig};
 pub use mamori_tenant::{Scope, TenantError, TenantId};
 use serde_json::{Value, json};
+use tower::ServiceExt;
+use witness::{CityWitness, Round};
 
 /// Errors of setting up the prefecture.
 #[derive(Debug, thiserror::Error)]
@@ -826,7 +826,10 @@ fn forwarded(method: &axum::http::Method, path: &str) -> bool {
         [""] => read,
         ["_bulk"] | [_, "_bulk"] | [_, "_doc"] => true,
         ["_license"] | ["_xpack"] | ["_nodes"] | ["_cluster", "health"] => read,
-        ["_index_template" | "_template" | "_ilm" | "_data_stream", ..] => true,
+        [
+            "_index_template" | "_template" | "_ilm" | "_data_stream",
+            ..,
+        ] => true,
         ["api", "v1", "alerts"] => read,
         ["api", "v1", "alerts", _] => read,
         ["api", "v1", "alerts", _, "triage" | "close"] => method == Method::POST,

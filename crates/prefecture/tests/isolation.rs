@@ -362,7 +362,12 @@ fn two_cities_one_table_strictly_isolated() {
     // The prefecture sees alert counts only.
     let (_, h) = api.get("/prefecture/api/v1/health", Some(&pref_aud));
     let count = |t: &str| {
-        h["cities"].as_array().unwrap().iter().find(|c| c["tenant"] == t).unwrap()["alerts"]
+        h["cities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["tenant"] == t)
+            .unwrap()["alerts"]
             .as_u64()
             .unwrap()
     };

@@ -149,7 +149,10 @@ fn prefecture_cosigns_every_city_and_refuses_a_rolled_back_or_forked_city() {
     let root = dir.path().join("pref");
     let created = init_prefecture(&root, "iwate.lg.jp").unwrap();
     let wkey = created.witness_vkey.clone();
-    assert!(wkey.starts_with("iwate.lg.jp/prefecture/witness+"), "{wkey}");
+    assert!(
+        wkey.starts_with("iwate.lg.jp/prefecture/witness+"),
+        "{wkey}"
+    );
     let a = TenantId::new("kamaishi").unwrap();
     let b = TenantId::new("miyako").unwrap();
     init_city(&root, "iwate.lg.jp", &a).unwrap();
@@ -189,7 +192,10 @@ fn prefecture_cosigns_every_city_and_refuses_a_rolled_back_or_forked_city() {
     let (other, _) = mamori_ledger::Cosigner::generate("iwate.lg.jp/other/witness");
     assert!(verify(&root, &a, &[other.vkey()]).is_err());
     // The witness state is persisted per city.
-    assert!(root.join("prefecture/witness/cities/kamaishi.json").exists());
+    assert!(
+        root.join("prefecture/witness/cities/kamaishi.json")
+            .exists()
+    );
     assert!(root.join("prefecture/witness/cities/miyako.json").exists());
 
     // 2. An old copy of kamaishi is kept; kamaishi grows and is cosigned at the larger size.
@@ -215,7 +221,10 @@ fn prefecture_cosigns_every_city_and_refuses_a_rolled_back_or_forked_city() {
     let sb = wait_cosigned(&p, &b);
     let h = health(&p, &pref_token);
     assert_eq!(h["witness"]["vkey"], wkey.as_str());
-    assert_eq!(h["witness"]["refused_cities"], serde_json::json!(["kamaishi"]));
+    assert_eq!(
+        h["witness"]["refused_cities"],
+        serde_json::json!(["kamaishi"])
+    );
     assert!(h["witness"]["alarms"].as_u64().unwrap() >= 1, "{h}");
     let ha = city_health(&h, "kamaishi");
     assert_eq!(ha["witness"]["alarm"]["kind"], "rollback", "{h}");
@@ -232,7 +241,10 @@ fn prefecture_cosigns_every_city_and_refuses_a_rolled_back_or_forked_city() {
     assert!(alarm.checkpoint_size > s2, "{alarm:?}");
     assert_eq!(p.city(&a).unwrap().witness.status().cosigned_size, s2);
     let h = health(&p, &pref_token);
-    assert_eq!(city_health(&h, "kamaishi")["witness"]["alarm"]["kind"], "inconsistent");
+    assert_eq!(
+        city_health(&h, "kamaishi")["witness"]["alarm"]["kind"],
+        "inconsistent"
+    );
     // Both alarms are in the prefecture's own ledger, with the refused checkpoints.
     let pl = p.ledger().clone();
     let deadline = Instant::now() + Duration::from_secs(30);

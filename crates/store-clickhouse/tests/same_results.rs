@@ -33,10 +33,25 @@ fn sqlite_and_clickhouse_give_the_same_results() {
     // Pages read in many tiny time windows (1 s, ×2; the corpus spans ~2 minutes with equal and
     // out-of-order timestamps) and in one query (windows off) give the same results too.
     for (tenant, windows) in [
-        ("kamaishi-w", Windows { first_micros: 1_000_000, growth: 2 }),
-        ("kamaishi-1", Windows { first_micros: 0, growth: 8 }),
+        (
+            "kamaishi-w",
+            Windows {
+                first_micros: 1_000_000,
+                growth: 2,
+            },
+        ),
+        (
+            "kamaishi-1",
+            Windows {
+                first_micros: 0,
+                growth: 8,
+            },
+        ),
     ] {
-        let cfg = Config { windows, ..cfg.clone() };
+        let cfg = Config {
+            windows,
+            ..cfg.clone()
+        };
         let mut b = ClickHouseStore::open(cfg, TenantId::new(tenant).unwrap()).unwrap();
         let got = run(&mut b, "");
         assert_eq!(got, from_sqlite, "{tenant}: {windows:?}");
