@@ -17,6 +17,7 @@ mod cmd_directory;
 mod cmd_hunt;
 mod cmd_scan;
 mod cmd_mapping;
+mod cmd_prefecture;
 mod cmd_trace;
 
 #[derive(Parser)]
@@ -95,6 +96,9 @@ enum Cmd {
     /// Declarative mappings for business-system CSV and webhooks: check, set, list.
     #[command(subcommand)]
     Mapping(cmd_mapping::MappingCmd),
+    /// Tenant mode for a prefecture: init, add-city, serve (many cities, one ClickHouse index).
+    #[command(subcommand)]
+    Prefecture(cmd_prefecture::PrefectureCmd),
     /// Search the index.
     Search {
         #[command(flatten)]
@@ -308,6 +312,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Ingest { d, format, server, token, files, mapping } if mapping.is_some() || cmd_mapping::is_mapped(&format) => cmd_mapping::ingest(d.data, &format, mapping, server, token, files),
         Cmd::Ingest { d, format, server, token, files, .. } => ingest(d.data, &format, server, token, files),
         Cmd::Mapping(c) => cmd_mapping::run(c),
+        Cmd::Prefecture(c) => cmd_prefecture::run(c),
         Cmd::Search { d, q, json } => {
             let store = mamori_store::Store::open_read_only(&DataDir::new(&d.data).index_path()).context("opening the index")?;
             let query = mamori_store::Query { user: q.user, host: q.host, action: q.action, path: q.path, q: q.q, kind: q.kind, from: q.from, to: q.to, limit: q.limit, cursor: None };
