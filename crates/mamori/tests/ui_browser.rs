@@ -2,7 +2,9 @@
 //! (chromedriver). Logs in per role, triages an alert and checks its server-verified proof
 //! badge and the ledger entry, searches events and a person's timeline with the department
 //! history, signs the access review, is refused a page the role may not see, switches to
-//! English, and takes a screenshot of every page into docs/screenshots/.
+//! English; the administrator adds a user, changes a role (it takes effect), disables an
+//! account (its login is refused) and resets a password (changed at the next login); and it
+//! takes a screenshot of every page into docs/screenshots/.
 
 mod common;
 #[path = "common/ui_fixture.rs"]
@@ -164,12 +166,52 @@ fn officer_auditor_viewer_admin_in_chromium() {
     b.fill("#nu-password", "shinki-password-001");
     b.click_nav("#add-user button");
     assert!(b.text("#user-list").contains("shinki.t"), "{}", b.source());
-    b.screenshot(&shots, "settings");
+    // Least privilege by default: the new account is a viewer.
+    assert_eq!(b.text("tr[data-user='shinki.t'] td.role"), "閲覧者");
     b.goto(&format!("{base}/ui/alerts"));
     assert_eq!(b.attr(".error", "data-status"), "403");
 
-    // The new account can log in (its role defaulted to the first option: 管理者).
+    // A role change takes effect: the viewer becomes an officer and may triage.
+    b.goto(&format!("{base}/ui/settings"));
+    b.click("tr[data-user='etsuran'] select[name=role] option[value='officer']");
+    b.click_nav("tr[data-user='etsuran'] button.role");
+    assert_eq!(b.text("tr[data-user='etsuran'] td.role"), "情報セキュリティ担当", "{}", b.source());
+    b.login(&base, "etsuran", password("etsuran"));
+    assert!(b.text("header").contains("情報セキュリティ担当"));
+    b.goto(&format!("{base}/ui/alerts/{}", c.alert_id));
+    assert!(b.exists("#close-form") || b.exists("#triage-form"), "the new role's actions are offered: {}", b.source());
+
+    // The administrator disables that account: its login is refused from then on.
+    b.login(&base, "kanri", password("kanri"));
+    b.goto(&format!("{base}/ui/settings"));
+    b.click_nav("tr[data-user='etsuran'] button.disable");
+    assert_eq!(b.attr("tr[data-user='etsuran'] td.state", "data-state"), "disabled", "{}", b.source());
+    b.screenshot(&shots, "settings");
+    b.login(&base, "etsuran", password("etsuran"));
+    assert!(b.text("#login-error").contains("ユーザー名またはパスワードが違います"), "{}", b.source());
+    assert_eq!(b.text("h1"), "ログイン");
+
+    // A password reset: the one-time password is shown once; at the next login the user
+    // must choose a new one before any other page.
+    b.login(&base, "kanri", password("kanri"));
+    b.goto(&format!("{base}/ui/settings"));
+    b.click_nav("tr[data-user='shinki.t'] button.reset");
+    let otp = b.text("#otp");
+    assert_eq!(otp.len(), 19, "{}", b.source());
+    b.screenshot(&shots, "password-reset");
     b.login(&base, "shinki.t", "shinki-password-001");
+    assert!(b.exists("#login-error"), "the old password no longer works");
+    b.login(&base, "shinki.t", &otp);
+    assert!(b.current_url().ends_with("/ui/password"), "{}", b.current_url());
+    b.goto(&format!("{base}/ui/"));
+    assert!(b.current_url().ends_with("/ui/password"), "no other page before the change");
+    b.fill("#pw-current", &otp);
+    b.fill("#pw-new", "shinki-password-002");
+    b.fill("#pw-confirm", "shinki-password-002");
+    b.screenshot(&shots, "password-change");
+    b.click_nav("#pw-submit");
+    assert_eq!(b.text("main h1"), "ダッシュボード", "{}", b.source());
+    b.login(&base, "shinki.t", "shinki-password-002");
     assert_eq!(b.text("main h1"), "ダッシュボード");
 
     // An ingest-only account has no pages.
