@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(samba-vfs-modules rsyslog rsyslog-elasticsearch rsyslog-gnutls bsdutils curl ca-certificates golang-go golang-golang-x-mod-dev usbguard samba smbclient auditd openssh-server openssh-client sshpass sudo slapd ldap-utils postfix swaks squid cups cups-client printer-driver-cups-pdf openssl poppler-utils fonts-ipaexfont ghostscript clickhouse-server nats-server zookeeper chromium chromium-driver fonts-noto-cjk)
+APT_PACKAGES=(samba-vfs-modules rsyslog rsyslog-elasticsearch rsyslog-gnutls bsdutils curl ca-certificates golang-go golang-golang-x-mod-dev usbguard umockdev samba smbclient auditd openssh-server openssh-client sshpass sudo slapd ldap-utils postfix swaks squid cups cups-client printer-driver-cups-pdf openssl poppler-utils fonts-ipaexfont ghostscript clickhouse-server nats-server zookeeper chromium chromium-driver fonts-noto-cjk)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
