@@ -104,6 +104,24 @@ pub struct City {
     pub witness: Arc<CityWitness>,
     stop: Arc<AtomicBool>,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    bus: Mutex<Option<BusFeed>>,
+}
+
+/// A city's ledger → NATS JetStream → ClickHouse feed ([`Prefecture::open_with`]).
+struct BusFeed {
+    publisher: mamori_bus::Publisher,
+    consumer: mamori_bus::Consumer<mamori_bus::IndexSink<ClickHouseStore>>,
+}
+
+impl City {
+    /// Records of this city the bus is known to hold, when it is fed through NATS.
+    pub fn bus_published(&self) -> Option<u64> {
+        self.bus
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|f| f.publisher.published())
+    }
 }
 
 /// The prefecture: its cities and its own accounts. See the crate docs.
@@ -280,6 +298,20 @@ impl Prefecture {
         cities: &[TenantId],
         index: ChConfig,
     ) -> Result<Prefecture, PrefectureError> {
+        Self::open_with(root, cities, index, None)
+    }
+
+    /// As [`Prefecture::open`]; with `bus`, each city's ledger is published to NATS JetStream
+    /// ([`mamori_bus::Publisher`], subject `mamori.events.<city>`) and its ClickHouse rows come
+    /// from a durable consumer ([`mamori_bus::Consumer`] named `index-<city>`) instead of a
+    /// direct ledger follower, so indexing can run (and fall behind, or restart) apart from
+    /// ingest; acknowledgement still only waits for the city's ledger.
+    pub fn open_with(
+        root: &Path,
+        cities: &[TenantId],
+        index: ChConfig,
+        bus: Option<mamori_bus::BusConfig>,
+    ) -> Result<Prefecture, PrefectureError> {
         let p = root.join("prefecture");
         let pref = DataDir::new(&p).open().map_err(dd_err(&p))?;
         let mut map = BTreeMap::new();
@@ -296,13 +328,35 @@ impl Prefecture {
                     .map_err(|e| PrefectureError::Witness(e.to_string()))?,
             );
             let stop = Arc::new(AtomicBool::new(false));
-            let threads = vec![
-                follow(
-                    opened.ledger.clone(),
-                    index.clone(),
-                    t.clone(),
-                    stop.clone(),
-                ),
+            let mut threads = Vec::new();
+            let feed = match &bus {
+                None => {
+                    threads.push(follow(
+                        opened.ledger.clone(),
+                        index.clone(),
+                        t.clone(),
+                        stop.clone(),
+                    ));
+                    None
+                }
+                Some(b) => Some(BusFeed {
+                    publisher: mamori_bus::Publisher::spawn(
+                        opened.ledger.clone(),
+                        b.clone(),
+                        t.clone(),
+                    ),
+                    consumer: mamori_bus::Consumer::spawn(
+                        b.clone(),
+                        t.clone(),
+                        &format!("index-{t}"),
+                        mamori_bus::IndexSink::new(ClickHouseStore::open(
+                            index.clone(),
+                            t.clone(),
+                        )?),
+                    ),
+                }),
+            };
+            threads.extend([
                 mamori_server::indexer::spawn(
                     opened.ledger.clone(),
                     opened.store.clone(),
@@ -315,7 +369,7 @@ impl Prefecture {
                     t.clone(),
                     stop.clone(),
                 ),
-            ];
+            ]);
             map.insert(
                 t.clone(),
                 Arc::new(City {
@@ -328,6 +382,7 @@ impl Prefecture {
                     witness: w,
                     stop,
                     threads: Mutex::new(threads),
+                    bus: Mutex::new(feed),
                 }),
             );
         }
@@ -404,6 +459,10 @@ impl Prefecture {
             c.stop.store(true, Ordering::SeqCst);
         }
         for c in self.cities.values() {
+            if let Some(f) = c.bus.lock().unwrap().take() {
+                f.publisher.stop();
+                drop(f.consumer.stop());
+            }
             for h in c.threads.lock().unwrap().drain(..) {
                 let _ = h.join();
             }
@@ -702,6 +761,8 @@ fn city_health(c: &City) -> Result<Value, ApiError> {
         "alerts": c.server.detection.list(None, None, u32::MAX).map(|a| a.len()).unwrap_or(0),
         "detected_upto": c.server.detection.next_index(),
         "witness": c.witness.status(),
+        "feed": if c.bus_published().is_some() { "nats" } else { "ledger" },
+        "bus_published": c.bus_published(),
     }))
 }
 
