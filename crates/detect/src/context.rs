@@ -288,6 +288,27 @@ pub struct Policy {
     /// Accounts disabled in the directory, with the first day disabled (until LDAP sync is
     /// available to detection).
     pub disabled_accounts: BTreeMap<String, NaiveDate>,
+    /// Web browsing the city forbids (ikeda_inappropriate_browsing).
+    pub browsing: BrowsingPolicy,
+}
+
+/// Forbidden web categories (`[browsing]`): which of the bundled categories apply and the
+/// city's own domain entries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrowsingPolicy {
+    /// Forbidden categories (default: every bundled one — gambling, adult, dating). Empty
+    /// turns the rule off.
+    pub categories: Vec<String>,
+    /// The city's entries, domain → category (its own category names allowed; `allow`
+    /// exempts a domain the bundled list names).
+    pub domains: BTreeMap<String, String>,
+}
+
+impl Default for BrowsingPolicy {
+    fn default() -> Self {
+        BrowsingPolicy { categories: crate::lists::WEB_CATEGORIES.iter().map(|(c, _)| (*c).to_owned()).collect(), domains: BTreeMap::new() }
+    }
 }
 
 impl Default for Policy {
@@ -313,6 +334,7 @@ impl Default for Policy {
             invite_revoke_within_hours: 72,
             proxy_window_hours: 72,
             disabled_accounts: BTreeMap::new(),
+            browsing: BrowsingPolicy::default(),
         }
     }
 }

@@ -118,23 +118,48 @@ impl<'a> Event<'a> {
         self.str("event.outcome") == Some("failure")
     }
 
-    /// Mail recipients (to, cc, bcc), lower-case.
+    /// Mail recipients (to, cc, bcc), lower-case; for a chat message, the recipients the
+    /// webhook mapping wrote (`mamori.sharing.recipients`, docs/sources/webhook.md).
     pub fn recipients(&self) -> Vec<String> {
         let mut out = Vec::new();
         for f in ["email.to.address", "email.cc.address", "email.bcc.address", "mamori.chat.to"] {
             out.extend(self.strs(f).into_iter().map(str::to_lowercase));
         }
+        if self.is_chat() {
+            for r in self.strs("mamori.sharing.recipients") {
+                let r = r.to_lowercase();
+                if !out.contains(&r) {
+                    out.push(r);
+                }
+            }
+        }
         out
     }
 
-    /// Attachment names and hashes (ECS `email.attachments[].file.{name,hash.sha256}`).
+    /// Attachment names and hashes (ECS `email.attachments[].file.{name,hash.sha256}`); for a
+    /// chat message, the files it shares: each of `mamori.chat.files[].{name,sha256}`, else the
+    /// mapped `file.{name,hash.sha256}` (a chat webhook carries files, not mail attachments).
     pub fn attachments(&self) -> Vec<(Option<&'a str>, Option<&'a str>)> {
         match self.get("email.attachments") {
-            Some(Value::Array(a)) => a
-                .iter()
-                .map(|x| (lookup(x, "file.name").and_then(Value::as_str), lookup(x, "file.hash.sha256").and_then(Value::as_str)))
-                .collect(),
-            _ => Vec::new(),
+            Some(Value::Array(a)) => {
+                return a
+                    .iter()
+                    .map(|x| (lookup(x, "file.name").and_then(Value::as_str), lookup(x, "file.hash.sha256").and_then(Value::as_str)))
+                    .collect();
+            }
+            _ if !self.is_chat() => return Vec::new(),
+            _ => {}
+        }
+        let s = |x: &'a Value, k: &str| x.get(k).and_then(Value::as_str).filter(|v| !v.is_empty());
+        if let Some(Value::Array(files)) = self.get("mamori.chat.files") {
+            let v: Vec<_> = files.iter().map(|x| (s(x, "name"), s(x, "sha256"))).filter(|(n, h)| n.is_some() || h.is_some()).collect();
+            if !v.is_empty() {
+                return v;
+            }
+        }
+        match (self.str("file.name"), self.str("file.hash.sha256")) {
+            (None, None) => Vec::new(),
+            f => vec![f],
         }
     }
 

@@ -1,5 +1,9 @@
-//! Bundled lists: free-mail domains, remote-control tools, support-scam URL patterns.
-//! Cities extend the first through the policy (`free_mail_domains`).
+//! Bundled lists: free-mail domains, remote-control tools, support-scam URL patterns, web
+//! categories a city forbids.
+//! Cities extend the first through the policy (`free_mail_domains`), the web categories through
+//! `[browsing]`.
+
+use std::collections::BTreeMap;
 
 /// Free and personal mail domains common in Japan and worldwide (carrier mail included: staff
 /// forwarding to their phones is the same leak).
@@ -97,4 +101,69 @@ pub const PII_NAME_HINTS: &[&str] =
 /// True when a file name suggests personal data.
 pub fn pii_name(name: &str) -> bool {
     PII_NAME_HINTS.iter().any(|h| name.contains(h))
+}
+
+/// Web categories a city typically forbids on its network (情報セキュリティポリシー: 業務外の
+/// Web 閲覧の禁止), with their Japanese labels. A city chooses which ones apply and adds its own
+/// (`[browsing]` in the policy).
+pub const WEB_CATEGORIES: &[(&str, &str)] = &[("gambling", "ギャンブル"), ("adult", "アダルト"), ("dating", "出会い系")];
+
+/// Well-known sites by category (a domain matches itself and its subdomains). Hand-kept: no
+/// maintained, freely licensed category feed covers Japanese betting and adult sites, and a
+/// city's filtering product (i-FILTER, InterSafe …) is not something the detector can read.
+/// Cities add and override entries in the policy (`[browsing.domains]`, `"x" = "allow"`).
+pub const WEB_DOMAINS: &[(&str, &str)] = &[
+    // 公営競技のネット投票・予想、オンラインカジノ / betting and online casinos
+    ("ipat.jra.go.jp", "gambling"), ("spat4.jp", "gambling"), ("oddspark.com", "gambling"), ("keiba.rakuten.co.jp", "gambling"),
+    ("netkeiba.com", "gambling"), ("winticket.jp", "gambling"), ("chariloto.com", "gambling"), ("kdreams.jp", "gambling"),
+    ("teleboat.jp", "gambling"), ("boatrace.jp", "gambling"), ("autorace.jp", "gambling"), ("toto-dream.com", "gambling"),
+    ("bet365.com", "gambling"), ("stake.com", "gambling"), ("1xbet.com", "gambling"), ("williamhill.com", "gambling"),
+    ("pokerstars.com", "gambling"), ("888casino.com", "gambling"), ("verajohn.com", "gambling"), ("casino-x.com", "gambling"),
+    ("betway.com", "gambling"), ("yuugado.com", "gambling"), ("intercasino.com", "gambling"), ("pinnacle.com", "gambling"),
+    // アダルト / adult
+    ("pornhub.com", "adult"), ("xvideos.com", "adult"), ("xnxx.com", "adult"), ("xhamster.com", "adult"), ("redtube.com", "adult"),
+    ("youporn.com", "adult"), ("onlyfans.com", "adult"), ("chaturbate.com", "adult"), ("stripchat.com", "adult"), ("dmm.co.jp", "adult"),
+    ("caribbeancom.com", "adult"), ("1pondo.tv", "adult"), ("heyzo.com", "adult"), ("javlibrary.com", "adult"),
+    // 出会い系・マッチング / dating
+    ("tinder.com", "dating"), ("pairs.lv", "dating"), ("tapple.me", "dating"), ("with.is", "dating"), ("omiai-jp.com", "dating"),
+    ("match.com", "dating"), ("happymail.co.jp", "dating"), ("pcmax.jp", "dating"),
+];
+
+/// Words that name a category when they are a whole label of the host name, or a whole
+/// hyphen-separated part of one (`keiba-yosou.example.net`, `casino.example`): only words that
+/// are not also ordinary words in office browsing (no `av`, `bet`, `adult`, `game`).
+pub const WEB_HOST_WORDS: &[(&str, &str)] = &[
+    ("casino", "gambling"), ("casinos", "gambling"), ("keiba", "gambling"), ("pachinko", "gambling"), ("pachislot", "gambling"),
+    ("pachislo", "gambling"), ("slots", "gambling"), ("poker", "gambling"), ("betting", "gambling"), ("sportsbook", "gambling"),
+    ("bookmaker", "gambling"), ("baccarat", "gambling"), ("roulette", "gambling"), ("keirin", "gambling"),
+    ("porn", "adult"), ("porno", "adult"), ("xxx", "adult"), ("hentai", "adult"), ("eroge", "adult"),
+    ("deaikei", "dating"),
+];
+
+/// The category of a host name (lower-case, no port) and what matched, from the city's own
+/// entries (`extra`: domain → category, `allow` exempts), then the bundled domains, then whole
+/// words of the host name. `None` when nothing matched or the city allowed it.
+pub fn web_category(host: &str, extra: &BTreeMap<String, String>) -> Option<(String, String)> {
+    let h = host.trim_end_matches('.').to_lowercase();
+    // `d` itself or a subdomain of it (no allocation: this runs on every web request).
+    let within = |d: &str| h.strip_suffix(d).is_some_and(|rest| rest.is_empty() || rest.ends_with('.'));
+    // The longest matching city entry wins (a city may allow one subdomain of a listed site).
+    if let Some((d, c)) = extra.iter().filter(|(d, _)| within(&d.to_lowercase())).max_by_key(|(d, _)| d.len()) {
+        return (c != "allow").then(|| (c.clone(), d.clone()));
+    }
+    if let Some((d, c)) = WEB_DOMAINS.iter().find(|(d, _)| within(d)) {
+        return Some(((*c).to_owned(), (*d).to_owned()));
+    }
+    let words = h.split('.').flat_map(|l| std::iter::once(l).chain(l.split('-')));
+    for w in words {
+        if let Some((k, c)) = WEB_HOST_WORDS.iter().find(|(k, _)| *k == w) {
+            return Some(((*c).to_owned(), format!("word:{k}")));
+        }
+    }
+    None
+}
+
+/// The Japanese label of a category (the name itself for a city's own categories).
+pub fn web_category_ja(category: &str) -> &str {
+    WEB_CATEGORIES.iter().find(|(c, _)| *c == category).map_or(category, |(_, j)| j)
 }

@@ -166,6 +166,38 @@ fn kamaishi_proxy() {
     assert!(f.ev(smb_read(&t("2018-11-02"), "yamada.t", "zenchou", "/tmp/kouji.xlsx"), rule).is_empty());
 }
 
+/// Kamaishi: B also passed the list to A over business chat. The chat comes in through the
+/// shipped `chat-a` webhook mapping (recipients in `mamori.sharing.recipients`, the file in
+/// `file.*` / `mamori.chat.files`), not as mail.
+#[test]
+fn kamaishi_proxy_over_chat() {
+    let rule = "kamaishi_proxy";
+    let chat = |ts: i64, to: &str, file: Option<&str>| {
+        let mut ev = json!({"type": "message", "user": "sato.h", "user_email": "sato.h@city.example.lg.jp", "channel": "D01", "channel_name": "dm", "text": "例のデータ送ります"});
+        if let Some(f) = file {
+            ev["subtype"] = json!("file_share");
+            ev["files"] = json!([{"name": f, "size": 48_213}]);
+        }
+        chat_a(&json!({"event_id": format!("Ev{ts}"), "event_time": ts, "event": ev, "recipients": [{"email": to, "external": false}]}))
+    };
+    // 2018-11-01 10:00 JST and a few minutes later.
+    let t0 = 1_541_034_000;
+    let mut f = Feed::new();
+    assert!(f.ev(export(&t("2018-11-01"), "sato.h", 800, "juki_20181101.csv"), rule).is_empty());
+    // Normal work: a message without a file to A, the file to an entitled colleague.
+    assert!(f.ev(chat(t0 + 60, "yamada.t@city.example.lg.jp", None), rule).is_empty());
+    assert!(f.ev(chat(t0 + 120, "watanabe.n@city.example.lg.jp", Some("juki_20181101.csv")), rule).is_empty());
+    // The hand-over: the exported file to A, who moved to 建設課.
+    let hits = f.ev(chat(t0 + 180, "yamada.t@city.example.lg.jp", Some("juki_20181101.csv")), rule);
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(person(&hits[0]), "1002");
+    assert_eq!(hits[0].severity, Severity::High);
+    assert_eq!(hits[0].details["channel"], "chat");
+    assert_eq!(hits[0].details["same_file"], true);
+    assert_eq!(hits[0].details["recipient"]["staff_id"], "1001");
+    assert_eq!(hits[0].evidence, vec![1, 4]);
+}
+
 #[test]
 fn hiratsuka_usb() {
     let rule = "hiratsuka_usb";
@@ -238,6 +270,53 @@ fn ikeda_remote_tool() {
     assert!(!f.all(docs, rule).is_empty());
     let docs = corpus_evtx("attack/EVTX-ATTACK-SAMPLES/Persistence/sysmon_1_persist_bitsjob_SetNotifyCmdLine.evtx");
     assert!(f.all(docs, rule).is_empty());
+}
+
+/// Ikeda: on later days the director was on gambling sites during working hours (the proxy
+/// log showed it). Lines through mamori's Squid parser.
+#[test]
+fn ikeda_inappropriate_browsing() {
+    let rule = "ikeda_inappropriate_browsing";
+    let mut f = Feed::new();
+    // 2016-06-10 (Friday) 14:20 JST and 19:30 JST; 2016-06-12 is a Sunday.
+    let line = |ts: &str, url: &str, code: &str| {
+        let host = url.split('/').nth(2).unwrap_or("-");
+        squid(&format!("{ts}    120 192.0.2.10 {code} 5120 GET {url} yamada.t HIER_DIRECT/{host} text/html"))
+    };
+    // Normal work: government sites, news, a map, a page that merely mentions betting.
+    for url in [
+        "http://www.city.example.lg.jp/kurashi/index.html",
+        "https://www.e-gov.go.jp/law/",
+        "https://news.example.jp/sports/keiba-results-ban",
+        "https://av.watch.impress.co.jp/docs/news/",
+        "https://www.jra.go.jp/",
+    ] {
+        assert!(f.ev(line("1465536000.100", url, "TCP_MISS/200"), rule).is_empty(), "{url}");
+    }
+    // The incident: a casino and a horse-racing tips site in working hours.
+    let hits = f.ev(line("1465536000.200", "http://casino-example.example.com/slots/", "TCP_MISS/200"), rule);
+    assert_eq!(hits.len(), 1);
+    assert_eq!(person(&hits[0]), "1001");
+    assert_eq!(hits[0].severity, Severity::Medium);
+    assert_eq!(hits[0].details["category"], "gambling");
+    assert!(hits[0].summary_ja.contains("勤務時間中") && hits[0].summary_ja.contains("ギャンブル"), "{}", hits[0].summary_ja);
+    let hits = f.ev(line("1465536060.000", "http://keiba-yosou.example.net/today", "TCP_MISS/200"), rule);
+    assert_eq!(hits[0].details["matched"], "word:keiba");
+    // A bundled domain over HTTPS (CONNECT: host only).
+    let tunnel = squid("1465536120.000    900 192.0.2.10 TCP_TUNNEL/200 6100 CONNECT ipat.jra.go.jp:443 yamada.t HIER_DIRECT/192.0.2.90 -");
+    assert_eq!(f.ev(tunnel, rule)[0].details["matched"], "ipat.jra.go.jp");
+    // After hours, on a Sunday, or refused by the proxy: low.
+    assert_eq!(f.ev(line("1465554600.000", "https://www.pornhub.com/", "TCP_MISS/200"), rule)[0].severity, Severity::Low);
+    assert_eq!(f.ev(line("1465707600.000", "https://stake.com/casino", "TCP_MISS/200"), rule)[0].severity, Severity::Low);
+    assert_eq!(f.ev(line("1465536180.000", "https://stake.com/casino", "TCP_DENIED/403"), rule)[0].severity, Severity::Low);
+
+    // The list is the city's: it allows one listed site, adds its own, drops a category.
+    let policy = format!("{POLICY}\n[browsing]\ncategories = [\"gambling\", \"games\"]\n[browsing.domains]\n\"netkeiba.com\" = \"allow\"\n\"play.example.org\" = \"games\"\n");
+    let mut f = Feed::with(engine_with(&policy));
+    assert!(f.ev(line("1465536000.100", "https://db.netkeiba.com/horse/", "TCP_MISS/200"), rule).is_empty());
+    assert!(f.ev(line("1465536000.100", "https://www.pornhub.com/", "TCP_MISS/200"), rule).is_empty());
+    assert_eq!(f.ev(line("1465536000.100", "https://play.example.org/puzzle", "TCP_MISS/200"), rule)[0].details["category"], "games");
+    assert_eq!(f.ev(line("1465536000.100", "https://stake.com/", "TCP_MISS/200"), rule).len(), 1);
 }
 
 #[test]

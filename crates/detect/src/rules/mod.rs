@@ -16,6 +16,7 @@ mod mail;
 mod media;
 mod remote;
 mod shares;
+mod web;
 
 pub use audit::{AuditExclusion, LogGap, LogsCleared};
 pub use export::BulkExport;
@@ -24,6 +25,7 @@ pub use mail::{MailHome, Proxy};
 pub use media::{Repeated, TakeoutUnapproved, UnregisteredUsb};
 pub use remote::RemoteTool;
 pub use shares::{HandoverFolder, HrShare, InviteNotRevoked};
+pub use web::InappropriateBrowsing;
 
 /// What a rule is, for listings, alerts and docs.
 #[derive(Debug)]
@@ -78,6 +80,7 @@ pub fn all() -> Vec<Box<dyn Rule>> {
         Box::new(HrShare::default()),
         Box::new(LogGap),
         Box::new(InviteNotRevoked::default()),
+        Box::new(InappropriateBrowsing),
     ]
 }
 

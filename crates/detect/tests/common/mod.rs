@@ -150,3 +150,12 @@ pub fn squid(line: &str) -> Value {
     let doc = mamori_sources::parse_squid_line(line.as_bytes(), mamori_sources::LinePos { line: 1, offset: 0 }).expect("squid");
     Value::Object(mamori_event::normalize(doc, Utc::now()).expect("valid"))
 }
+
+/// A business-chat webhook payload (the shipped `chat-a` shape) through mamori's webhook
+/// mapping, as `POST /api/v1/webhook/chat-a` maps it.
+pub fn chat_a(payload: &Value) -> Value {
+    let m = mamori_sources::Mapping::builtin("chat-a").expect("chat-a");
+    let mut r = mamori_sources::parse_webhook(&m, "chat", payload.to_string().as_bytes(), Utc::now());
+    let doc = r.remove(0).expect("chat-a maps").doc;
+    Value::Object(mamori_event::normalize(doc, Utc::now()).expect("valid"))
+}
