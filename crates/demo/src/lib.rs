@@ -15,12 +15,17 @@
 //!   belong to which scenario and what should be found (rule id and person);
 //! - `manifest.json`: the ordered `mamori` command lines that load it all into a data directory.
 //!
-//! What it does not do: it runs nothing (the `mamori` binary executes the manifest), it writes
-//! no EVTX (binary EVTX writing is not implemented; Windows events are Winlogbeat documents,
-//! which mamori maps exactly as EVTX records), no LDAP LDIF, and no real person's data.
+//! Windows events are Winlogbeat ECS documents, except the Ikeda director's PC, whose Security
+//! log is written as EVTX files ([`evtx`], a small writer of the binary format) and ingested
+//! with `--format evtx`; the accounts are also written as an LDAP LDIF (`directory/accounts.ldif`).
+//!
+//! What it does not do: it runs nothing (the `mamori` binary executes the manifest), and it
+//! holds no real person's data.
 
 #![deny(missing_docs)]
 
+pub mod evtx;
+mod ldif;
 mod names;
 mod pdf;
 mod scenarios;

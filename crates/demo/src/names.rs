@@ -160,6 +160,8 @@ pub const CITY: &str = "あおば市";
 pub const DOMAIN: &str = "city.aoba.example.lg.jp";
 /// The Windows domain.
 pub const WINDOMAIN: &str = "AOBA";
+/// The LDAP directory's base DN.
+pub const BASE_DN: &str = "dc=aoba,dc=example";
 
 /// Outside business domains (vendors, partners).
 pub const PARTNERS: &[&str] = &[

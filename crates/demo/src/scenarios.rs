@@ -56,6 +56,8 @@ pub(crate) fn cast(r: &mut Rng, people: &mut People) -> Cast {
     let hh = people.add(r, ymd(1986, 4, 1), "201010", "主査", true);
     people.list[hh].retire = Some(ymd(2026, 3, 31));
     let ikeda = people.add(r, ymd(1989, 4, 1), "50", "部長", true);
+    // The director's PC is one whose logs are collected as EVTX files.
+    people.list[ikeda].evtx = true;
     let hw = people.add(r, ymd(2010, 4, 1), "101010", "主査", true);
     let hl = people.add(r, ymd(2011, 4, 1), "1020", "主査", true);
     let nw = people.add(r, ymd(2016, 4, 1), "1020", "主任", true);
@@ -218,6 +220,10 @@ pub(crate) fn directory(
         }
     }
     write(out, "directory/roster.csv", roster.as_bytes())?;
+    // The LDAP directory as of the last day (not loaded: mamori reads LDAP from a server,
+    // `mamori ldap-sync`; `ldapadd -f` puts it into one — crates/demo/tests/ldif.rs).
+    let ldif = crate::ldif::accounts_ldif(people, crate::world::Config::last_day(), &[people.list[cast.hh].id.as_str()]);
+    write(out, "directory/accounts.ldif", ldif.as_bytes())?;
     w.steps
         .push(args(&["roster-import", "directory/roster.csv"]));
 
@@ -948,6 +954,13 @@ pub(crate) fn finish(
     // Labels.
     let pj = |i: usize, role: &str| person_json(&people.list[i], role);
     let e = |rule: &str, i: usize| json!({"rule": rule, "staff_id": people.list[i].id, "account": people.list[i].account});
+    // An expectation that one of the alert's evidence events is a given action by a given
+    // account (the Kamaishi chat hand-over: the proxy alert must hold the chat message, not
+    // only the mail of the same day).
+    let via = |mut x: Value, action: &str, i: usize| {
+        x["evidence"] = json!({"action": action, "user": people.list[i].account});
+        x
+    };
     let events = |id: &str| -> Vec<Value> {
         w.labels
             .iter()
@@ -958,7 +971,7 @@ pub(crate) fn finish(
     let scen = json!([
         {"id": "kamaishi", "title_ja": "釜石市型: 異動後の住基データの取得・受け渡し・持出", "title_en": "Kamaishi: register data after a transfer, by proxy, to USB and home",
          "people": [pj(cast.ka, "A (moved to 建設課 2025-04-01)"), pj(cast.kb, "B (市民課, entitled)"), pj(cast.kc, "handover list writer")],
-         "expect": [e("kamaishi_after_transfer", cast.ka), e("kamaishi_proxy", cast.kb), e("hiratsuka_usb", cast.ka), e("kamaishi_takeout_unapproved", cast.ka),
+         "expect": [e("kamaishi_after_transfer", cast.ka), e("kamaishi_proxy", cast.kb), via(e("kamaishi_proxy", cast.kb), "file-shared", cast.kb), e("hiratsuka_usb", cast.ka), e("kamaishi_takeout_unapproved", cast.ka),
                     e("kamaishi_repeated", cast.ka), e("kamaishi_mail_home", cast.ka), e("kamaishi_audit_exclusion", cast.kb), e("kamaishi_handover_folder", cast.ka),
                     e("kamaishi_bulk_export", cast.kb)],
          "allow": [e("kamaishi_handover_folder", cast.kc), e("kamaishi_bulk_export", cast.ka)],
@@ -972,9 +985,8 @@ pub(crate) fn finish(
          "events": events("hiratsuka")},
         {"id": "ikeda", "title_ja": "池田町型: サポート詐欺、遠隔操作ツール、16:03〜16:41 の文書閲覧、ログ消去", "title_en": "Ikeda: support scam, remote tool, documents read 16:03–16:41, logs cleared",
          "people": [pj(cast.ikeda, "部長")],
-         "expect": [e("ikeda_remote_tool", cast.ikeda), e("ikeda_logs_cleared", cast.ikeda)],
+         "expect": [e("ikeda_remote_tool", cast.ikeda), e("ikeda_logs_cleared", cast.ikeda), e("ikeda_inappropriate_browsing", cast.ikeda)],
          "allow": [],
-         "not_detected": "勤務時間中の不適切な閲覧(賭博サイト)に対応するルールはありません / no rule covers the inappropriate browsing",
          "events": events("ikeda")},
         {"id": "hirosaki", "title_ja": "弘前市型: 20人が読める人事共有、1人が読み、後に名簿が漏えい", "title_en": "Hirosaki: HR share readable by 20, one reads, the list leaks",
          "people": [pj(cast.hl, "reader outside 人事課"), pj(cast.hw, "人事課, keeps the list")],

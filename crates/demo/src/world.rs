@@ -311,6 +311,9 @@ pub(crate) struct Person {
     pub ip: String,
     /// Part of a scenario: no random transfer, retirement or noise beyond normal work.
     pub actor: bool,
+    /// Their PC's Windows events are written as EVTX files (the Ikeda director's PC), not as
+    /// Winlogbeat documents.
+    pub evtx: bool,
 }
 
 impl Person {
@@ -444,6 +447,7 @@ impl People {
             pc: format!("AOBA-PC{:04}", n + 1),
             ip: format!("10.20.{}.{}", 1 + n / 200, 10 + n % 200),
             actor,
+            evtx: false,
         };
         self.list.push(p);
         n
@@ -466,6 +470,8 @@ pub(crate) enum Stream {
     Windows,
     /// Endpoint agent (USB writes) ECS documents.
     Endpoint,
+    /// Windows Security log of the PCs whose logs are collected as files (EVTX).
+    Evtx,
     /// Postfix log.
     Postfix,
     /// Squid access.log.
@@ -488,6 +494,7 @@ impl Stream {
             Stream::Cups => "cups_page.log",
             Stream::Chat => "chat.jsonl",
             Stream::Share => "share.jsonl",
+            Stream::Evtx => "Security.evtx",
         }
     }
     fn ingest_args(self) -> Vec<&'static str> {
@@ -505,6 +512,7 @@ impl Stream {
             Stream::Cups => vec!["--format", "cups-page"],
             Stream::Chat => vec!["--format", "webhook", "--mapping", "chat-a"],
             Stream::Share => vec!["--format", "webhook", "--mapping", "share-b"],
+            Stream::Evtx => vec!["--format", "evtx"],
         }
     }
 }
@@ -617,7 +625,8 @@ impl Out {
             "user": {"name": p.account, "domain": WINDOMAIN},
             "winlog": {"provider_name": provider, "channel": channel, "event_id": id.to_string(), "computer_name": format!("{}.{DOMAIN}", p.pc), "event_data": data},
         });
-        self.push(ts, Stream::Windows, doc.to_string());
+        let stream = if p.evtx { Stream::Evtx } else { Stream::Windows };
+        self.push(ts, stream, doc.to_string());
     }
 
     pub(crate) fn logon(&mut self, ts: i64, p: &Person) {
@@ -888,6 +897,10 @@ fn flush_month(
         by.entry(l.stream).or_default().push(l);
     }
     for (s, ls) in by {
+        if s == Stream::Evtx {
+            flush_evtx(out, month, &ls, w)?;
+            continue;
+        }
         let rel = format!("logs/{month}/{}", s.file());
         let mut text = String::with_capacity(ls.len() * 200);
         let mut n = 0usize;
@@ -908,6 +921,33 @@ fn flush_month(
         write(out, &rel, text.as_bytes())?;
         w.files += 1;
         w.pending.entry(s).or_default().push(rel);
+    }
+    Ok(())
+}
+
+/// A month of EVTX-collected Windows events: one `<PC>-Security.evtx` per PC, records in time
+/// order (labels give the record number as the line).
+fn flush_evtx(out: &Path, month: &str, lines: &[Line], w: &mut Written) -> Result<(), DemoError> {
+    let mut by_pc: BTreeMap<String, Vec<(Value, Option<&'static str>)>> = BTreeMap::new();
+    for l in lines {
+        let doc: Value = serde_json::from_str(&l.text).expect("generated JSON");
+        let pc = doc["host"]["name"].as_str().unwrap_or("PC").to_owned();
+        by_pc.entry(pc).or_default().push((doc, l.tag));
+    }
+    for (pc, docs) in by_pc {
+        let rel = format!("logs/{month}/{pc}-{}", Stream::Evtx.file());
+        let mut events = Vec::with_capacity(docs.len());
+        for (i, (doc, tag)) in docs.iter().enumerate() {
+            let e = crate::evtx::windows_event(doc, i as u64 + 1).ok_or_else(|| DemoError::Config(format!("{rel}: not a Windows event: {doc}")))?;
+            events.push(e);
+            if let Some(t) = tag {
+                w.labels.push((t, rel.clone(), i + 1));
+            }
+        }
+        write(out, &rel, &crate::evtx::write_evtx(&events))?;
+        w.events += events.len() as u64;
+        w.files += 1;
+        w.pending.entry(Stream::Evtx).or_default().push(rel);
     }
     Ok(())
 }

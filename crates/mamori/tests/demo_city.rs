@@ -158,6 +158,34 @@ fn demo_city_end_to_end() {
                     .map(rule_of)
                     .collect::<Vec<_>>()
             );
+            // The alert must hold a given event (the Kamaishi chat hand-over, not only the
+            // mail of the same day): its ledger ids from the index, by account and action.
+            if let Some(want) = e.get("evidence") {
+                let out = run_ok(
+                    mamori()
+                        .args(["search", "--json", "--limit", "1000", "--data"])
+                        .arg(&data)
+                        .args(["--user", want["user"].as_str().unwrap()])
+                        .args(["--action", want["action"].as_str().unwrap()]),
+                );
+                let ids: Vec<u64> = out
+                    .lines()
+                    .filter_map(|l| serde_json::from_str::<Value>(l).ok()?["id"].as_u64())
+                    .collect();
+                assert!(!ids.is_empty(), "scenario {}: no {want} events in the index", s["id"]);
+                let held = alerts.iter().any(|a| {
+                    rule_of(a) == rule
+                        && staff_of(a) == who
+                        && a["evidence"]
+                            .as_array()
+                            .is_some_and(|ev| ev.iter().any(|x| x.as_u64().is_some_and(|x| ids.contains(&x))))
+                });
+                assert!(
+                    held,
+                    "scenario {}: no {rule} alert for {who} holds a {want} event ({ids:?})",
+                    s["id"]
+                );
+            }
             explained.insert((rule.to_owned(), who.to_owned()));
         }
         for e in s["allow"].as_array().unwrap() {
