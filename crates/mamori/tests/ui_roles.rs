@@ -20,7 +20,8 @@ const ROLES: &[(&str, &str)] = &[("admin", "kanri"), ("officer", "tanto"), ("aud
 
 /// (what, method, path, form fields, roles allowed). `{alert}` is the alert's number.
 /// Written out by hand from the issue and mamori-auth's PERMISSIONS, not derived from the code.
-const TABLE: &[(&str, &str, &str, &[(&str, &str)], &[&str])] = &[
+type Row = (&'static str, &'static str, &'static str, &'static [(&'static str, &'static str)], &'static [&'static str]);
+const TABLE: &[Row] = &[
     ("dashboard", "GET", "/ui/", &[], &["admin", "officer", "auditor", "viewer"]),
     ("event search page", "GET", "/ui/events", &[], &["admin", "officer", "auditor", "viewer"]),
     ("event search", "POST", "/ui/events", &[("q", "課税台帳")], &["admin", "officer", "auditor", "viewer"]),
