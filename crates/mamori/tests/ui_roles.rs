@@ -333,9 +333,13 @@ fn account_changes_take_effect_at_once_and_are_ledgered() {
     let r = http.post(format!("{base}/api/v1/admin/users/enable")).basic_auth("etsuran", Some(password("etsuran"))).json(&serde_json::json!({"name": "tanto"})).send().unwrap();
     assert_eq!(r.status(), 403);
 
-    // After a restart the accounts are the same (replayed from the ledger).
+    // After a restart the accounts are the same (replayed from the ledger). Meanwhile an
+    // event past its retention period is erased: the settings page lists the erasure.
+    let v: serde_json::Value = http.get(format!("{base}/api/v1/events?user=sato.h&limit=1")).bearer_auth(&c.admin_token).send().unwrap().json().unwrap();
+    let old_event = v["events"][0]["id"].as_u64().expect("an event").to_string();
     let data = c._tmp.path().join("d");
     c.srv.stop();
+    common::run_ok(mamori().args(["erase", "--id", &old_event, "--reason", "保存期間満了(試験)", "--data"]).arg(&data));
     let srv = common::Server::start(&data, &["--listen", "127.0.0.1:0"]);
     let b = &srv.http;
     assert_eq!(UiClient::new(b).try_login("tanto", password("tanto")).status, 401, "still disabled");
@@ -343,6 +347,9 @@ fn account_changes_take_effect_at_once_and_are_ledgered() {
     let mut e = UiClient::new(b);
     e.try_login("etsuran", password("etsuran"));
     assert!(e.get("/ui/").body.contains("情報セキュリティ担当"), "the changed role");
+    let settings = UiClient::login(b, "kanri").get("/ui/settings").body;
+    assert!(settings.contains("id=\"erasures\" data-count=\"1\""), "{settings}");
+    assert!(settings.contains("保存期間満了(試験)"));
     drop(srv);
 }
 

@@ -13,7 +13,8 @@
 //! - keeps personal data out of URLs (and so out of the request log): searches by person and
 //!   links to a person are POST forms; alerts are addressed by their opaque number;
 //! - changes state only through the ledgered functions of mamori-server (alert triage, access
-//!   review sign-off, user creation), never by editing an index;
+//!   review sign-off, account management through `mamori_server::http::admin_apply`), never by
+//!   editing an index;
 //! - draws charts (events per day per department, alert trends) as inline SVG on the server.
 //!
 //! What it does not do: any storage of its own (sessions live in memory and end with the

@@ -61,6 +61,11 @@ pub async fn page(State(st): State<AppState>, auth: Auth, Query(done): Query<Don
     } else {
         Vec::new()
     };
+    // Retention: the erasures recorded in the ledger (tombstones of `mamori erase`), newest first.
+    let erasures = {
+        let q = mamori_store::Query { kind: Some("tombstone".into()), limit: Some(20), ..Default::default() };
+        st.reader.lock().unwrap().search(&q).map(|p| p.events).unwrap_or_default()
+    };
     let h = &st.cfg.sources;
     let body = html! {
         @if let Some(l) = done.ledger { (notice("ok", &format!("{} {l}", auth.t("台帳に記録しました。台帳番号", "Recorded in the ledger, entry")))) }
@@ -160,6 +165,20 @@ pub async fn page(State(st): State<AppState>, auth: Auth, Query(done): Query<Don
         p { (auth.t("この mamori の証人としての役割: ", "This mamori as a witness: ")) @if st.cfg.witness.enabled { (auth.t("有効", "on")) } @else { (auth.t("無効", "off")) } }
         h2 { (auth.t("保持期間", "Retention")) }
         p { (auth.t("保存期間を過ぎたイベントの個人データは mamori erase で消去します(台帳に記録され、台帳の検証は引き続き成立します)。自動消去の設定はありません。", "Personal data of events past their retention period is erased with mamori erase (ledgered; the ledger stays verifiable). There is no automatic erasure setting.")) }
+        h3 { (auth.t("これまでの消去(台帳の記録、最近20件)", "Erasures so far (ledger records, latest 20)")) }
+        @if erasures.is_empty() { p.muted #erasures data-count="0" { (auth.t("消去の記録はありません。", "No erasure recorded.")) } }
+        @else {
+            table #erasures data-count=(erasures.len()) {
+                thead { tr { th scope="col" { (auth.t("台帳番号", "Ledger no.")) } th scope="col" { (auth.t("日時", "Time")) } th scope="col" { (auth.t("実行者", "By")) } th scope="col" { (auth.t("件数", "Events")) } th scope="col" { (auth.t("理由", "Reason")) } } }
+                tbody { @for e in &erasures { tr {
+                    td { (e.id) }
+                    td { (e.doc["@timestamp"].as_str().map(|t| dates::rfc3339(t, lang, auth.cal)).unwrap_or_default()) }
+                    td { (e.doc.pointer("/user/name").and_then(Value::as_str).unwrap_or("")) }
+                    td.num { (e.doc.pointer("/mamori/erasure/ids").and_then(Value::as_array).map_or(0, Vec::len)) }
+                    td { (e.doc.pointer("/mamori/erasure/reason").and_then(Value::as_str).unwrap_or("")) }
+                } } }
+            }
+        }
         @if auth.can(Action::ReadAdminAudit) {
             h2 { (auth.t("管理操作の記録(最近30件)", "Admin audit trail (latest 30)")) }
             table #audit {
