@@ -680,7 +680,8 @@ fn serve(data: PathBuf, l: Listeners, demo: bool) -> Result<()> {
             }
         };
         // The web UI (mamori-ui) under /ui/, on the same listener.
-        let ui = mamori_ui::routes(tls.is_some()).with_state(st.clone());
+        // Secure cookies over TLS, or behind a TLS-terminating proxy (`[server] secure_cookies`).
+        let ui = mamori_ui::routes(tls.is_some() || cfg.server.secure_cookies).with_state(st.clone());
         match tls {
             Some(cfg) => mamori_server::http::serve_tls_with(st, ui, mamori_server::tls::TlsListener::new(listener, cfg)?, shutdown).await?,
             None => mamori_server::http::serve_with(st, ui, listener, shutdown).await?,

@@ -101,3 +101,23 @@ fn session_cookie_is_secure_over_https() {
     assert_eq!(status(&head), 303, "the session ended with the logout");
     drop(srv);
 }
+
+/// Behind a reverse proxy that terminates TLS, mamori serves plain HTTP; `[server]
+/// secure_cookies = true` still marks the UI's cookies `Secure` (the default over plain HTTP
+/// leaves it out).
+#[test]
+fn secure_cookies_behind_a_tls_proxy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    run_ok(mamori().args(["init", "--data"]).arg(&data));
+    let cfg = data.join("config.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(text.contains("secure_cookies = false"), "init writes the default: {text}");
+    std::fs::write(&cfg, text.replace("secure_cookies = false", "secure_cookies = true")).unwrap();
+    let srv = Server::start(&data, &["--listen", "127.0.0.1:0"]);
+    assert!(srv.http.starts_with("http://"));
+    let out = Command::new("curl").args(["-sS", "--max-time", "20", "-D", "-", "-o", "/dev/null", &format!("{}/ui/login", srv.http)]).output().unwrap();
+    let head = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_hardened(attrs_of(&set_cookies(&head), "mamori_login"));
+    drop(srv);
+}

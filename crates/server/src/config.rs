@@ -71,6 +71,11 @@ pub struct ServerConfig {
     /// UTC offset assumed for syslog timestamps without one, e.g. `+09:00`.
     #[serde(default = "default_tz")]
     pub syslog_default_offset: String,
+    /// Mark the web UI's cookies `Secure` although mamori itself serves plain HTTP: for a
+    /// reverse proxy that terminates TLS in front of it. (With `tls_cert`/`tls_key` they are
+    /// `Secure` anyway.) Browsers then send the cookies only over HTTPS.
+    #[serde(default)]
+    pub secure_cookies: bool,
 }
 
 fn default_listen() -> String {
@@ -98,6 +103,7 @@ impl Default for ServerConfig {
             max_body_bytes: default_body(),
             max_line_bytes: default_line(),
             syslog_default_offset: default_tz(),
+            secure_cookies: false,
         }
     }
 }
