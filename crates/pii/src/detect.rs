@@ -679,6 +679,21 @@ fn date_at_token(s: &str, t: &Tok) -> Option<(usize, i32, u32, u32, Option<usize
     None
 }
 
+/// `YYYY-MM-DD` without `format!` (one per date; dense records have many).
+fn iso_date(y: i32, m: u32, d: u32) -> String {
+    let mut s = String::with_capacity(10);
+    let y = y.clamp(0, 9999) as u32;
+    for v in [y / 1000, y / 100 % 10, y / 10 % 10, y % 10] {
+        s.push((b'0' + v as u8) as char);
+    }
+    for v in [m, d] {
+        s.push('-');
+        s.push((b'0' + (v / 10 % 10) as u8) as char);
+        s.push((b'0' + (v % 10) as u8) as char);
+    }
+    s
+}
+
 fn birth(cx: &Ctx, start: usize, end: usize, y: i32, m: u32, d: u32, out: &mut Vec<Candidate>) {
     let labelled = matches!(cx.nearest_label(start, 60), Some((Label::For(Kind::BirthDate), _)));
     let after = &cx.text[end..floor_char(cx.text, (end + 12).min(cx.text.len()))];
@@ -691,7 +706,7 @@ fn birth(cx: &Ctx, start: usize, end: usize, y: i32, m: u32, d: u32, out: &mut V
     } else {
         0.15
     };
-    push(out, Kind::BirthDate, start, end, format!("{y:04}-{m:02}-{d:02}"), conf);
+    push(out, Kind::BirthDate, start, end, iso_date(y, m, d), conf);
 }
 
 // ---------------------------------------------------------------------------------------

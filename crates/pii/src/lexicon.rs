@@ -287,7 +287,7 @@ pub struct Lexicon {
     surname_filter: Vec<u64>,
     /// Flags per BMP character ([`KANJI`], [`CTX_FIRST`] …): one load per character decides
     /// whether anything needs looking up there.
-    class: Vec<u8>,
+    class: Box<[u8; 0x1_0000]>,
     /// Prefectures and municipalities by name.
     places: FastMap<&'static str, Pat>,
     /// Longest place name in characters.
@@ -378,10 +378,19 @@ impl Lexicon {
         let mut ctx_end = 0usize;
         let mut prev_kanji = false;
         let mut i = 0;
+        let class: &[u8; 0x1_0000] = &self.class;
         while i < n {
-            let (c, len) = decode(b, i);
+            let x = b[i];
+            // Kana and kanji (3 bytes) and ASCII inline; the rest through `decode`.
+            let (c, len) = if x < 0x80 {
+                (x as u32, 1)
+            } else if (0xE0..0xF0).contains(&x) && i + 2 < n {
+                (((x as u32 & 0x0F) << 12) | ((b[i + 1] as u32 & 0x3F) << 6) | (b[i + 2] as u32 & 0x3F), 3)
+            } else {
+                decode(b, i)
+            };
             let fl = if c < 0x1_0000 {
-                self.class[c as usize]
+                class[c as usize & 0xFFFF]
             } else if is_kanji_u32(c) {
                 KANJI
             } else {
@@ -550,7 +559,7 @@ fn build() -> Lexicon {
     for v in surname_pairs.values_mut() {
         v.sort_by_key(|s| std::cmp::Reverse(s.len()));
     }
-    let mut class = vec![0u8; 0x1_0000];
+    let mut class: Box<[u8; 0x1_0000]> = vec![0u8; 0x1_0000].into_boxed_slice().try_into().expect("64 Ki entries");
     for (u, f) in class.iter_mut().enumerate() {
         if is_kanji_u32(u as u32) {
             *f |= KANJI;

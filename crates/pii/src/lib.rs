@@ -424,12 +424,16 @@ pub fn scan_segment(seg: &Segment, opts: &Options, out: &mut Vec<Finding>) {
 pub(crate) fn snippet(t: &str, s: usize, e: usize) -> (String, String) {
     let from = t[..s].char_indices().rev().nth(19).map_or(0, |(i, _)| i);
     let to = t[e..].char_indices().nth(20).map_or(t.len(), |(i, _)| e + i);
+    // ASCII for ASCII in place: one allocation, still UTF-8 (`str::replace` reallocated as it
+    // grew, the largest cost on dense records).
     let clean = |x: &str| {
-        if x.bytes().any(|b| matches!(b, b'\n' | b'\r' | b'\t')) {
-            x.replace(['\n', '\r', '\t'], " ")
-        } else {
-            x.to_string()
+        let mut v = x.as_bytes().to_vec();
+        for c in &mut v {
+            if matches!(*c, b'\n' | b'\r' | b'\t') {
+                *c = b' ';
+            }
         }
+        String::from_utf8(v).unwrap_or_default()
     };
     (clean(&t[from..s]), clean(&t[e..to]))
 }
