@@ -360,6 +360,9 @@ fn watch_block(lines: &[&str], line: usize, offset: u64) -> Result<UsbguardEvent
     let (kind, event, target, old) = match signal {
         "PresenceChanged" => ("Device", get("event").unwrap_or(""), get("target"), None),
         "PolicyChanged" => ("Policy.Device", "Update", get("target_new"), get("target_old")),
+        // USBGuard 1.1 also signals each applied decision (IPCSignalWatcher::DevicePolicyApplied:
+        // target_new, device_rule, rule_id) — seen in the real daemon's `usbguard watch`.
+        "PolicyApplied" => ("Policy.Device", "Applied", get("target_new"), None),
         _ => return Err(err("unknown watch signal")),
     };
     finish(&mut doc, kind, event, target, old, get("device_rule"));
@@ -384,6 +387,25 @@ mod tests {
         assert_eq!(m["product"], "Cruzer 日");
         assert_eq!(m["interfaces"], json!(["08:06:50", "08:06:62"]));
         assert_eq!(m["via_port"], "1-1");
+    }
+
+    /// `usbguard watch` of the real usbguard-daemon 1.1.2 (run on a umockdev device tree, see
+    /// crates/mamori/tests/usbguard_daemon.rs) after `usbguard allow-device 6`: the
+    /// PolicyApplied block that follows PolicyChanged was an "unknown watch signal" error.
+    #[test]
+    fn real_usbguard_watch_policy_applied_block_is_an_event() {
+        let watch = "[IPC] Connected\n\
+[device] PolicyChanged: id=6\n target_old=block\n target_new=allow\n device_rule=allow id 047d:2048 serial \"\" name \"Kensington Eagle Trackball\" hash \"D3deklX12Ir3kJPfUZ5AQNwHeZn1bwtPkQkw6e+8B38=\" parent-hash \"2y2qS3rcuMr1Ye5knWsbD8CGzPtrs+eiRR/haro7+Ng=\" via-port \"1-4.2\" with-interface 03:01:02 with-connect-type \"\"\n rule_id=4294967295\n\
+[device] PolicyApplied: id=6\n target_new=allow\n device_rule=allow id 047d:2048 serial \"\" name \"Kensington Eagle Trackball\" hash \"D3deklX12Ir3kJPfUZ5AQNwHeZn1bwtPkQkw6e+8B38=\" parent-hash \"2y2qS3rcuMr1Ye5knWsbD8CGzPtrs+eiRR/haro7+Ng=\" via-port \"1-4.2\" with-interface 03:01:02 with-connect-type \"\"\n rule_id=4294967295\n";
+        let out = parse_usbguard(watch.as_bytes());
+        assert_eq!(out.len(), 2);
+        for r in &out {
+            let ev = r.as_ref().expect("both blocks are events");
+            assert_eq!(ev.doc["event"]["action"], "usb-device-allowed");
+            assert_eq!(ev.doc["mamori"]["usb"]["vendor_id"], "047d");
+            assert_eq!(ev.doc["mamori"]["usb"]["via_port"], "1-4.2");
+        }
+        assert_eq!(out[1].as_ref().unwrap().line, 7);
     }
 
     #[test]
