@@ -1,7 +1,7 @@
 //! `mamori prefecture init|add-city|serve`: tenant mode (many cities, one shared ClickHouse
 //! index, the prefecture as every city's witness) — thin glue over `mamori_prefecture`.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Subcommand;
 use mamori_prefecture::{Prefecture, TenantId, city_dir, init_city, init_prefecture};
 use std::path::{Path, PathBuf};
@@ -40,7 +40,8 @@ pub enum PrefectureCmd {
         /// HTTP listen address.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
-        /// NATS JetStream URL (not wired in tenant mode yet: refused rather than ignored).
+        /// NATS JetStream URL, e.g. nats://127.0.0.1:4222: each city's ledger is published to
+        /// the stream and indexed by a durable consumer (default: indexers follow the ledgers).
         #[arg(long)]
         nats: Option<String>,
     },
@@ -100,20 +101,16 @@ pub fn run(c: PrefectureCmd) -> Result<()> {
             println!("取込 / ingest: POST /t/{t}/_bulk, /t/{t}/api/v1/events (次回の serve から / from the next serve)");
             Ok(())
         }
-        PrefectureCmd::Serve { root, clickhouse, listen, nats } => {
-            if nats.is_some() {
-                bail!("--nats is not wired in tenant mode yet (docs/scale.md); each city's indexer follows its ledger directly");
-            }
-            serve(&root, &clickhouse, &listen)
-        }
+        PrefectureCmd::Serve { root, clickhouse, listen, nats } => serve(&root, &clickhouse, &listen, nats.as_deref()),
     }
 }
 
-fn serve(root: &Path, clickhouse: &str, listen: &str) -> Result<()> {
+fn serve(root: &Path, clickhouse: &str, listen: &str, nats: Option<&str>) -> Result<()> {
     let cfg = mamori_store_clickhouse::Config::single(clickhouse);
     mamori_store_clickhouse::schema::create_single(&cfg).with_context(|| format!("creating the tables on {clickhouse}"))?;
     let list = cities(root)?;
-    let pref = Arc::new(Prefecture::open(root, &list, cfg).with_context(|| format!("opening {}", root.display()))?);
+    let bus = nats.map(mamori_bus::BusConfig::new);
+    let pref = Arc::new(Prefecture::open_with(root, &list, cfg, bus).with_context(|| format!("opening {}", root.display()))?);
     let rt = tokio::runtime::Runtime::new()?;
     let p2 = pref.clone();
     rt.block_on(async move {

@@ -1,7 +1,8 @@
 //! `mamori prefecture init|add-city|serve` with a real clickhouse-server on 127.0.0.1: tokens
 //! printed once, two cities ingesting through their own `_bulk`, the prefecture's health
-//! (aggregates, witnessing), and each city's own `mamori verify` accepting the prefecture's
-//! cosignature after the server stopped.
+//! (aggregates, witnessing), indexing through NATS JetStream (`--nats`, a real nats-server),
+//! and each city's own `mamori verify` accepting the prefecture's cosignature after the server
+//! stopped.
 
 mod common;
 
@@ -27,6 +28,7 @@ fn after(out: &str, label: &str) -> String {
 fn prefecture_cli_init_add_city_serve_and_verify() {
     let tmp = tempfile::tempdir().unwrap();
     let ch = LocalServer::start(&tmp.path().join("ch"), None).expect("start clickhouse-server");
+    let nats = mamori_bus::local::NatsServer::start(&tmp.path().join("nats")).expect("start nats-server");
     let root = tmp.path().join("iwate");
     let r = root.to_str().unwrap();
 
@@ -49,7 +51,7 @@ fn prefecture_cli_init_add_city_serve_and_verify() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("already"), "{}", String::from_utf8_lossy(&again.stderr));
 
     let mut child = mamori()
-        .args(["prefecture", "serve", "--root", r, "--clickhouse", &ch.url(), "--listen", "127.0.0.1:0"])
+        .args(["prefecture", "serve", "--root", r, "--clickhouse", &ch.url(), "--nats", &nats.url(), "--listen", "127.0.0.1:0"])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -88,7 +90,10 @@ fn prefecture_cli_init_add_city_serve_and_verify() {
             cs.len() == 2
                 && cs.iter().all(|c| {
                     let size = c["ledger_size"].as_u64().unwrap_or(0);
-                    size > 1 && c["indexed_upto"].as_u64() == Some(size - 1) && c["witness"]["cosigned_size"].as_u64() == Some(size)
+                    size > 1
+                        && c["feed"] == "nats"
+                        && c["indexed_upto"].as_u64() == Some(size - 1)
+                        && c["witness"]["cosigned_size"].as_u64() == Some(size)
                 })
         });
         if ok {
