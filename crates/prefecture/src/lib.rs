@@ -28,6 +28,9 @@
 //! checkpoint that is consistent with what it cosigned before and raises an alarm (health, and
 //! an entry in its own ledger) when a city's history was rolled back or forked.
 //!
+//! With [`Prefecture::open_with`] and a NATS JetStream bus, each city's ledger is published to the
+//! stream and its ClickHouse rows come from a durable consumer instead of a direct follower.
+//!
 //! What it does not do: it is a separate mode; the single-city `mamori serve` with its embedded
 //! SQLite index is unchanged and does not use this crate. Not yet here (see docs/scale.md): the
 //! web UI, syslog per tenant, a witness endpoint over HTTP for cities on their own boxes, and
