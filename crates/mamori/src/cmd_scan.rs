@@ -21,8 +21,10 @@ pub struct ScanArgs {
     /// Report findings at or above this confidence (0..1).
     #[arg(long, default_value_t = 0.5)]
     min_confidence: f32,
-    /// Exit with status 3 when anything at or above --min-confidence is found (pre-publication
-    /// check in a website upload pipeline).
+    /// Exit with status 3 when anything at or above --min-confidence is found, or with status 4
+    /// when nothing was found but a file or part of one could not be scanned (unreadable PDF,
+    /// unknown format, a limit hit): a pre-publication check in a website upload pipeline must
+    /// not pass what it could not read.
     #[arg(long)]
     fail_on_find: bool,
     /// Incremental share scan: keep per-file state (mtime, size, SHA-256, kinds and counts —
@@ -246,6 +248,8 @@ pub fn run(a: ScanArgs) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut found = 0usize;
+    // Files (or listing errors) that were not fully scanned: they fail the gate too.
+    let mut unscanned: Vec<String> = Vec::new();
     let canaries = a.data.as_deref().map(Canaries::open).transpose()?;
     let mut report = |r: &FileReport, out: &mut std::io::BufWriter<std::io::StdoutLock>| -> Result<()> {
         if let Some(c) = &canaries {
@@ -253,6 +257,9 @@ pub fn run(a: ScanArgs) -> Result<()> {
         }
         let kept: Vec<&Finding> = r.findings.iter().filter(|f| f.confidence >= a.min_confidence).collect();
         found += kept.len();
+        if !r.problems.is_empty() || r.truncated {
+            unscanned.push(r.path.clone());
+        }
         if a.json {
             for f in &kept {
                 writeln!(out, "{}", finding_json(r, f, a.show_values))?;
@@ -277,6 +284,7 @@ pub fn run(a: ScanArgs) -> Result<()> {
         for e in &delta.errors {
             eprintln!("{e}");
         }
+        unscanned.extend(delta.errors.iter().map(|e| e.to_string()));
         for (p, kinds) in &delta.exposed {
             let ks: Vec<String> = kinds.iter().map(|k| format!("{} {}", k.kind.ja(), k.count)).collect();
             if a.json {
@@ -307,12 +315,22 @@ pub fn run(a: ScanArgs) -> Result<()> {
             let r = mamori_pii::scan_path(&p, &opts);
             report(&r, &mut out)?;
         }
+        unscanned.extend(errors.iter().map(|e| e.to_string()));
     }
     out.flush()?;
     drop(out);
     if a.fail_on_find && found > 0 {
         eprintln!("個人情報を検出しました({found} 件、確度 {} 以上)/ personal data found ({found} findings at confidence ≥ {})", a.min_confidence, a.min_confidence);
         std::process::exit(3);
+    }
+    if a.fail_on_find && !unscanned.is_empty() {
+        eprintln!(
+            "検査できないファイルがあります({} 件)。公開前の確認を通せません / {} file(s) could not be scanned, so the pre-publication check cannot pass: {}",
+            unscanned.len(),
+            unscanned.len(),
+            unscanned.join(", ")
+        );
+        std::process::exit(4);
     }
     Ok(())
 }

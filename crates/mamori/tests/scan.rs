@@ -76,13 +76,42 @@ fn findings_have_the_documented_fields_and_values_only_with_show_values() {
 #[test]
 fn clean_files_pass_and_unknown_files_are_listed_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("notice.txt"), "令和6年4月1日 市民講座のお知らせ。会場 市役所本庁舎3階。\n").unwrap();
+    let notice = dir.path().join("notice.txt");
+    std::fs::write(&notice, "令和6年4月1日 市民講座のお知らせ。会場 市役所本庁舎3階。\n").unwrap();
     std::fs::write(dir.path().join("blob.bin"), [0u8, 1, 2, 3, 0, 0, 0xff, 0xfe, 7, 0, 9]).unwrap();
-    let out = mamori().args(["scan", "--fail-on-find"]).arg(dir.path()).output().unwrap();
+    let out = mamori().args(["scan", "--fail-on-find"]).arg(&notice).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("notice.txt: 0 件 / 0 findings"));
+    // Without the gate, an unknown file is listed with its reason and the scan succeeds.
+    let out = mamori().arg("scan").arg(dir.path()).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("blob.bin: 未検査 / not scanned: 未対応の形式(バイナリ)/ unknown binary format"), "{text}");
     assert!(text.contains("notice.txt: 0 件 / 0 findings"), "{text}");
+    // With the gate it cannot pass: what was not read was not checked.
+    let out = mamori().args(["scan", "--fail-on-find"]).arg(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Regression: `--fail-on-find` exited 0 for an unreadable PDF, so a broken (or encrypted)
+/// PDF of a resident list would have passed the pre-publication check unread.
+#[test]
+fn unreadable_pdf_does_not_pass_the_pre_publication_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("公表資料.pdf");
+    std::fs::write(&pdf, b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >>\n\x00\xff broken").unwrap();
+    let out = mamori().args(["scan", "--json", "--fail-on-find"]).arg(&pdf).output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "stdout: {} stderr: {}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let lines = json_lines(&out.stdout);
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["summary"]["findings"], 0);
+    let problems = summary["summary"]["problems"].as_array().unwrap();
+    assert!(problems.iter().any(|p| p.as_str().unwrap().contains("PDF")), "{problems:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("could not be scanned"));
+    // Personal data found still wins (status 3) when another file could not be read.
+    let list = nara_list(dir.path());
+    let out = mamori().args(["scan", "--fail-on-find"]).arg(&pdf).arg(&list).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
 }
 
 #[test]
