@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::alert::Finding;
 use crate::context::{Context, DirectoryContext, Policy, Subject};
-use crate::event::Event;
+use crate::event::{Event, Paths};
 use crate::rules::{self, Rule, RuleMeta};
 
 /// `event.action` of the admin entry that changes the detection policy; the TOML text is
@@ -36,16 +36,13 @@ const SUBJECT_CACHE: usize = 200_000;
 struct Cached<'a> {
     ctx: &'a DirectoryContext,
     subjects: &'a RefCell<HashMap<(String, NaiveDate), Subject>>,
+    /// The last answer: every rule asks about the same account for one event, and this spares
+    /// the key's allocation and hash for all but the first.
+    last: RefCell<Option<(String, NaiveDate, Subject)>>,
 }
 
-impl Context for Cached<'_> {
-    fn policy(&self) -> &Policy {
-        self.ctx.policy()
-    }
-    fn calendar(&self) -> &crate::calendar::Calendar {
-        self.ctx.calendar()
-    }
-    fn subject(&self, account: &str, date: NaiveDate) -> Subject {
+impl Cached<'_> {
+    fn subject_cached(&self, account: &str, date: NaiveDate) -> Subject {
         let key = (account.to_owned(), date);
         if let Some(s) = self.subjects.borrow().get(&key) {
             return s.clone();
@@ -56,6 +53,26 @@ impl Context for Cached<'_> {
             c.clear();
         }
         c.insert(key, s.clone());
+        s
+    }
+}
+
+impl Context for Cached<'_> {
+    fn policy(&self) -> &Policy {
+        self.ctx.policy()
+    }
+    fn calendar(&self) -> &crate::calendar::Calendar {
+        self.ctx.calendar()
+    }
+    fn subject(&self, account: &str, date: NaiveDate) -> Subject {
+        if let Some((a, d, s)) = &*self.last.borrow()
+            && a == account
+            && *d == date
+        {
+            return s.clone();
+        }
+        let s = self.subject_cached(account, date);
+        *self.last.borrow_mut() = Some((account.to_owned(), date, s.clone()));
         s
     }
     fn departments_before(&self, staff_id: &str, date: NaiveDate) -> Vec<(String, NaiveDate)> {
@@ -179,8 +196,9 @@ impl Engine {
         let zone = self.ctx.policy.zone();
         match kind {
             "event" => {
-                let ev = Event::new(id, doc, ingested, zone);
-                let ctx = Cached { ctx: &self.ctx, subjects: &self.subjects };
+                let paths = Paths::of(doc);
+                let ev = Event::new(id, doc, ingested, zone).with_paths(&paths);
+                let ctx = Cached { ctx: &self.ctx, subjects: &self.subjects, last: RefCell::new(None) };
                 for r in &mut self.rules {
                     r.eval(&ev, &ctx, &mut out);
                 }

@@ -15,6 +15,8 @@ pub struct Event<'a> {
     pub local: NaiveDateTime,
     /// The ECS document.
     pub doc: &'a Value,
+    /// The document's paths, when the caller computed them ([`Event::with_paths`]).
+    paths: Option<&'a Paths>,
 }
 
 impl<'a> Event<'a> {
@@ -25,7 +27,13 @@ impl<'a> Event<'a> {
             .and_then(Value::as_str)
             .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
             .map_or(fallback, |t| t.with_timezone(&Utc));
-        Event { id, ts, local: ts.with_timezone(&zone).naive_local(), doc }
+        Event { id, ts, local: ts.with_timezone(&zone).naive_local(), doc, paths: None }
+    }
+
+    /// The same view, answering lookups of fields the document does not have from `paths`
+    /// (computed once per event and shared by every rule) instead of walking the document.
+    pub fn with_paths(self, paths: &'a Paths) -> Event<'a> {
+        Event { paths: Some(paths), ..self }
     }
 
     /// The local calendar date.
@@ -36,6 +44,11 @@ impl<'a> Event<'a> {
     /// A value by dotted path (`"mamori.usb.serial"`); also accepts a literal dotted key at any
     /// level (documents that were not expanded).
     pub fn get(&self, path: &str) -> Option<&'a Value> {
+        if let Some(p) = self.paths
+            && !p.may_have(path)
+        {
+            return None;
+        }
         lookup(self.doc, path)
     }
 
@@ -214,6 +227,51 @@ pub fn lookup<'v>(doc: &'v Value, path: &str) -> Option<&'v Value> {
         let obj = doc.as_object()?;
         obj.iter().find(|(k, _)| path.starts_with(k.as_str()) && path[k.len()..].starts_with('.')).and_then(|(k, v)| lookup(v, &path[k.len() + 1..]))
     })
+}
+
+/// Hashes of every dotted path [`lookup`] can resolve in a document (every chain of object keys
+/// joined by `.`), sorted. Most lookups are of fields an event does not have (each rule asks for
+/// the fields it knows about); a miss here is one hash and a binary search instead of a walk
+/// that hashes the path and scans keys at every level (27 % of the detector's time in the
+/// latency bench). Only misses are answered from it: a path found here still resolves through
+/// `lookup`, so a hash collision costs a walk, never a wrong answer.
+#[derive(Debug, Default)]
+pub struct Paths(Vec<u64>);
+
+// FNV-1a, byte by byte, so a child's hash continues its parent's path hash without building
+// the path string (a hashing crate's `Hasher` could not be resumed from a prefix like this).
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+impl Paths {
+    /// The paths of `doc`.
+    pub fn of(doc: &Value) -> Paths {
+        fn walk(v: &Value, prefix: Option<u64>, out: &mut Vec<u64>) {
+            if let Value::Object(m) = v {
+                for (k, child) in m {
+                    let h = fnv(prefix.map_or(FNV_OFFSET, |p| fnv(p, b".")), k.as_bytes());
+                    out.push(h);
+                    walk(child, Some(h), out);
+                }
+            }
+        }
+        let mut v = Vec::new();
+        walk(doc, None, &mut v);
+        v.sort_unstable();
+        v.dedup();
+        Paths(v)
+    }
+
+    /// False when `lookup(doc, path)` is certainly `None`.
+    pub fn may_have(&self, path: &str) -> bool {
+        self.0.binary_search(&fnv(FNV_OFFSET, path.as_bytes())).is_ok()
+    }
 }
 
 /// The domain of a mail address, lower-case.

@@ -1,6 +1,12 @@
-//! Streaming detection: every record the indexer indexes is evaluated, in ledger order, by the
-//! municipal rule pack (mamori-detect) and the data directory's Sigma rules (mamori-sigma);
+//! Streaming detection: every record the ledger makes durable is evaluated, in ledger order, by
+//! the municipal rule pack (mamori-detect) and the data directory's Sigma rules (mamori-sigma);
 //! findings become alerts in `<data>/index/alerts.db`.
+//!
+//! The detector follows the ledger itself (its own cursor, its own thread), in parallel with the
+//! SQLite/FTS5 indexer rather than after it: an alert no longer waits for the index batch its
+//! event is in to commit. Batches are what is durable when the follower wakes (at most
+//! [`FOLLOW_BATCH`] records), so under a steady load they are small and each commits within
+//! milliseconds.
 //!
 //! Alerts are derived: the database is rebuildable from the ledger alone. Creation is a pure
 //! function of the ledgered events, the ledgered directory (roster, USB 管理台帳), the ledgered
@@ -8,14 +14,17 @@
 //! changes) and the rules. Officer actions (triage, close with a reason, assign) are ledger
 //! admin entries (`event.action: alert-triaged|alert-closed|alert-assigned`, the action under
 //! `mamori.alert_action`) applied when the detector reaches them, so a rebuild replays them at
-//! the same place. Delete `alerts.db` and restart: the same alerts, ids and states come back.
+//! the same place. Delete `alerts.db` and restart: the same alerts, ids and states come back
+//! (evaluated with the rule files present at that start).
 //!
 //! The detector keeps its own high-water mark in the same transaction as the alerts, and a
 //! snapshot of the rules' state (baselines, pending invitations, …) with it every 100,000
 //! records or 10 s; a restart rebuilds the context up to the snapshot, loads it, and replays the
 //! records between the snapshot and the high-water mark through the rules (raising nothing
 //! twice), so it continues where it stopped. Sigma rules are read from `<data>/rules/` at
-//! start; their texts are ledgered (`sigma-rules-loaded`) when they change.
+//! start and again whenever the directory changes (polled every [`RULES_POLL`]) or an admin
+//! calls `POST /api/v1/rules/reload`; their texts are ledgered (`sigma-rules-loaded`) when they
+//! change, and the new set takes over exactly at that ledger entry.
 
 use crate::datadir::{DataDir, DataDirError};
 use chrono::{DateTime, Utc};
@@ -26,7 +35,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// `event.action` of the ledger entry recording the Sigma rule set in force.
@@ -178,13 +187,15 @@ impl Sigma {
 }
 
 /// Loads `*.yml` Sigma rules from the rules directory (none: no Sigma detection), with the
-/// per-rule load issues (unsupported features, errors, warnings).
-fn load_sigma_issues(dir: &Path) -> (Option<Sigma>, Vec<mamori_sigma::LoadIssue>) {
+/// per-rule load issues (unsupported features, errors, warnings). A file that cannot be parsed
+/// is an issue of its own and the other files still load; `Err` only when the directory could
+/// not be read at all.
+fn load_sigma_issues(dir: &Path) -> Result<(Option<Sigma>, Vec<mamori_sigma::LoadIssue>), String> {
     let has_yaml = std::fs::read_dir(dir)
         .map(|rd| rd.flatten().any(|e| e.path().extension().is_some_and(|x| x == "yml" || x == "yaml") || e.path().is_dir()))
         .unwrap_or(false);
     if !has_yaml {
-        return (None, Vec::new());
+        return Ok((None, Vec::new()));
     }
     match mamori_sigma::RuleSet::load_dir(dir) {
         Ok((set, issues)) => {
@@ -192,11 +203,11 @@ fn load_sigma_issues(dir: &Path) -> (Option<Sigma>, Vec<mamori_sigma::LoadIssue>
                 tracing::warn!(issue = ?i, "Sigma rule not fully supported");
             }
             let corr = mamori_sigma::Correlator::new(&set);
-            (Some(Sigma { set, corr }), issues)
+            Ok((Some(Sigma { set, corr }), issues))
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot load Sigma rules");
-            (None, Vec::new())
+            Err(e.to_string())
         }
     }
 }
@@ -369,6 +380,9 @@ struct Progress {
 struct Inner {
     engine: Engine,
     sigma: Option<Sigma>,
+    /// A reloaded Sigma set and the ledger index of its `sigma-rules-loaded` entry: it replaces
+    /// `sigma` when the detector reaches that entry.
+    pending_sigma: Option<(u64, Option<Sigma>)>,
     db: Connection,
     next_alert: u64,
     /// Ledger index up to which the saved rule-state snapshot reaches (≤ the high-water mark).
@@ -398,24 +412,21 @@ pub struct Detection {
     /// Event → alert latency samples (ingest time to alert stored), microseconds.
     latencies: Mutex<Vec<i64>>,
     record_latency: bool,
-    tx: Mutex<Option<SyncSender<Batch>>>,
+    dir: DataDir,
+    /// What was last ledgered of the rules; also serialises reloads (poll and API).
+    rules: Mutex<RulesState>,
 }
 
-/// Records handed over by the indexer.
+/// Records with their decoded documents, in ledger order.
 pub type Batch = Vec<(Record, Value)>;
 
-fn registry() -> &'static Mutex<Vec<(PathBuf, Weak<Detection>)>> {
-    static R: OnceLock<Mutex<Vec<(PathBuf, Weak<Detection>)>>> = OnceLock::new();
-    R.get_or_init(|| Mutex::new(Vec::new()))
-}
+/// Most records the follower evaluates (and commits) in one batch. Under a steady load it takes
+/// what became durable since it last woke, far fewer; the bound keeps a catch-up's
+/// transactions, and the alerts waiting in them, short.
+pub const FOLLOW_BATCH: usize = 2048;
 
-/// The detector registered for an index database, if a server started one (the indexer's
-/// hook: see `indexer::spawn`).
-pub fn for_index(path: &Path) -> Option<Arc<Detection>> {
-    let mut r = registry().lock().unwrap();
-    r.retain(|(_, w)| w.strong_count() > 0);
-    r.iter().find(|(p, _)| p == path).and_then(|(_, w)| w.upgrade())
-}
+/// How often the follower looks for newly durable records when it has caught up.
+const FOLLOW_POLL: Duration = Duration::from_millis(2);
 
 fn last_admin_value(dir: &DataDir, action: &str, pointer: &str) -> Option<String> {
     let store = mamori_store::Store::open_read_only(&dir.index_path()).ok()?;
@@ -434,66 +445,158 @@ fn admin_doc(actor: &str, action: &str, mamori: Value) -> Vec<u8> {
     serde_json::to_vec(&doc).expect("json")
 }
 
-/// Ledgers `rules/municipal.toml` and the Sigma rule set when they differ from what the
-/// ledger last recorded (rule changes are ledgered): the policy's text and SHA-256
-/// (`detection-policy-changed`), and the Sigma set's fingerprint with every rule file's path,
-/// SHA-256 and text and the per-rule load issues (`sigma-rules-loaded`), so an auditor can
-/// see which rules were in force from which ledger index on. Removing every Sigma file is
-/// ledgered too (fingerprint `""`, no files). Returns the Sigma set loaded.
-fn ledger_rule_changes(dir: &DataDir, ledger: &Ledger) -> Result<Option<Sigma>, DataDirError> {
+/// `event.action` of the admin entry recording an admin's `POST /api/v1/rules/reload`.
+pub const RELOAD_ACTION: &str = "rules-reloaded";
+
+/// How often the rules directory is looked at for changes (file list, sizes and mtimes; a
+/// change is confirmed by the files' SHA-256 before anything is ledgered).
+/// `MAMORI_RULES_POLL_MS` overrides it.
+pub const RULES_POLL: Duration = Duration::from_secs(2);
+
+fn issue_json(i: &mamori_sigma::LoadIssue) -> Value {
+    json!({"kind": format!("{:?}", i.kind).to_lowercase(), "file": i.file, "rule_id": i.rule_id, "title": i.title, "message": i.message})
+}
+
+/// What one look at the rules directory found, compared with what was last ledgered.
+struct RulesScan {
+    /// Admin entries to ledger (policy first, then the Sigma set), by `actor`.
+    entries: Vec<NewEntry>,
+    /// Index into `entries` of the `sigma-rules-loaded` entry, when the Sigma set changed.
+    sigma_entry: Option<usize>,
+    /// The compiled Sigma set (None: no Sigma rules).
+    sigma: Option<Sigma>,
+    issues: Vec<mamori_sigma::LoadIssue>,
+    /// The policy text to remember as ledgered (unchanged when it did not parse).
+    policy_text: Option<String>,
+    /// Why `municipal.toml` was not taken (it does not parse).
+    policy_error: Option<String>,
+    /// Why the Sigma rules could not be read at all (the set in force is kept).
+    sigma_error: Option<String>,
+    /// Fingerprint of the Sigma set (`""` for none).
+    fingerprint: String,
+}
+
+/// Compares `rules/municipal.toml` and the Sigma rule set with what the ledger last recorded
+/// (`last_policy`, `last_fp`) and builds the entries that record a change: the policy's text
+/// and SHA-256 (`detection-policy-changed`), and the Sigma set's fingerprint with every rule
+/// file's path, SHA-256 and text and the per-rule load issues (`sigma-rules-loaded`), so an
+/// auditor can see which rules were in force from which ledger index on. Removing every Sigma
+/// file is a change too (fingerprint `""`, no files).
+fn scan_rules(dir: &DataDir, last_policy: Option<&str>, last_fp: Option<&str>, actor: &str) -> RulesScan {
     let rd = rules_dir(dir);
     let mut entries = Vec::new();
+    let mut policy_text = last_policy.map(str::to_owned);
+    let mut policy_error = None;
     if let Ok(text) = std::fs::read_to_string(rd.join("municipal.toml")) {
-        mamori_detect::Policy::from_toml(&text).map_err(|e| DataDirError::Config(format!("{}: {e}", rd.join("municipal.toml").display())))?;
-        if last_admin_value(dir, POLICY_ACTION, "/mamori/detection_policy/toml").as_deref() != Some(text.as_str()) {
-            entries.push(NewEntry {
-                kind: EntryKind::Admin,
-                payload: admin_doc("mamori-server", POLICY_ACTION, json!({"detection_policy": {"file": "rules/municipal.toml", "sha256": sha256_hex(text.as_bytes()), "toml": text}})),
-            });
+        match mamori_detect::Policy::from_toml(&text) {
+            Err(e) => policy_error = Some(format!("{}: {e}", rd.join("municipal.toml").display())),
+            Ok(_) if last_policy != Some(text.as_str()) => {
+                entries.push(NewEntry {
+                    kind: EntryKind::Admin,
+                    payload: admin_doc(actor, POLICY_ACTION, json!({"detection_policy": {"file": "rules/municipal.toml", "sha256": sha256_hex(text.as_bytes()), "toml": text}})),
+                });
+                policy_text = Some(text);
+            }
+            Ok(_) => {}
         }
     }
-    let (sigma, issues) = load_sigma_issues(&rd);
-    let last_fp = last_admin_value(dir, SIGMA_ACTION, "/mamori/sigma/fingerprint");
-    match &sigma {
-        Some(s) => {
-            let fp = s.set.fingerprint().to_owned();
-            if last_fp.as_deref() != Some(fp.as_str()) {
+    let (sigma, issues, sigma_error) = match load_sigma_issues(&rd) {
+        Ok((s, i)) => (s, i, None),
+        Err(e) => (None, Vec::new(), Some(e)),
+    };
+    let fingerprint = sigma.as_ref().map_or_else(String::new, |s| s.set.fingerprint().to_owned());
+    let mut sigma_entry = None;
+    if sigma_error.is_none() && last_fp.unwrap_or("") != fingerprint {
+        let doc = match &sigma {
+            Some(s) => {
                 let files: Vec<&str> = s.set.rules().iter().map(|r| r.file.as_str()).collect();
-                let issues: Vec<Value> = issues
-                    .iter()
-                    .map(|i| json!({"kind": format!("{:?}", i.kind).to_lowercase(), "file": i.file, "rule_id": i.rule_id, "title": i.title, "message": i.message}))
-                    .collect();
-                entries.push(NewEntry {
-                    kind: EntryKind::Admin,
-                    payload: admin_doc(
-                        "mamori-server",
-                        SIGMA_ACTION,
-                        json!({"sigma": {"fingerprint": fp, "rules": s.set.rules().len(), "correlations": s.set.correlations().len(), "files": files, "texts": sigma_rule_texts(&rd), "issues": issues}}),
-                    ),
-                });
+                let issues: Vec<Value> = issues.iter().map(issue_json).collect();
+                json!({"sigma": {"fingerprint": fingerprint, "rules": s.set.rules().len(), "correlations": s.set.correlations().len(), "files": files, "texts": sigma_rule_texts(&rd), "issues": issues}})
             }
-        }
-        None => {
-            if last_fp.as_deref().is_some_and(|f| !f.is_empty()) {
-                entries.push(NewEntry {
-                    kind: EntryKind::Admin,
-                    payload: admin_doc("mamori-server", SIGMA_ACTION, json!({"sigma": {"fingerprint": "", "rules": 0, "correlations": 0, "files": [], "texts": [], "issues": []}})),
-                });
+            None => json!({"sigma": {"fingerprint": "", "rules": 0, "correlations": 0, "files": [], "texts": [], "issues": []}}),
+        };
+        sigma_entry = Some(entries.len());
+        entries.push(NewEntry { kind: EntryKind::Admin, payload: admin_doc(actor, SIGMA_ACTION, doc) });
+    }
+    RulesScan { entries, sigma_entry, sigma, issues, policy_text, policy_error, sigma_error, fingerprint }
+}
+
+/// The rules directory's files with their sizes and modification times: a cheap look that
+/// tells whether [`Detection::reload`] needs to read and hash them.
+fn rules_signature(dir: &Path) -> Vec<(PathBuf, u64, Option<std::time::SystemTime>)> {
+    fn walk(d: &Path, out: &mut Vec<(PathBuf, u64, Option<std::time::SystemTime>)>) {
+        let Ok(rd) = std::fs::read_dir(d) else { return };
+        for e in rd.flatten() {
+            let p = e.path();
+            let Ok(m) = e.metadata() else { continue };
+            if m.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push((p, m.len(), m.modified().ok()));
             }
         }
     }
-    if !entries.is_empty() {
-        // On a plain thread: the caller may be on an async runtime (AppState::new).
-        std::thread::scope(|sc| sc.spawn(|| ledger.append_blocking(entries)).join()).map_err(|_| DataDirError::Other("ledger append panicked".into()))??;
-    }
-    Ok(sigma)
+    let mut out = Vec::new();
+    walk(dir, &mut out);
+    out.sort();
+    out
+}
+
+/// What the rules last ledgered are, and the directory's look when they were read.
+struct RulesState {
+    last_policy: Option<String>,
+    last_fp: Option<String>,
+    signature: Vec<(PathBuf, u64, Option<std::time::SystemTime>)>,
+}
+
+/// What a rules reload did (the answer of `POST /api/v1/rules/reload`).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ReloadReport {
+    /// Whether anything changed (and was ledgered).
+    pub changed: bool,
+    /// The Sigma set changed: it is in force from ledger entry `sigma_ledger_id` on.
+    pub sigma_changed: bool,
+    /// `municipal.toml` changed.
+    pub policy_changed: bool,
+    /// The Sigma set's fingerprint (`""`: no Sigma rules).
+    pub fingerprint: String,
+    /// Sigma rules loaded.
+    pub rules: usize,
+    /// Sigma correlation rules loaded.
+    pub correlations: usize,
+    /// Per-rule load issues (file, rule, message): rules that did not load, and warnings.
+    pub issues: Vec<Value>,
+    /// Why `municipal.toml` was not taken (the policy in force is kept).
+    pub policy_error: Option<String>,
+    /// Why the Sigma rules could not be read (the set in force is kept).
+    pub sigma_error: Option<String>,
+    /// Ledger ids of the entries written (changes, and the admin's request).
+    pub ledger_ids: Vec<u64>,
+    /// Ledger id of the `sigma-rules-loaded` entry, when the Sigma set changed.
+    pub sigma_ledger_id: Option<u64>,
 }
 
 impl Detection {
-    /// Starts the detector for an opened data directory: ledgers rule changes, opens (or
-    /// rebuilds) `alerts.db`, catches up with the ledger and registers for the indexer's hook.
+    /// Starts the detector for an opened data directory (its index caught up, as
+    /// [`DataDir::open`] leaves it): ledgers rule changes, opens (or rebuilds) `alerts.db`,
+    /// catches up with the ledger and starts the thread that follows it.
     pub fn start(dir: &DataDir, ledger: &Ledger) -> Result<Arc<Detection>, DataDirError> {
-        let sigma = ledger_rule_changes(dir, ledger)?;
+        let rd = rules_dir(dir);
+        let signature = rules_signature(&rd);
+        let last_policy = last_admin_value(dir, POLICY_ACTION, "/mamori/detection_policy/toml");
+        let last_fp = last_admin_value(dir, SIGMA_ACTION, "/mamori/sigma/fingerprint");
+        let scan = scan_rules(dir, last_policy.as_deref(), last_fp.as_deref(), "mamori-server");
+        if let Some(e) = scan.policy_error {
+            return Err(DataDirError::Config(e));
+        }
+        if !scan.entries.is_empty() {
+            // On a plain thread: the caller may be on an async runtime (AppState::new).
+            let entries = scan.entries;
+            std::thread::scope(|sc| sc.spawn(|| ledger.append_blocking(entries)).join()).map_err(|_| DataDirError::Other("ledger append panicked".into()))??;
+        }
+        // An unreadable rules directory loads no Sigma rules and is not ledgered as a change.
+        let rules_state = RulesState { last_policy: scan.policy_text, last_fp: if scan.sigma_error.is_some() { last_fp } else { Some(scan.fingerprint) }, signature };
+        let sigma = scan.sigma;
         let notify_cfg = NotifyConfig::load(&rules_dir(dir)).map_err(DataDirError::Config)?;
         let db = open_db(&alerts_path(dir))?;
         let next: u64 = meta_get(&db, "next")?.and_then(|s| s.parse().ok()).unwrap_or(0);
@@ -518,6 +621,22 @@ impl Detection {
                 match page.next_cursor {
                     Some(c) => cursor = Some(c),
                     None => break,
+                }
+            }
+            // Admin records the index does not hold yet (it normally holds everything durable
+            // at start), straight from the ledger.
+            let indexed = store.indexed_upto()?.map_or(0, |i| i + 1);
+            let mut from = indexed;
+            while from < state_next {
+                let recs = mamori_ledger::engine::read_records(ledger.dir(), from, state_next, 4096)?;
+                if recs.is_empty() {
+                    break;
+                }
+                for r in &recs {
+                    from = r.index + 1;
+                    if r.kind == EntryKind::Admin && !admin.iter().any(|(id, _)| *id == r.index) {
+                        admin.push((r.index, crate::indexer::doc_of(r)));
+                    }
                 }
             }
             admin.sort_by_key(|(id, _)| *id);
@@ -552,6 +671,7 @@ impl Detection {
             inner: Mutex::new(Inner {
                 engine,
                 sigma,
+                pending_sigma: None,
                 db,
                 next_alert,
                 state_next,
@@ -565,28 +685,164 @@ impl Detection {
             min_severity: notify_cfg.min_severity.unwrap_or(Severity::High),
             latencies: Mutex::new(Vec::new()),
             record_latency: std::env::var_os("MAMORI_DETECT_LATENCY").is_some(),
-            tx: Mutex::new(None),
+            dir: dir.clone(),
+            rules: Mutex::new(rules_state),
         });
-        // Catch up with everything already indexed (the indexer caught up before us).
-        let indexed = mamori_store::Store::open_read_only(&dir.index_path())?.indexed_upto()?.map_or(0, |i| i + 1);
-        det.catch_up(indexed, false)?;
-        // The streaming worker.
-        let (tx, rx) = sync_channel::<Batch>(4);
-        *det.tx.lock().unwrap() = Some(tx);
+        // Catch up with everything durable now (the rule changes just ledgered included), so a
+        // CLI command that starts the detector sees its alerts when this returns.
+        det.catch_up(ledger.durable_size(), false)?;
+        // The streaming follower: its own cursor on the ledger, from the detector's own
+        // high-water mark (restart-safe: `next` is committed with the alerts).
+        // It holds no ledger handle of its own (only the detector's, while it works): the
+        // ledger's lock must go with the last handle, so a dropped detector must let go at once.
         let weak = Arc::downgrade(&det);
         std::thread::Builder::new()
             .name("detector".into())
             .spawn(move || {
-                for batch in rx {
+                let mut cursor: Option<mamori_ledger::wal::RecordCursor> = None;
+                loop {
                     let Some(d) = weak.upgrade() else { return };
-                    d.process_batch(&batch, true);
+                    let next = d.next_index();
+                    let durable = d.ledger.durable_size();
+                    if next >= durable {
+                        drop(d);
+                        // Polled rather than waiting on the ledger's condition variable, which
+                        // would need a ledger handle held across the wait (see above); 2 ms adds
+                        // at most that to an alert's latency, and costs nothing measurable.
+                        std::thread::sleep(FOLLOW_POLL);
+                        continue;
+                    }
+                    if cursor.as_ref().is_none_or(|c| c.position() != next) {
+                        // First round, or a batch that did not commit: read again from `next`.
+                        cursor = Some(d.ledger.records_from(next));
+                    }
+                    let cursor = cursor.as_mut().expect("set above");
+                    match cursor.read(durable, FOLLOW_BATCH) {
+                        Ok(recs) if !recs.is_empty() => {
+                            let batch: Batch = recs
+                                .into_iter()
+                                .map(|r| {
+                                    let doc = crate::indexer::doc_of(&r);
+                                    (r, doc)
+                                })
+                                .collect();
+                            d.process_batch(&batch, true);
+                            if d.next_index() == next {
+                                drop(d); // not committed (logged): try again shortly
+                                std::thread::sleep(Duration::from_millis(500));
+                            }
+                        }
+                        Ok(_) => {
+                            drop(d);
+                            std::thread::sleep(Duration::from_millis(50));
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "detector cannot read the ledger; retrying");
+                            *cursor = d.ledger.records_from(next);
+                            drop(d);
+                            std::thread::sleep(Duration::from_millis(500));
+                        }
+                    }
                 }
             })
             .map_err(|e| DataDirError::Other(e.to_string()))?;
-        let mut r = registry().lock().unwrap();
-        r.retain(|(p, w)| w.strong_count() > 0 && *p != dir.index_path());
-        r.push((dir.index_path(), Arc::downgrade(&det)));
         Ok(det)
+    }
+
+    /// Watches the rules directory: every `every` (default [`RULES_POLL`]) it compares the
+    /// files' sizes and mtimes with the last look and, when they moved, reloads (which ledgers
+    /// and swaps in only what really changed, by SHA-256). The watcher ends with the detector.
+    pub fn watch_rules(self: &Arc<Self>, every: Option<Duration>) {
+        let every = every.unwrap_or_else(|| std::env::var("MAMORI_RULES_POLL_MS").ok().and_then(|v| v.parse().ok()).map_or(RULES_POLL, Duration::from_millis));
+        let weak = Arc::downgrade(self);
+        let _ = std::thread::Builder::new().name("rules-watch".into()).spawn(move || {
+            // A change is taken once the directory looked the same twice in a row, so a file
+            // caught half-written is not ledgered as a (broken) rule set.
+            let mut seen = None;
+            loop {
+                std::thread::sleep(every);
+                let Some(d) = weak.upgrade() else { return };
+                let sig = rules_signature(&rules_dir(&d.dir));
+                if d.rules.lock().unwrap().signature == sig {
+                    seen = None;
+                } else if seen.as_ref() != Some(&sig) {
+                    seen = Some(sig);
+                } else {
+                    seen = None;
+                    match d.reload("mamori-server", false) {
+                        Ok(r) if r.changed => tracing::info!(fingerprint = %r.fingerprint, rules = r.rules, issues = r.issues.len(), "rules reloaded (rules directory changed)"),
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = %e, "rules reload failed"),
+                    }
+                }
+            }
+        });
+    }
+
+    /// Reads the rules directory again: ledgers what changed (by `actor`; with `requested`, an
+    /// admin's request, a `rules-reloaded` entry too, changed or not) and hands a changed Sigma
+    /// set to the detector, which uses it from its `sigma-rules-loaded` entry on (correlation
+    /// windows start afresh). A file that does not load is reported in the issues and the
+    /// others run; a `municipal.toml` that does not parse is reported and the policy in force
+    /// stays (a changed one takes effect at its ledger entry, like every policy change).
+    pub fn reload(&self, actor: &str, requested: bool) -> Result<ReloadReport, DataDirError> {
+        let mut rules = self.rules.lock().unwrap();
+        let rd = rules_dir(&self.dir);
+        let signature = rules_signature(&rd);
+        let scan = scan_rules(&self.dir, rules.last_policy.as_deref(), rules.last_fp.as_deref(), actor);
+        for i in &scan.issues {
+            tracing::warn!(file = %i.file, message = %i.message, "Sigma rule load issue");
+        }
+        if let Some(e) = &scan.policy_error {
+            tracing::error!(error = %e, "municipal.toml does not parse; the policy in force stays");
+        }
+        let policy_changed = scan.entries.len() > usize::from(scan.sigma_entry.is_some());
+        let sigma_changed = scan.sigma_entry.is_some();
+        let issues: Vec<Value> = scan.issues.iter().map(issue_json).collect();
+        let (n_rules, n_corr) = scan.sigma.as_ref().map_or((0, 0), |s| (s.set.rules().len(), s.set.correlations().len()));
+        let mut entries = scan.entries;
+        if requested {
+            entries.push(NewEntry {
+                kind: EntryKind::Admin,
+                payload: admin_doc(
+                    actor,
+                    RELOAD_ACTION,
+                    json!({"rules_reload": {"changed": sigma_changed || policy_changed, "sigma_changed": sigma_changed, "policy_changed": policy_changed, "fingerprint": scan.fingerprint, "rules": n_rules, "correlations": n_corr, "issues": issues, "policy_error": scan.policy_error, "sigma_error": scan.sigma_error}}),
+                ),
+            });
+        }
+        let mut ledger_ids = Vec::new();
+        let mut sigma_ledger_id = None;
+        if !entries.is_empty() {
+            let n = entries.len() as u64;
+            // Holding the detector: it cannot pass the new entry before it knows the swap.
+            let mut inner = self.inner.lock().unwrap();
+            let first = self.ledger.append_blocking(entries)?.first_index;
+            ledger_ids = (first..first + n).collect();
+            if let Some(i) = scan.sigma_entry {
+                let at = first + i as u64;
+                sigma_ledger_id = Some(at);
+                inner.pending_sigma = Some((at, scan.sigma));
+            }
+        }
+        if scan.sigma_error.is_none() {
+            rules.last_fp = Some(scan.fingerprint.clone());
+        }
+        rules.last_policy = scan.policy_text;
+        rules.signature = signature;
+        Ok(ReloadReport {
+            changed: sigma_changed || policy_changed,
+            sigma_changed,
+            policy_changed,
+            fingerprint: scan.fingerprint,
+            rules: n_rules,
+            correlations: n_corr,
+            issues,
+            policy_error: scan.policy_error,
+            sigma_error: scan.sigma_error,
+            ledger_ids,
+            sigma_ledger_id,
+        })
     }
 
     /// Evaluates ledger records from the detector's high-water mark up to `bound`.
@@ -608,15 +864,6 @@ impl Detection {
         }
     }
 
-    /// The indexer's hook: hands an indexed batch to the detector thread (blocks when the
-    /// detector is 4 batches behind: backpressure rather than unbounded memory).
-    pub fn submit(&self, batch: Batch) {
-        let tx = self.tx.lock().unwrap().clone();
-        if let Some(tx) = tx {
-            let _ = tx.send(batch);
-        }
-    }
-
     /// Evaluates a batch (records already evaluated are skipped; a gap is filled from the
     /// ledger first) and stores the alerts in one transaction with the new high-water mark.
     fn process_batch(&self, batch: &Batch, live: bool) {
@@ -632,7 +879,7 @@ impl Detection {
         let next = self.progress.lock().unwrap().next;
         let mut new_alerts = Vec::new();
         let mut upto = next;
-        let Inner { engine, sigma, db, next_alert, state_next, state_saved, state_every } = &mut *inner;
+        let Inner { engine, sigma, pending_sigma, db, next_alert, state_next, state_saved, state_every } = &mut *inner;
         let tx = match db.transaction() {
             Ok(t) => t,
             Err(e) => {
@@ -647,6 +894,9 @@ impl Detection {
                 continue;
             }
             upto = rec.index + 1;
+            if pending_sigma.as_ref().is_some_and(|(at, _)| rec.index >= *at) {
+                *sigma = pending_sigma.take().and_then(|(_, s)| s);
+            }
             let ingested = DateTime::<Utc>::from_timestamp_micros(rec.ingested_micros).unwrap_or_else(Utc::now);
             let kind = rec.kind.as_str();
             if kind == "admin"
@@ -1081,6 +1331,27 @@ async fn act(st: AppState, headers: HeaderMap, id: Result<AxPath<u64>, PathRejec
     .map_err(|e| ApiError::internal(e.to_string()))??;
     let status = if v.0 { StatusCode::OK } else { StatusCode::ACCEPTED };
     Ok((status, axum::Json(v.1)).into_response())
+}
+
+/// `POST /api/v1/rules/reload` (admin): reads the rules directory again now, ledgers the
+/// request (`rules-reloaded`) and any change, and answers what was loaded with each rule
+/// file's load issues.
+pub(crate) async fn post_rules_reload(State(st): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let who = authorize(&st, &headers, Action::ManageConfig)?;
+    let det = st.detection.clone();
+    let r = tokio::task::spawn_blocking(move || det.reload(&who.name, true)).await.map_err(|e| ApiError::internal(e.to_string()))?.map_err(|e| ApiError::internal(e.to_string()))?;
+    let (ja, en) = if r.issues.is_empty() && r.policy_error.is_none() && r.sigma_error.is_none() {
+        (format!("ルールを再読み込みしました(Sigma ルール {} 件、相関 {} 件、変更{})。", r.rules, r.correlations, if r.changed { "あり" } else { "なし" }), format!("rules reloaded ({} Sigma rules, {} correlations, {})", r.rules, r.correlations, if r.changed { "changed" } else { "unchanged" }))
+    } else {
+        (
+            format!("ルールを再読み込みしました。読み込めなかったルールがあります({} 件)。他のルールは有効です。", r.issues.len() + usize::from(r.policy_error.is_some()) + usize::from(r.sigma_error.is_some())),
+            format!("rules reloaded with load issues ({}); the other rules are in force", r.issues.len() + usize::from(r.policy_error.is_some()) + usize::from(r.sigma_error.is_some())),
+        )
+    };
+    let mut v = serde_json::to_value(&r).expect("json");
+    v["message"] = json!(ja);
+    v["message_en"] = json!(en);
+    Ok(axum::Json(v).into_response())
 }
 
 /// `POST /api/v1/alerts/{id}/triage` with `{"reason": "...", "assignee": "..."}`.

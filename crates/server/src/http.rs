@@ -69,6 +69,7 @@ impl AppState {
         let reader = Store::open_read_only(&dir.index_path())?;
         let mappings = crate::mappings::Mappings::rebuild(&reader)?;
         let detection = crate::detection::Detection::start(&dir, &opened.ledger)?;
+        detection.watch_rules(None);
         let witness = if opened.cfg.witness.enabled {
             Some(Arc::new(Mutex::new(crate::witness_client::load_witness(&dir, &opened.cfg)?)))
         } else {
@@ -250,6 +251,7 @@ pub fn router(st: AppState) -> Router {
         .route("/api/v1/alerts/{id}", get(crate::detection::get_alert_http))
         .route("/api/v1/alerts/{id}/triage", post(crate::detection::post_triage))
         .route("/api/v1/alerts/{id}/close", post(crate::detection::post_close))
+        .route("/api/v1/rules/reload", post(crate::detection::post_rules_reload))
         .route("/metrics", get(get_metrics))
         .route("/checkpoint", get(get_checkpoint))
         .route("/tile/{*path}", get(get_tile))

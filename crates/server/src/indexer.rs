@@ -55,11 +55,6 @@ impl Decoded {
         self.records.first().map(|r| r.index)
     }
 
-    /// The records with their documents (for detection after indexing).
-    pub fn into_batch(self) -> crate::detection::Batch {
-        self.records.into_iter().zip(self.docs).map(|(r, (d, _))| (r, d)).collect()
-    }
-
     /// Indexes the batch.
     pub fn index_into(&self, store: &mut Store) -> Result<usize, mamori_store::StoreError> {
         let events: Vec<IndexEvent<'_>> = self
@@ -114,11 +109,11 @@ pub fn catch_up(ledger: &Ledger, store: &mut Store) -> Result<(), mamori_store::
 /// thread reads payload records and parses their JSON (about half the cost), the indexer thread
 /// writes SQLite. After a failed batch the indexer asks the reader to rewind to the index's own
 /// high-water mark and drops batches that no longer follow it, so nothing is skipped.
+/// Streaming detection follows the ledger on its own (crate::detection), not this index: an
+/// alert never waits for an FTS batch to commit.
 pub fn spawn(ledger: Ledger, store: Arc<Mutex<Store>>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
     const NO_REWIND: u64 = u64::MAX;
     let from = store.lock().unwrap().indexed_upto().ok().flatten().map_or(0, |i| i + 1);
-    // Streaming detection (crate::detection), when the server started a detector for this index.
-    let detector = crate::detection::for_index(store.lock().unwrap().path());
     let (tx, rx) = std::sync::mpsc::sync_channel::<Decoded>(2);
     let rewind = Arc::new(std::sync::atomic::AtomicU64::new(NO_REWIND));
     let reader = {
@@ -155,13 +150,7 @@ pub fn spawn(ledger: Ledger, store: Arc<Mutex<Store>>, stop: Arc<AtomicBool>) ->
                 }
                 let mut s = store.lock().unwrap();
                 match batch.index_into(&mut s) {
-                    Ok(n) => {
-                        expected += n as u64;
-                        drop(s);
-                        if let Some(d) = &detector {
-                            d.submit(batch.into_batch());
-                        }
-                    }
+                    Ok(n) => expected += n as u64,
                     Err(e) => {
                         tracing::error!(error = %e, "indexing failed; retrying");
                         expected = s.indexed_upto().ok().flatten().map_or(0, |i| i + 1);

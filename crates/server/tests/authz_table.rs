@@ -127,6 +127,7 @@ async fn every_endpoint_by_every_role() {
         Row { method: "GET", pattern: "/api/v1/alerts/{id}", path: "/api/v1/alerts/999999".into(), body: None, allowed: &[Officer, Auditor, Viewer], actions: &[Action::ReadAlerts], ok: 404 },
         Row { method: "POST", pattern: "/api/v1/alerts/{id}/triage", path: "/api/v1/alerts/999999/triage".into(), body: Some(r#"{"reason":"authz"}"#.into()), allowed: &[Officer], actions: &[Action::ManageAlerts], ok: 404 },
         Row { method: "POST", pattern: "/api/v1/alerts/{id}/close", path: "/api/v1/alerts/999999/close".into(), body: Some(r#"{"reason":"authz"}"#.into()), allowed: &[Officer], actions: &[Action::ManageAlerts], ok: 404 },
+        Row { method: "POST", pattern: "/api/v1/rules/reload", path: "/api/v1/rules/reload".into(), body: None, allowed: &[Admin], actions: &[Action::ManageConfig], ok: 200 },
         Row { method: "GET", pattern: "/api/v1/sources", path: "/api/v1/sources".into(), body: None, allowed: &[Admin, Officer, Auditor, Viewer], actions: &[Action::ReadEvents, Action::ReadMetrics], ok: 200 },
         Row { method: "GET", pattern: "/api/v1/mappings", path: "/api/v1/mappings".into(), body: None, allowed: &[Admin, Officer, Auditor, Viewer, Ingest], actions: &[Action::IngestEvents, Action::ReadEvents, Action::ManageConfig], ok: 200 },
         // Not JSON: kept as a quarantined record, 202 for an allowed sender.
