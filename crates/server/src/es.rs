@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use chrono::Utc;
 use mamori_auth::Action;
+use mamori_sources::{BulkItem, pair_bulk};
 use serde_json::{Value, json};
 
 const ES_VERSION: &str = "8.11.0";
@@ -126,10 +127,6 @@ async fn doc_index(State(st): State<AppState>, headers: HeaderMap, Path(index): 
     }
 }
 
-fn item_error(action: &str, index: &str, status: u16, kind: &str, reason: &str) -> Value {
-    json!({ action: {"_index": index, "status": status, "error": {"type": kind, "reason": reason}} })
-}
-
 async fn bulk(st: AppState, headers: HeaderMap, default_index: Option<String>, body: Bytes) -> Response {
     let t0 = std::time::Instant::now();
     if let Err(e) = authorize(&st, &headers, Action::IngestEvents) {
@@ -137,52 +134,28 @@ async fn bulk(st: AppState, headers: HeaderMap, default_index: Option<String>, b
     }
     let received = Utc::now();
     let origin = Origin { source: "es-bulk".into(), format: "ecs-ndjson".into() };
-    let max_line = st.cfg.server.max_line_bytes;
     let mut batch = Batch::default();
     // Per input item: (action, index, Some(position in batch.outcomes) | Err(item error)).
+    // The pairing itself is pure (mamori_sources::pair_bulk, fuzzed as es_bulk_pairing).
     let mut items: Vec<Result<(String, String, usize), Value>> = Vec::new();
-    let mut lines = mamori_sources::format::ndjson::ndjson_lines(&body, max_line).peekable();
-    while let Some(meta) = lines.next() {
-        let meta = match meta {
-            Ok(m) => m,
-            Err(e) => {
-                // A broken action line: the document that follows cannot be attributed; keep the
-                // bytes in quarantine and report one failed item.
-                batch.push_rejected(&e.raw, &format!("bad bulk action line: {e}"), received, &origin, e.line, e.offset as u64);
-                items.push(Ok(("index".into(), default_index.clone().unwrap_or_default(), batch.outcomes.len() - 1)));
-                continue;
+    for item in pair_bulk(&body, st.cfg.server.max_line_bytes, default_index.as_deref()) {
+        match item {
+            BulkItem::Doc { action, index, record } => {
+                let raw = crate::http::line_bytes(&body, record.offset);
+                let idx = index.clone();
+                let tag = move |d: &mut mamori_event::Doc| {
+                    if mamori_event::get_path(d, "data_stream.dataset").is_none() && mamori_event::get_path(d, "event.dataset").is_none() {
+                        mamori_event::set_path(d, "event.dataset", Value::String(idx.clone()));
+                    }
+                };
+                batch.push_doc(record.doc, raw, received, &origin, record.line, record.offset as u64, Some(&tag));
+                items.push(Ok((action, index, batch.outcomes.len() - 1)));
             }
-        };
-        let Some((action, params)) = meta.doc.iter().next().map(|(k, v)| (k.clone(), v.clone())) else {
-            items.push(Err(item_error("index", "", 400, "action_request_validation_exception", "empty action line")));
-            continue;
-        };
-        let index = params.get("_index").and_then(Value::as_str).map(str::to_owned).or_else(|| default_index.clone()).unwrap_or_else(|| "mamori".into());
-        match action.as_str() {
-            "index" | "create" => match lines.next() {
-                Some(Ok(rec)) => {
-                    let raw = crate::http::line_bytes(&body, rec.offset);
-                    let idx = index.clone();
-                    let tag = move |d: &mut mamori_event::Doc| {
-                        if mamori_event::get_path(d, "data_stream.dataset").is_none() && mamori_event::get_path(d, "event.dataset").is_none() {
-                            mamori_event::set_path(d, "event.dataset", Value::String(idx.clone()));
-                        }
-                    };
-                    batch.push_doc(rec.doc, raw, received, &origin, rec.line, rec.offset as u64, Some(&tag));
-                    items.push(Ok((action, index, batch.outcomes.len() - 1)));
-                }
-                Some(Err(e)) => {
-                    batch.push_rejected(&e.raw, &e.to_string(), received, &origin, e.line, e.offset as u64);
-                    items.push(Ok((action, index, batch.outcomes.len() - 1)));
-                }
-                None => items.push(Err(item_error(&action, &index, 400, "action_request_validation_exception", "the action line is not followed by a document"))),
-            },
-            "update" => {
-                let _ = lines.next();
-                items.push(Err(item_error("update", &index, 405, "illegal_argument_exception", "mamori's ledger is append-only: update is not supported")));
+            BulkItem::Quarantine { action, index, error, reason } => {
+                batch.push_rejected(&error.raw, &reason, received, &origin, error.line, error.offset as u64);
+                items.push(Ok((action, index, batch.outcomes.len() - 1)));
             }
-            "delete" => items.push(Err(item_error("delete", &index, 405, "illegal_argument_exception", "mamori's ledger is append-only: delete is not supported"))),
-            other => items.push(Err(item_error(other, &index, 400, "illegal_argument_exception", &format!("unknown bulk action {other:?}")))),
+            BulkItem::Refused(r) => items.push(Err(r.to_es_item())),
         }
     }
     let ids = match append_batch(&st, &batch).await {

@@ -47,6 +47,7 @@ pub use format::ndjson::{
     DEFAULT_MAX_LINE, LineError, LineErrorReason, NdjsonLines, NdjsonRecord, ndjson_lines,
     parse_ndjson,
 };
+pub use format::es_bulk::{BulkItem, BulkRefusal, pair_bulk};
 pub use format::cups::{parse_access_log_line, parse_page_log_line};
 pub use format::postfix::{MailCorrelator, parse_postfix_message};
 pub use format::squid::parse_squid_line;

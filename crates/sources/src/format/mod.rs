@@ -10,6 +10,7 @@ pub mod auth;
 pub mod correlate;
 pub mod csv_mapping;
 pub mod cups;
+pub mod es_bulk;
 pub mod evtx;
 pub mod journald;
 pub mod kernel_usb;
