@@ -22,7 +22,9 @@
 //! rule context, alerts — read), streaming detection with its own rules and `alerts.db`, and the
 //! Elasticsearch-compatible `_bulk` ingest. Those routes are served under the city's prefix
 //! (`/t/{tenant}/_bulk`, `/t/{tenant}/api/v1/alerts`, …; see [`router`]) by the city's own
-//! single-city router, so only that city's tokens are known there.
+//! single-city router, so only that city's tokens are known there. The city's web UI is one of
+//! them (`/t/{tenant}/ui/`, [`mamori_ui::routes_under`]): its own accounts and sessions, cookies
+//! scoped to `/t/{tenant}/`.
 //!
 //! The prefecture witnesses every city's checkpoints ([`witness`]): it cosigns each new
 //! checkpoint that is consistent with what it cosigned before and raises an alarm (health, and
@@ -32,8 +34,8 @@
 //! stream and its ClickHouse rows come from a durable consumer instead of a direct follower.
 //!
 //! What it does not do: it is a separate mode; the single-city `mamori serve` with its embedded
-//! SQLite index is unchanged and does not use this crate. Not yet here (see docs/scale.md): the
-//! web UI, syslog per tenant, a witness endpoint over HTTP for cities on their own boxes, and
+//! SQLite index is unchanged and does not use this crate. Not yet here (see docs/scale.md):
+//! syslog per tenant, a witness endpoint over HTTP for cities on their own boxes, and
 //! grants that open a city's events to the prefecture.
 #![deny(missing_docs)]
 
@@ -380,7 +382,12 @@ impl Prefecture {
                     ledger: opened.ledger,
                     auth: opened.auth,
                     index: Mutex::new(ClickHouseStore::open(index.clone(), t.clone())?),
-                    city_router: mamori_server::router(server.clone()),
+                    // The city's web UI is served under its prefix too; its session and
+                    // preference cookies are scoped to `/t/{tenant}/`.
+                    city_router: mamori_server::router(server.clone()).merge(
+                        mamori_ui::routes_under(false, &format!("/t/{t}"))
+                            .with_state(server.clone()),
+                    ),
                     server,
                     witness: w,
                     stop,
@@ -434,6 +441,42 @@ impl Prefecture {
             .apply(&rec)
             .map_err(|e| PrefectureError::Auth(e.to_string()))?;
         Ok(secret)
+    }
+
+    /// Creates a local account (web UI login) with `role` and `password` in city `tenant`;
+    /// ledgered as an admin action in that city's own ledger by `actor`.
+    pub fn create_user(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        role: mamori_auth::Role,
+        password: &str,
+        actor: &str,
+    ) -> Result<(), PrefectureError> {
+        let c = self
+            .cities
+            .get(tenant)
+            .ok_or_else(|| PrefectureError::UnknownCity(tenant.clone()))?;
+        let password_phc = mamori_auth::hash_password(password)
+            .map_err(|e| PrefectureError::Auth(e.to_string()))?;
+        let rec = mamori_auth::AdminRecord::UserAdded {
+            name: name.to_owned(),
+            role,
+            password_phc,
+        };
+        c.auth
+            .read()
+            .unwrap()
+            .check(&rec)
+            .map_err(|e| PrefectureError::Auth(e.to_string()))?;
+        mamori_server::datadir::append_admin(&c.ledger, actor, &rec)
+            .map_err(|e| PrefectureError::Auth(e.to_string()))?;
+        c.auth
+            .write()
+            .unwrap()
+            .apply(&rec)
+            .map_err(|e| PrefectureError::Auth(e.to_string()))?;
+        Ok(())
     }
 
     /// The prefecture's witness verifier key (every city's checkpoints are cosigned with it).
@@ -856,6 +899,8 @@ async fn checkpoint(
 ///   `POST …/alerts/{id}/triage`, `…/close`
 /// * `GET /t/{tenant}/api/v1/events/{id}/proof`, `GET /t/{tenant}/tile/…` (tlog-tiles, public),
 ///   `GET /t/{tenant}/api/v1/quarantine`, `GET /t/{tenant}/api/v1/sources`
+/// * the city's web UI: `/t/{tenant}/ui/…` (log in with an account of that city,
+///   [`Prefecture::create_user`])
 pub fn router(st: Arc<Prefecture>) -> Router {
     Router::new()
         .route("/t/{tenant}/api/v1/events", get(search).post(ingest))
@@ -900,6 +945,8 @@ fn forwarded(method: &axum::http::Method, path: &str) -> bool {
         ["api", "v1", "events", _, "proof"] => read,
         ["api", "v1", "quarantine"] | ["api", "v1", "sources"] => read,
         ["tile", ..] => read,
+        // The city's web UI (its own sessions, accounts and pages; see mamori-ui).
+        ["ui"] | ["ui", ..] => true,
         _ => false,
     }
 }

@@ -1,5 +1,6 @@
 //! mamori's web UI: Japanese-first, server-rendered HTML pages for the officers, auditors and
-//! administrators of a city, served by `mamori serve` under `/ui/`.
+//! administrators of a city, served by `mamori serve` under `/ui/` (in tenant mode, each city's
+//! under `/t/{tenant}/ui/`: [`routes_under`]).
 //!
 //! What it does:
 //! - renders pages with [`maud`] (compile-time templates, escaped by default) and a little
@@ -53,11 +54,60 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 /// The UI routes, to merge into mamori-server's router. `secure_cookies`: mark the session
 /// cookie `Secure` (the server is served over TLS).
 pub fn routes(secure_cookies: bool) -> Router<AppState> {
-    let ui = Arc::new(UiState::new(secure_cookies));
-    pages::routes()
-        .layer(axum::middleware::from_fn(security_headers))
-        .layer(axum::Extension(ui))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+    routes_under(secure_cookies, "")
+}
+
+/// As [`routes`], for a UI that the browser reaches under the path prefix `base` (e.g.
+/// `/t/kamaishi` in tenant mode) while the requests arrive here with it stripped (`/ui/...`):
+/// the cookies' `Path` starts with `base` (a session cookie of one prefix is never sent to
+/// another), and `Location` headers and the URLs in the HTML pages get `base` in front.
+/// `""` is [`routes`].
+pub fn routes_under(secure_cookies: bool, base: &str) -> Router<AppState> {
+    let ui = Arc::new(UiState::under(secure_cookies, base));
+    let r = pages::routes().layer(axum::middleware::from_fn(security_headers));
+    let r = if base.is_empty() {
+        r
+    } else {
+        let base: Arc<str> = base.into();
+        r.layer(axum::middleware::from_fn(move |req: Request, next: Next| rebase(base.clone(), req, next)))
+    };
+    r.layer(axum::Extension(ui)).layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
+/// Puts `base` in front of the UI's own absolute URLs in a response: `Location` and, in HTML
+/// pages, every attribute value that starts with `/ui/`.
+///
+/// Hand-written rather than giving every template a base path: the pages write their ~100
+/// links, form actions and asset URLs as `"/ui/..."`, and maud escapes `"` in everything it
+/// interpolates (`&quot;`), so `="/ui/` in a rendered page only comes from a template's own
+/// attribute, never from event data.
+async fn rebase(base: Arc<str>, req: Request, next: Next) -> Response {
+    let r = next.run(req).await;
+    let (mut parts, body) = r.into_parts();
+    if let Some(to) = parts.headers.get(header::LOCATION).and_then(|v| v.to_str().ok())
+        && to.starts_with("/ui")
+        && let Ok(v) = HeaderValue::from_str(&format!("{base}{to}"))
+    {
+        parts.headers.insert(header::LOCATION, v);
+    }
+    let html = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if !html {
+        return Response::from_parts(parts, body);
+    }
+    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(error = %e, "UI page body could not be read for rebasing");
+            return Response::from_parts(parts, axum::body::Body::empty());
+        }
+    };
+    let page = String::from_utf8_lossy(&bytes).replace("=\"/ui/", &format!("=\"{base}/ui/"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(page))
 }
 
 /// Adds CSP and the other browser hardening headers; pages are never cached.

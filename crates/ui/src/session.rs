@@ -61,6 +61,9 @@ pub struct UiState {
     limiter: Mutex<Limiter>,
     /// Mark cookies `Secure` (served over TLS).
     pub secure: bool,
+    /// The path prefix the UI is served under from the browser's side (`""` in `mamori serve`,
+    /// `/t/{tenant}` in tenant mode); the cookies' `Path` starts with it.
+    pub base: String,
 }
 
 fn sha(s: &str) -> [u8; 32] {
@@ -86,7 +89,12 @@ pub fn same_secret(a: &str, b: &str) -> bool {
 impl UiState {
     /// Empty state.
     pub fn new(secure: bool) -> UiState {
-        UiState { sessions: Mutex::new(HashMap::new()), limiter: Mutex::new(Limiter::default()), secure }
+        UiState::under(secure, "")
+    }
+
+    /// Empty state for a UI served under `base` (see [`crate::routes_under`]).
+    pub fn under(secure: bool, base: &str) -> UiState {
+        UiState { sessions: Mutex::new(HashMap::new()), limiter: Mutex::new(Limiter::default()), secure, base: base.to_owned() }
     }
 
     /// Starts a session for `user`, whose password hash is now `password_phc`; returns the
@@ -170,19 +178,19 @@ impl UiState {
     /// `Set-Cookie` value for a session id.
     pub fn session_cookie(&self, id: &str) -> String {
         let secure = if self.secure { "; Secure" } else { "" };
-        format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict{secure}")
+        format!("{SESSION_COOKIE}={id}; Path={}/; HttpOnly; SameSite=Strict{secure}", self.base)
     }
 
     /// `Set-Cookie` value that removes the session cookie.
     pub fn clear_session_cookie(&self) -> String {
         let secure = if self.secure { "; Secure" } else { "" };
-        format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict{secure}")
+        format!("{SESSION_COOKIE}=; Path={}/; Max-Age=0; HttpOnly; SameSite=Strict{secure}", self.base)
     }
 
     /// A plain preference cookie (language, calendar, login nonce).
     pub fn pref_cookie(&self, name: &str, value: &str, max_age: u64) -> String {
         let secure = if self.secure { "; Secure" } else { "" };
-        format!("{name}={value}; Path=/ui; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}")
+        format!("{name}={value}; Path={}/ui; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}", self.base)
     }
 }
 
