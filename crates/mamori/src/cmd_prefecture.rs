@@ -122,13 +122,7 @@ fn serve(root: &Path, clickhouse: &str, listen: &str, nats: Option<&str>) -> Res
         println!("mamori prefecture: http://{local}/ で待ち受けています / listening on http://{local}/");
         use std::io::Write;
         std::io::stdout().flush()?;
-        let shutdown = async {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal");
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {},
-                _ = term.recv() => {},
-            }
-        };
+        let shutdown = crate::shutdown_signal();
         mamori_prefecture::serve(p2, listener, shutdown).await?;
         anyhow::Ok(())
     })?;

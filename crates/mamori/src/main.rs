@@ -672,13 +672,7 @@ fn serve(data: PathBuf, l: Listeners, demo: bool) -> Result<()> {
         }
         use std::io::Write;
         std::io::stdout().flush()?;
-        let shutdown = async {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal");
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {},
-                _ = term.recv() => {},
-            }
-        };
+        let shutdown = crate::shutdown_signal();
         // The web UI (mamori-ui) under /ui/, on the same listener.
         // Secure cookies over TLS, or behind a TLS-terminating proxy (`[server] secure_cookies`).
         let ui = mamori_ui::routes(tls.is_some() || cfg.server.secure_cookies).with_state(st.clone());
@@ -714,4 +708,13 @@ pub(crate) fn read_inputs(files: &[PathBuf]) -> Result<Vec<(String, Vec<u8>)>> {
         inputs.push((f.display().to_string(), bytes));
     }
     Ok(inputs)
+}
+
+/// Resolves on Ctrl-C or SIGTERM: the graceful-shutdown trigger of every serving command.
+pub(crate) async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
+    }
 }
