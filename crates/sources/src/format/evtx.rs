@@ -26,6 +26,8 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
+use tree::J;
+
 /// Size of the EVTX file header block; chunks start right after it.
 pub const EVTX_FILE_HEADER_SIZE: usize = 4096;
 /// Size of one EVTX chunk.
@@ -296,7 +298,7 @@ fn read_chunk(
             }
         };
         let id = rec.event_record_id;
-        let fallback_ts = rec.timestamp.to_string();
+        let header_ts = rec.timestamp;
         let at = match spans.iter().position(|s| s.2 == id) {
             Some(i) => {
                 let at = spans[i].0;
@@ -313,7 +315,7 @@ fn read_chunk(
                 continue;
             }
         };
-        let event: Value = match serde_json::from_str(&rendered.data) {
+        let event: J = match serde_json::from_str(&rendered.data) {
             Ok(v) => v,
             Err(e) => {
                 let reason = EvtxErrorReason::NotAnEvent { message: format!("rendered JSON does not parse: {e}") };
@@ -321,7 +323,9 @@ fn read_chunk(
                 continue;
             }
         };
-        match evtx_to_ecs(&event, &rendered.data, Some(&fallback_ts)) {
+        let mapped = ecs_from_tree(&event, &rendered.data, &|| Some(header_ts.to_string()));
+        drop(event);
+        match mapped {
             Ok(mut doc) => {
                 let mamori = doc.entry("mamori").or_insert_with(|| json!({}));
                 let evtx = &mut mamori["evtx"];
@@ -439,9 +443,15 @@ const PARTITION: &str = "Microsoft-Windows-Partition";
 /// summary; Windows' own message text needs the provider's DLLs). Per event ID, the ECS fields
 /// in `docs/sources/evtx.md`.
 pub fn evtx_to_ecs(event: &Value, original: &str, fallback_ts: Option<&str>) -> Result<Map<String, Value>, String> {
+    ecs_from_tree(&J::from_value(event), original, &|| fallback_ts.map(str::to_owned))
+}
+
+/// [`evtx_to_ecs`] over the borrowed tree; `fallback_ts` is only called for a record without
+/// `TimeCreated`.
+fn ecs_from_tree(event: &J, original: &str, fallback_ts: &dyn Fn() -> Option<String>) -> Result<Map<String, Value>, String> {
     let ev = event.get("Event").ok_or("no \"Event\" element")?;
     let sys = ev.get("System").filter(|s| s.is_object()).ok_or("no \"Event.System\" element")?;
-    let attr = |v: &Value, k: &str| v.get("#attributes").and_then(|a| a.get(k)).and_then(scalar);
+    let attr = |v: &J, k: &str| v.get("#attributes").and_then(|a| a.get(k)).and_then(scalar);
     let provider = sys.get("Provider").and_then(|p| attr(p, "Name")).unwrap_or_default();
     let provider_guid = sys.get("Provider").and_then(|p| attr(p, "Guid"));
     let event_id = sys.get("EventID").and_then(text_of).unwrap_or_default();
@@ -451,7 +461,7 @@ pub fn evtx_to_ecs(event: &Value, original: &str, fallback_ts: Option<&str>) -> 
     let ts = sys
         .get("TimeCreated")
         .and_then(|t| attr(t, "SystemTime"))
-        .or_else(|| fallback_ts.map(str::to_owned))
+        .or_else(fallback_ts)
         .ok_or("no TimeCreated and no record header time")?;
     let ts = match chrono::DateTime::parse_from_rfc3339(&ts) {
         Ok(t) => mamori_event::format_ts(t.with_timezone(&chrono::Utc)),
@@ -493,13 +503,15 @@ pub fn evtx_to_ecs(event: &Value, original: &str, fallback_ts: Option<&str>) -> 
         "activity_id",
         sys.get("Correlation").and_then(|c| attr(c, "ActivityID")).map(Value::String),
     );
+    // event_data and user_data are moved in at the end (the mapping below reads them); the
+    // placeholders keep their place in the key order.
     let data = event_data(ev.get("EventData"));
     if !data.is_empty() {
-        put("event_data", Some(Value::Object(data.clone())));
+        put("event_data", Some(Value::Null));
     }
     let user_data = user_data(ev.get("UserData"));
-    if let Some((_, ud)) = &user_data {
-        put("user_data", Some(Value::Object(ud.clone())));
+    if user_data.is_some() {
+        put("user_data", Some(Value::Null));
     }
 
     let mut doc = Map::new();
@@ -815,6 +827,12 @@ pub fn evtx_to_ecs(event: &Value, original: &str, fallback_ts: Option<&str>) -> 
     let (orig, truncated) = cut(original, MAX_ORIGINAL);
     e.insert("original".into(), Value::String(orig.to_owned()));
     doc.insert("event".into(), Value::Object(e));
+    if !data.is_empty() {
+        winlog.insert("event_data".into(), Value::Object(data));
+    }
+    if let Some((_, ud)) = user_data {
+        winlog.insert("user_data".into(), Value::Object(ud));
+    }
     if let Some(logon) = m.winlog_logon {
         winlog.insert("logon".into(), Value::Object(logon));
     }
@@ -1175,13 +1193,13 @@ fn is_usb_instance(id: &str) -> bool {
 /// A USB / USBSTOR device instance ID anywhere in an element (attributes included): as is
 /// (`USB\VID_…\serial`), or inside a device interface path
 /// (`…#USBSTOR#DISK&VEN_…#4C53…&0#{53f56307-…}` → `USBSTOR\DISK&VEN_…\4C53…&0`).
-fn find_device_id(v: Option<&Value>) -> Option<String> {
-    fn walk(v: &Value, out: &mut Option<String>) {
+fn find_device_id(v: Option<&J>) -> Option<String> {
+    fn walk(v: &J, out: &mut Option<String>) {
         if out.is_some() {
             return;
         }
         match v {
-            Value::String(s) => {
+            J::Str(s) => {
                 let up = s.to_ascii_uppercase();
                 for bus in ["USBSTOR", "USB"] {
                     if let Some(i) = up.find(&format!("{bus}\\")) {
@@ -1199,8 +1217,8 @@ fn find_device_id(v: Option<&Value>) -> Option<String> {
                     }
                 }
             }
-            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
-            Value::Object(o) => o.values().for_each(|x| walk(x, out)),
+            J::Arr(a) => a.iter().for_each(|x| walk(x, out)),
+            J::Obj(o) => o.iter().for_each(|(_, x)| walk(x, out)),
             _ => {}
         }
     }
@@ -1261,30 +1279,30 @@ fn cut(s: &str, max: usize) -> (&str, bool) {
 }
 
 /// A scalar as a string: strings as they are, numbers and booleans printed.
-fn scalar(v: &Value) -> Option<String> {
+fn scalar(v: &J) -> Option<String> {
     match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
+        J::Str(s) => Some(s.to_string()),
+        J::Num(n) => Some(n.to_string()),
+        J::Bool(b) => Some(b.to_string()),
         _ => None,
     }
 }
 
 /// An element's text: the scalar itself, or its `#text` when it also has attributes
 /// (`"EventID": {"#attributes": {"Qualifiers": 16384}, "#text": 7045}`).
-fn text_of(v: &Value) -> Option<String> {
+fn text_of(v: &J) -> Option<String> {
     scalar(v).or_else(|| v.get("#text").and_then(text_of))
 }
 
 /// An event data value as Winlogbeat gives it: a string; lists (multi-valued `<Data>`) joined
 /// with newlines; nested elements as JSON text.
-fn data_string(v: &Value) -> Option<String> {
+fn data_string(v: &J) -> Option<String> {
     match v {
-        Value::Null => None,
-        Value::Array(a) => Some(a.iter().filter_map(data_string).collect::<Vec<_>>().join("\n")),
-        Value::Object(o) => match o.get("#text") {
+        J::Null => None,
+        J::Arr(a) => Some(a.iter().filter_map(data_string).collect::<Vec<_>>().join("\n")),
+        J::Obj(_) => match v.get("#text") {
             Some(t) => data_string(t),
-            None => Some(Value::Object(o.clone()).to_string()),
+            None => Some(v.to_value().to_string()),
         },
         other => scalar(other),
     }
@@ -1292,9 +1310,9 @@ fn data_string(v: &Value) -> Option<String> {
 
 /// `<EventData>` as name → string. Named `<Data Name="X">` elements arrive as keys; unnamed
 /// ones (classic event sources) as `Data` (one or a list) and get Winlogbeat's `param1`, `param2`….
-fn event_data(v: Option<&Value>) -> Map<String, Value> {
+fn event_data(v: Option<&J>) -> Map<String, Value> {
     let mut out = Map::new();
-    let Some(Value::Object(o)) = v else {
+    let Some(J::Obj(o)) = v else {
         if let Some(s) = v.and_then(data_string).filter(|s| !s.is_empty()) {
             out.insert("param1".into(), Value::String(s));
         }
@@ -1305,8 +1323,8 @@ fn event_data(v: Option<&Value>) -> Map<String, Value> {
             continue;
         }
         if k == "Data" {
-            let items: Vec<&Value> = match v.get("#text").unwrap_or(v) {
-                Value::Array(a) => a.iter().collect(),
+            let items: Vec<&J> = match v.get("#text").unwrap_or(v) {
+                J::Arr(a) => a.iter().collect(),
                 other => vec![other],
             };
             for (i, item) in items.into_iter().enumerate() {
@@ -1335,12 +1353,13 @@ fn field_name(k: &str) -> String {
 }
 
 /// `<UserData>`'s single child element, as (name, its fields as strings plus `xml_name`).
-fn user_data(v: Option<&Value>) -> Option<(String, Map<String, Value>)> {
+fn user_data(v: Option<&J>) -> Option<(String, Map<String, Value>)> {
     let o = v?.as_object()?;
     let (name, inner) = o.iter().find(|(k, _)| !k.starts_with('#'))?;
     let mut out = Map::new();
     if let Some(fields) = inner.as_object() {
         for (k, v) in fields {
+            let k: &str = k;
             if k.starts_with('#') {
                 continue;
             }
@@ -1349,8 +1368,8 @@ fn user_data(v: Option<&Value>) -> Option<(String, Map<String, Value>)> {
             }
         }
     }
-    out.insert("xml_name".into(), Value::String(name.clone()));
-    Some((name.clone(), out))
+    out.insert("xml_name".into(), Value::String(name.to_string()));
+    Some((name.to_string(), out))
 }
 
 /// A field value worth mapping: trimmed, and not one of Windows' "nothing here" placeholders.
@@ -1463,5 +1482,187 @@ fn merge_missing(into: &mut Value, from: Value) {
         }
         (slot @ Value::Null, v) => *slot = v,
         _ => {}
+    }
+}
+
+/// The rendered record as a JSON tree that borrows its strings from the rendered text: what
+/// [`evtx_to_ecs`] reads, without building a `serde_json::Value` (one hash map per element and
+/// one `String` per key and value, all freed right after mapping). Parsed by serde_json's own
+/// parser, so numbers, escapes, errors and the recursion limit are exactly `Value`'s; an object
+/// with a repeated key keeps the key's first place and its last value, as `Map::insert` does.
+mod tree {
+    use std::borrow::Cow;
+    use std::fmt;
+
+    use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+    use serde_json::{Map, Number, Value};
+
+    /// One JSON value.
+    #[derive(Debug, Clone, PartialEq)]
+    pub(super) enum J<'a> {
+        Null,
+        Bool(bool),
+        Num(Number),
+        Str(Cow<'a, str>),
+        Arr(Vec<J<'a>>),
+        Obj(Vec<(Cow<'a, str>, J<'a>)>),
+    }
+
+    impl<'a> J<'a> {
+        /// The same tree over a `Value` (strings borrowed).
+        pub(super) fn from_value(v: &'a Value) -> J<'a> {
+            match v {
+                Value::Null => J::Null,
+                Value::Bool(b) => J::Bool(*b),
+                Value::Number(n) => J::Num(n.clone()),
+                Value::String(s) => J::Str(Cow::Borrowed(s)),
+                Value::Array(a) => J::Arr(a.iter().map(J::from_value).collect()),
+                Value::Object(o) => J::Obj(o.iter().map(|(k, v)| (Cow::Borrowed(k.as_str()), J::from_value(v))).collect()),
+            }
+        }
+
+        /// The `Value` this tree parses to.
+        pub(super) fn to_value(&self) -> Value {
+            match self {
+                J::Null => Value::Null,
+                J::Bool(b) => Value::Bool(*b),
+                J::Num(n) => Value::Number(n.clone()),
+                J::Str(s) => Value::String(s.to_string()),
+                J::Arr(a) => Value::Array(a.iter().map(J::to_value).collect()),
+                J::Obj(o) => Value::Object(o.iter().map(|(k, v)| (k.to_string(), v.to_value())).collect::<Map<_, _>>()),
+            }
+        }
+
+        /// An object's member (`Value::get` with a key).
+        pub(super) fn get(&self, k: &str) -> Option<&J<'a>> {
+            match self {
+                J::Obj(o) => o.iter().find(|(key, _)| key == k).map(|(_, v)| v),
+                _ => None,
+            }
+        }
+
+        pub(super) fn as_object(&self) -> Option<&[(Cow<'a, str>, J<'a>)]> {
+            match self {
+                J::Obj(o) => Some(o),
+                _ => None,
+            }
+        }
+
+        pub(super) fn is_object(&self) -> bool {
+            matches!(self, J::Obj(_))
+        }
+
+        pub(super) fn as_str(&self) -> Option<&str> {
+            match self {
+                J::Str(s) => Some(s),
+                _ => None,
+            }
+        }
+    }
+
+    impl<'de> Deserialize<'de> for J<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(JVisitor)
+        }
+    }
+
+    struct JVisitor;
+
+    impl<'de> Visitor<'de> for JVisitor {
+        type Value = J<'de>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("any valid JSON value")
+        }
+        fn visit_bool<E>(self, b: bool) -> Result<J<'de>, E> {
+            Ok(J::Bool(b))
+        }
+        fn visit_i64<E>(self, i: i64) -> Result<J<'de>, E> {
+            Ok(J::Num(i.into()))
+        }
+        fn visit_u64<E>(self, u: u64) -> Result<J<'de>, E> {
+            Ok(J::Num(u.into()))
+        }
+        fn visit_f64<E>(self, f: f64) -> Result<J<'de>, E> {
+            Ok(Number::from_f64(f).map_or(J::Null, J::Num))
+        }
+        fn visit_borrowed_str<E>(self, s: &'de str) -> Result<J<'de>, E> {
+            Ok(J::Str(Cow::Borrowed(s)))
+        }
+        fn visit_str<E>(self, s: &str) -> Result<J<'de>, E> {
+            Ok(J::Str(Cow::Owned(s.to_owned())))
+        }
+        fn visit_string<E>(self, s: String) -> Result<J<'de>, E> {
+            Ok(J::Str(Cow::Owned(s)))
+        }
+        fn visit_none<E>(self) -> Result<J<'de>, E> {
+            Ok(J::Null)
+        }
+        fn visit_unit<E>(self) -> Result<J<'de>, E> {
+            Ok(J::Null)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<J<'de>, D::Error> {
+            J::deserialize(d)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<J<'de>, A::Error> {
+            let mut v = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+            while let Some(e) = seq.next_element()? {
+                v.push(e);
+            }
+            Ok(J::Arr(v))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<J<'de>, A::Error> {
+            let mut o: Vec<(Cow<'de, str>, J<'de>)> = Vec::new();
+            // Repeated keys: found by a scan in small objects, by an index past this size (a
+            // hostile record can hold thousands of keys).
+            const SCAN: usize = 32;
+            let mut index: Option<std::collections::HashMap<Cow<'de, str>, usize>> = None;
+            while let Some(Key(k)) = map.next_key()? {
+                let v: J<'de> = map.next_value()?;
+                if o.len() == SCAN && index.is_none() {
+                    index = Some(o.iter().enumerate().map(|(i, (k, _))| (k.clone(), i)).collect());
+                }
+                let at = match &mut index {
+                    Some(ix) => match ix.get(&k) {
+                        Some(&i) => Some(i),
+                        None => {
+                            ix.insert(k.clone(), o.len());
+                            None
+                        }
+                    },
+                    None => o.iter().position(|(key, _)| *key == k),
+                };
+                match at {
+                    Some(i) => o[i].1 = v,
+                    None => o.push((k, v)),
+                }
+            }
+            Ok(J::Obj(o))
+        }
+    }
+
+    /// An object key, borrowed when it has no escapes.
+    struct Key<'a>(Cow<'a, str>);
+
+    impl<'de> Deserialize<'de> for Key<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct KeyVisitor;
+            impl<'de> Visitor<'de> for KeyVisitor {
+                type Value = Key<'de>;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("a string key")
+                }
+                fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Borrowed(s)))
+                }
+                fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Owned(s.to_owned())))
+                }
+                fn visit_string<E>(self, s: String) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Owned(s)))
+                }
+            }
+            d.deserialize_str(KeyVisitor)
+        }
     }
 }
