@@ -7,21 +7,22 @@
 //! NFKC-stable, so they are copied in runs and only the few characters that can change go
 //! through the normaliser; the offset map records only the places where lengths change.
 
+use std::borrow::Cow;
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::compose;
 
 /// Normalised text plus a sparse map from its byte offsets to the original's.
 #[derive(Debug, Clone)]
-pub struct Normalized {
-    /// The normalised text.
-    pub text: String,
+pub struct Normalized<'a> {
+    /// The normalised text: the input itself when nothing changes (no copy).
+    pub text: Cow<'a, str>,
     /// `(normalised offset, original offset)` at every place lengths diverge, ascending.
     /// Empty when the text did not change.
     map: Vec<(u32, u32)>,
     orig_len: usize,
 }
 
-impl Normalized {
+impl Normalized<'_> {
     /// The original byte offset of normalised byte offset `n` (the start of the original
     /// character that produced it).
     pub fn orig(&self, n: usize) -> usize {
@@ -84,11 +85,11 @@ fn fold(c: char) -> char {
 
 /// Normalise `s` (NFKC per character, half-width voiced marks composed, dashes and spaces
 /// folded).
-pub fn normalize(s: &str) -> Normalized {
+pub fn normalize(s: &str) -> Normalized<'_> {
     let bytes = s.as_bytes();
     if !needs_work(bytes) {
         return Normalized {
-            text: s.to_owned(),
+            text: Cow::Borrowed(s),
             map: Vec::new(),
             orig_len: s.len(),
         };
@@ -141,7 +142,7 @@ pub fn normalize(s: &str) -> Normalized {
     }
     out.push_str(&s[run_start..]);
     Normalized {
-        text: out,
+        text: Cow::Owned(out),
         map,
         orig_len: s.len(),
     }

@@ -124,7 +124,7 @@ pub fn scan_table(rows: &[Vec<String>], sheet: &str) -> Vec<Finding> {
         .take(5)
         .position(|r| r.iter().any(|c| header_kind(&normalize(c).text).is_some()));
     let headers: Vec<String> = header_row
-        .map(|h| rows[h].iter().map(|c| normalize(c).text).collect())
+        .map(|h| rows[h].iter().map(|c| normalize(c).text.into_owned()).collect())
         .unwrap_or_default();
     let staff = headers.iter().any(|h| STAFF_HEADERS.iter().any(|s| h.contains(s)));
     let data_start = header_row.map_or(0, |h| h + 1);
@@ -138,7 +138,7 @@ pub fn scan_table(rows: &[Vec<String>], sheet: &str) -> Vec<Finding> {
             if raw.trim().is_empty() {
                 continue;
             }
-            let n = normalize(raw).text;
+            let n = normalize(raw).text.into_owned();
             let c = detect(&n, hint);
             cells.push((ri, n, c));
         }

@@ -310,3 +310,14 @@ pub(crate) fn extract_into(
         }
     }
 }
+
+/// The bytes themselves as text, when [`extract`] would read them as plain UTF-8 text (no BOM,
+/// valid UTF-8, not CSV/mail/PDF/zip …): the scanner then works on them in place instead of a
+/// decoded copy. `None` means "go through [`extract`]".
+pub(crate) fn plain_utf8<'a>(name: &str, bytes: &'a [u8], limits: &Limits) -> Option<&'a str> {
+    // A zero time limit is already exceeded when extraction starts: leave that to `extract`.
+    if limits.max_time.is_zero() || sniff(name, bytes) != Format::Text || encoding_rs::Encoding::for_bom(bytes).is_some() {
+        return None;
+    }
+    simdutf8::basic::from_utf8(bytes).ok()
+}
