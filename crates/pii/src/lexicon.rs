@@ -361,6 +361,7 @@ fn is_place_suffix(c: u32) -> bool {
 
 const KANJI: u8 = 1;
 const CTX_FIRST: u8 = 2;
+/// `KANJI << 2` (the fast path of [`Lexicon::find`] relies on it).
 const SURNAME_FIRST: u8 = 4;
 const PLACE_LAST: u8 = 8;
 const CTX_SINGLE: u8 = 16;
@@ -380,6 +381,51 @@ impl Lexicon {
         let mut i = 0;
         let class: &[u8; 0x1_0000] = &self.class;
         while i < n {
+            // Fast path over the characters that start nothing and end no place (most of them):
+            // ASCII and 3-byte characters (kana, kanji, CJK punctuation) one table load each,
+            // without the pair decoding below. A surname can only start after a non-kanji, so
+            // after a kanji only context-word starts and place ends matter. It stops at the end
+            // of the last context word, where a surname may start after a kanji; everything it
+            // stops at goes through the general step below, which it mirrors exactly.
+            if i != ctx_end {
+                let lim = if ctx_end > i { ctx_end } else { n };
+                // Where a 3-byte character may start (`i + 2 < n`, as below).
+                let end3 = lim.min(n.saturating_sub(2));
+                // What to stop at: after a kanji no surname starts (bit arithmetic instead of
+                // a branch: SURNAME_FIRST is KANJI << 2).
+                let mut mask = CTX_FIRST | PLACE_LAST | if prev_kanji { 0 } else { SURNAME_FIRST };
+                'fast: loop {
+                    let from = i;
+                    while i < end3 {
+                        let (x, y, z) = (b[i], b[i + 1], b[i + 2]);
+                        if x & 0xF0 != 0xE0 {
+                            break;
+                        }
+                        let fl = class[(((x as usize & 0x0F) << 12) | ((y as usize & 0x3F) << 6) | (z as usize & 0x3F)) & 0xFFFF];
+                        if fl & mask != 0 {
+                            break 'fast;
+                        }
+                        mask = CTX_FIRST | PLACE_LAST | (((fl & KANJI) ^ KANJI) << 2);
+                        i += 3;
+                    }
+                    // ASCII: only context words start here (no surname or place has ASCII).
+                    while i < lim {
+                        let x = b[i];
+                        if x >= 0x80 || class[x as usize] & CTX_FIRST != 0 {
+                            break;
+                        }
+                        mask = CTX_FIRST | PLACE_LAST | SURNAME_FIRST;
+                        i += 1;
+                    }
+                    if i == from {
+                        break;
+                    }
+                }
+                prev_kanji = mask & SURNAME_FIRST == 0;
+                if i >= n {
+                    break;
+                }
+            }
             let x = b[i];
             // Kana and kanji (3 bytes) and ASCII inline; the rest through `decode`.
             let (c, len) = if x < 0x80 {
@@ -582,6 +628,8 @@ fn build() -> Lexicon {
             class[first(w)] |= SURNAME_FIRST;
         }
     }
+    // The ASCII fast path of `find` only looks for context words.
+    assert!(class[..0x80].iter().all(|f| f & (SURNAME_FIRST | PLACE_LAST | KANJI) == 0));
     let given = GIVEN.lines().filter(|l| !l.is_empty() && !STOP_GIVEN.contains(l)).collect();
     Lexicon {
         given,
