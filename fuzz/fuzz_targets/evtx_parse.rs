@@ -1,5 +1,5 @@
 //! Any bytes as an EVTX file: never panic; every mapped record is accepted by the event model;
-//! every error points inside the file and carries a hint.
+//! every error points inside the file and carries a hint; two threads give the same items as one.
 //!
 //! Input that does not start with the file magic is used as chunk bytes behind a minimal file
 //! header, so the fuzzer spends its time in chunk and record parsing (where hostile offsets
@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mamori_sources::parse_evtx;
+use mamori_sources::parse_evtx_threads;
 
 fuzz_target!(|data: &[u8]| {
     let owned;
@@ -20,7 +20,12 @@ fuzz_target!(|data: &[u8]| {
         owned = f;
         &owned
     };
-    for item in parse_evtx("fuzz.evtx", file) {
+    let items = parse_evtx_threads("fuzz.evtx", file, 1);
+    // Chunks split among threads: the same items in the same order.
+    if file.len() > 4096 + 65536 {
+        assert!(parse_evtx_threads("fuzz.evtx", file, 2) == items, "2 threads gave other items");
+    }
+    for item in items {
         match item {
             Ok(ev) => {
                 assert!(ev.offset < file.len() as u64 + 65536);

@@ -1,6 +1,8 @@
 //! Per-parser throughput (MB/s of input and events/s), one parser at a time on one thread, input
 //! already in memory: `cargo run --release -p mamori-sources --example parser_bench [-- FILTER]
 //! [--evtx-dir DIR]`. Numbers go to docs/benchmarks.md ("Sources — per-parser throughput").
+//! `-- evtx --evtx-out DIR [--evtx-threads N]` instead writes every EVTX item, whole, to one
+//! JSON-lines file per input file (to compare two builds' output with `diff -r`).
 //!
 //! Inputs are generated here (deterministically) except EVTX, which is read from `--evtx-dir`
 //! (default: the shared corpus `/work/shared/corpora/evtx`, every `*.evtx` below it). Each parser
@@ -8,9 +10,13 @@
 
 use std::time::{Duration, Instant};
 
+// The allocator the mamori binary uses, so the numbers are what `mamori ingest` sees.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use chrono::Utc;
 use mamori_sources::{
-    Framer, FramingMode, Mapping, SyslogContext, parse_csv_mapped, parse_evtx, parse_ndjson,
+    Framer, FramingMode, Mapping, SyslogContext, parse_csv_mapped, parse_evtx, parse_evtx_threads, parse_ndjson,
     parse_syslog, parse_webhook,
 };
 
@@ -77,7 +83,7 @@ fn main() {
         .unwrap_or_else(|| "/work/shared/corpora/evtx".into());
     let filter: Option<&String> = args
         .iter()
-        .find(|a| !a.starts_with("--") && **a != evtx_dir && !args.windows(2).any(|w| w[0] == "--evtx-out" && w[1] == **a));
+        .find(|a| !a.starts_with("--") && **a != evtx_dir && !args.windows(2).any(|w| (w[0] == "--evtx-out" || w[0] == "--evtx-threads") && w[1] == **a));
     let want = |n: &str| filter.is_none_or(|f| n.contains(f.as_str()));
     let mut inputs: Vec<Input> = Vec::new();
     let n = 100_000;
@@ -275,9 +281,13 @@ fn main() {
         // builds with `diff -r` (no timing).
         let out = std::path::PathBuf::from(&args[i + 1]);
         std::fs::create_dir_all(&out).unwrap();
+        let threads: usize = args
+            .iter()
+            .position(|a| a == "--evtx-threads")
+            .map_or(1, |i| args[i + 1].parse().unwrap());
         for (n, b) in &files {
             let mut text = String::new();
-            for item in parse_evtx(n, b) {
+            for item in parse_evtx_threads(n, b, threads) {
                 let line = match item {
                     Ok(e) => serde_json::json!({"chunk": e.chunk, "record": e.record, "offset": e.offset, "doc": e.doc, "json": e.json}),
                     Err(e) => serde_json::json!({"error": e.to_string(), "debug": format!("{e:?}")}),
@@ -298,17 +308,36 @@ fn main() {
             files.len(),
             bytes as f64 / 1e6
         );
+        // A floor for any parser that returns these documents: cloning (allocating and
+        // filling) the same `Map`s and dropping them, without parsing anything.
+        let docs: Vec<serde_json::Map<String, serde_json::Value>> =
+            files.iter().flat_map(|(n, b)| parse_evtx_threads(n, b, 1)).filter_map(Result::ok).map(|e| e.doc).collect();
         inputs.push(Input {
             name: "evtx",
-            what,
+            what: format!("{what}: only cloning and dropping the resulting ECS documents (a floor)"),
             bytes,
-            run: Box::new(move || {
-                files
-                    .iter()
-                    .map(|(n, b)| parse_evtx(n, b).iter().filter(|r| r.is_ok()).count() as u64)
-                    .sum()
-            }),
+            run: Box::new(move || docs.iter().map(|d| d.clone()).collect::<Vec<_>>().len() as u64),
         });
+        // One thread (the per-core figure), then `parse_evtx`'s default: all cores.
+        let files = std::sync::Arc::new(files);
+        for threads in [1, 0] {
+            let files = files.clone();
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            inputs.push(Input {
+                name: "evtx",
+                what: if threads == 1 { format!("{what}, 1 thread") } else { format!("{what}, {cores} threads") },
+                bytes,
+                run: Box::new(move || {
+                    files
+                        .iter()
+                        .map(|(n, b)| {
+                            let items = if threads == 1 { parse_evtx_threads(n, b, 1) } else { parse_evtx(n, b) };
+                            items.iter().filter(|r| r.is_ok()).count() as u64
+                        })
+                        .sum()
+                }),
+            });
+        }
     }
 
     println!("| parser | input | MB/s | events/s | events per CPU s |");

@@ -42,7 +42,7 @@ pub use format::auditd::{AuditRecord, AuditdError, AuditdErrorReason, AuditdEven
 pub use format::csv_mapping::{CsvParsed, MappedRecord, RowError, parse_csv_mapped};
 pub use format::webhook::parse_webhook;
 pub use mapping::{Mapping, MappingError};
-pub use format::evtx::{EvtxError, EvtxErrorReason, EvtxEvent, enrich_winlogbeat_doc, evtx_to_ecs, parse_evtx};
+pub use format::evtx::{EvtxError, EvtxErrorReason, EvtxEvent, enrich_winlogbeat_doc, evtx_to_ecs, parse_evtx, parse_evtx_threads};
 pub use format::ndjson::{
     DEFAULT_MAX_LINE, LineError, LineErrorReason, NdjsonLines, NdjsonRecord, ndjson_lines,
     parse_ndjson,

@@ -171,7 +171,17 @@ pub struct EvtxEvent {
 /// file, then from its start (a full log overwrites its oldest chunk, so after wrapping around
 /// the oldest records can be anywhere). Empty (all-zero) chunks are skipped silently: Windows
 /// preallocates them.
+///
+/// A file of several chunks is parsed on as many threads as the machine has cores
+/// ([`parse_evtx_threads`]); the items are the same, in the same order, as on one thread.
 pub fn parse_evtx(file: &str, bytes: &[u8]) -> Vec<Result<EvtxEvent, EvtxError>> {
+    parse_evtx_threads(file, bytes, std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// [`parse_evtx`] on at most `threads` threads (0 or 1: on the caller's thread). Chunks are
+/// independent, so each thread takes a contiguous run of the non-empty chunks (in record
+/// order) and the runs are joined in that order: the result does not depend on `threads`.
+pub fn parse_evtx_threads(file: &str, bytes: &[u8], threads: usize) -> Vec<Result<EvtxEvent, EvtxError>> {
     let mut out = Vec::new();
     let err = |chunk, record, offset: usize, reason: EvtxErrorReason, raw: &[u8]| EvtxError {
         file: file.to_owned(),
@@ -206,36 +216,83 @@ pub fn parse_evtx(file: &str, bytes: &[u8]) -> Vec<Result<EvtxEvent, EvtxError>>
         .min()
         .map_or(0, |(_, n)| n);
     let settings = Arc::new(evtx::ParserSettings::new().indent(false));
-    for n in (oldest..chunks).chain(0..oldest) {
-        let start = EVTX_FILE_HEADER_SIZE + n * EVTX_CHUNK_SIZE;
-        let present = &bytes[start..bytes.len().min(start + EVTX_CHUNK_SIZE)];
-        if present.iter().all(|&b| b == 0) {
-            continue;
+    let order: Vec<usize> = (oldest..chunks)
+        .chain(0..oldest)
+        .filter(|&n| {
+            let start = EVTX_FILE_HEADER_SIZE + n * EVTX_CHUNK_SIZE;
+            bytes[start..bytes.len().min(start + EVTX_CHUNK_SIZE)].iter().any(|&b| b != 0)
+        })
+        .collect();
+    let threads = threads.clamp(1, order.len().max(1));
+    if threads == 1 {
+        for &n in &order {
+            chunk_items(file, bytes, n, &settings, &mut out);
         }
-        if present.len() < EVTX_CHUNK_SIZE {
-            let reason = EvtxErrorReason::TruncatedChunk { length: present.len() };
-            out.push(Err(err(Some(n as u64), None, start, reason, present)));
-            // A chunk too short for its header has nothing more to give.
-            if present.len() < CHUNK_HEADER_SIZE {
-                continue;
-            }
-        }
-        let mut data = present.to_vec();
-        data.resize(EVTX_CHUNK_SIZE, 0);
-        // The evtx crate is written to return errors, not panic, but it walks offsets taken
-        // from hostile bytes; a panic it has not foreseen must cost one chunk, not the file
-        // (nor the whole `mamori ingest` run). Items pushed before a panic are kept.
-        let r = catch_unwind(AssertUnwindSafe(|| read_chunk(file, n as u64, start, data, &settings, &mut out)));
-        if let Err(panic) = r {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            out.push(Err(err(Some(n as u64), None, start, EvtxErrorReason::ParserPanic { message }, present)));
-        }
+        return out;
+    }
+    let per = order.len().div_ceil(threads);
+    let runs: Vec<Vec<Result<EvtxEvent, EvtxError>>> = std::thread::scope(|s| {
+        let workers: Vec<_> = order
+            .chunks(per)
+            .map(|run| {
+                let settings = &settings;
+                s.spawn(move || {
+                    let mut items = Vec::new();
+                    for &n in run {
+                        chunk_items(file, bytes, n, settings, &mut items);
+                    }
+                    items
+                })
+            })
+            .collect();
+        // A panic outside the per-chunk guard is a bug in this file: pass it on, never lose
+        // a run of chunks quietly.
+        workers.into_iter().map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+    });
+    for run in runs {
+        out.extend(run);
     }
     out
+}
+
+/// The items of chunk `n` (not all-zero) of the file `bytes`, pushed to `out`.
+fn chunk_items(file: &str, bytes: &[u8], n: usize, settings: &Arc<evtx::ParserSettings>, out: &mut Vec<Result<EvtxEvent, EvtxError>>) {
+    let err = |chunk, record, offset: usize, reason: EvtxErrorReason, raw: &[u8]| EvtxError {
+        file: file.to_owned(),
+        chunk,
+        record,
+        offset: offset as u64,
+        hint: reason.hint(),
+        reason,
+        raw: raw.to_vec(),
+    };
+    let start = EVTX_FILE_HEADER_SIZE + n * EVTX_CHUNK_SIZE;
+    let present = &bytes[start..bytes.len().min(start + EVTX_CHUNK_SIZE)];
+    if present.iter().all(|&b| b == 0) {
+        return;
+    }
+    if present.len() < EVTX_CHUNK_SIZE {
+        let reason = EvtxErrorReason::TruncatedChunk { length: present.len() };
+        out.push(Err(err(Some(n as u64), None, start, reason, present)));
+        // A chunk too short for its header has nothing more to give.
+        if present.len() < CHUNK_HEADER_SIZE {
+            return;
+        }
+    }
+    let mut data = present.to_vec();
+    data.resize(EVTX_CHUNK_SIZE, 0);
+    // The evtx crate is written to return errors, not panic, but it walks offsets taken
+    // from hostile bytes; a panic it has not foreseen must cost one chunk, not the file
+    // (nor the whole `mamori ingest` run). Items pushed before a panic are kept.
+    let r = catch_unwind(AssertUnwindSafe(|| read_chunk(file, n as u64, start, data, settings, out)));
+    if let Err(panic) = r {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        out.push(Err(err(Some(n as u64), None, start, EvtxErrorReason::ParserPanic { message }, present)));
+    }
 }
 
 /// Reads the records of chunk `n` (whose bytes, padded to a full chunk, are `data` and start at
@@ -468,7 +525,7 @@ fn ecs_from_tree(event: &J, original: &str, fallback_ts: &dyn Fn() -> Option<Str
         Err(_) => return Err(format!("TimeCreated {ts:?} is not a date-time")),
     };
 
-    let mut winlog = Map::new();
+    let mut winlog = Map::with_capacity(20);
     let mut put = |k: &str, v: Option<Value>| {
         if let Some(v) = v {
             winlog.insert(k.into(), v);
@@ -514,9 +571,9 @@ fn ecs_from_tree(event: &J, original: &str, fallback_ts: &dyn Fn() -> Option<Str
         put("user_data", Some(Value::Null));
     }
 
-    let mut doc = Map::new();
+    let mut doc = Map::with_capacity(16);
     doc.insert("@timestamp".into(), Value::String(ts));
-    let mut e = Map::new();
+    let mut e = Map::with_capacity(10);
     e.insert("kind".into(), json!("event"));
     e.insert("code".into(), Value::String(event_id.clone()));
     e.insert("provider".into(), Value::String(provider.clone()));
@@ -893,11 +950,12 @@ impl Mapped {
         let Some((last, parents)) = path.split_last() else { return };
         let mut cur = &mut self.fields;
         for p in parents {
-            let next = cur.entry(p.to_string()).or_insert_with(|| Value::Object(Map::new()));
-            if !next.is_object() {
-                *next = Value::Object(Map::new());
+            // A present key keeps its place when replaced, as with `entry`; no key string is
+            // allocated for a parent that already exists.
+            if !cur.get(*p).is_some_and(Value::is_object) {
+                cur.insert(p.to_string(), Value::Object(Map::new()));
             }
-            let Value::Object(o) = next else { return };
+            let Some(Value::Object(o)) = cur.get_mut(*p) else { return };
             cur = o;
         }
         cur.insert(last.to_string(), v);
@@ -1311,7 +1369,7 @@ fn data_string(v: &J) -> Option<String> {
 /// `<EventData>` as name → string. Named `<Data Name="X">` elements arrive as keys; unnamed
 /// ones (classic event sources) as `Data` (one or a list) and get Winlogbeat's `param1`, `param2`….
 fn event_data(v: Option<&J>) -> Map<String, Value> {
-    let mut out = Map::new();
+    let mut out = Map::with_capacity(v.and_then(J::as_object).map_or(1, <[_]>::len));
     let Some(J::Obj(o)) = v else {
         if let Some(s) = v.and_then(data_string).filter(|s| !s.is_empty()) {
             out.insert("param1".into(), Value::String(s));
@@ -1356,7 +1414,7 @@ fn field_name(k: &str) -> String {
 fn user_data(v: Option<&J>) -> Option<(String, Map<String, Value>)> {
     let o = v?.as_object()?;
     let (name, inner) = o.iter().find(|(k, _)| !k.starts_with('#'))?;
-    let mut out = Map::new();
+    let mut out = Map::with_capacity(inner.as_object().map_or(0, <[_]>::len) + 1);
     if let Some(fields) = inner.as_object() {
         for (k, v) in fields {
             let k: &str = k;
@@ -1552,12 +1610,6 @@ mod tree {
             matches!(self, J::Obj(_))
         }
 
-        pub(super) fn as_str(&self) -> Option<&str> {
-            match self {
-                J::Str(s) => Some(s),
-                _ => None,
-            }
-        }
     }
 
     impl<'de> Deserialize<'de> for J<'de> {
@@ -1612,7 +1664,7 @@ mod tree {
             Ok(J::Arr(v))
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<J<'de>, A::Error> {
-            let mut o: Vec<(Cow<'de, str>, J<'de>)> = Vec::new();
+            let mut o: Vec<(Cow<'de, str>, J<'de>)> = Vec::with_capacity(4);
             // Repeated keys: found by a scan in small objects, by an index past this size (a
             // hostile record can hold thousands of keys).
             const SCAN: usize = 32;
@@ -1663,6 +1715,37 @@ mod tree {
                 }
             }
             d.deserialize_str(KeyVisitor)
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::J;
+        use serde_json::Value;
+
+        /// The tree is what `Value` would be: same numbers, escapes, key order and repeated-key
+        /// rule (first place, last value), below and above the size where keys get an index.
+        #[test]
+        fn tree_parses_like_value() {
+            let many: String = (0..80).map(|i| format!("\"k{}\":{i},", i % 50)).collect();
+            for text in [
+                r#"{"a":1,"b":"x","a":[1,-2,3.5,1e3,18446744073709551615,-9223372036854775808,12345678901234567890123]}"#,
+                r##"{"e":"tab\t quote\" uni\u00e9 \ud83d\ude00","k\u00e9y":null,"t":true,"f":false,"o":{"#text":7}}"##,
+                &format!("{{{many}\"k3\":\"last\"}}"),
+                r#"[{"x":{"y":{"z":[[],{}]}}},"s",0.1,-0.0]"#,
+            ] {
+                let v: Value = serde_json::from_str(text).unwrap();
+                let j: J = serde_json::from_str(text).unwrap();
+                assert_eq!(j.to_value(), v, "{text}");
+                // Key order too (Value's == ignores it).
+                assert_eq!(j.to_value().to_string(), v.to_string(), "{text}");
+                assert_eq!(J::from_value(&v), j, "{text}");
+            }
+            for bad in ["{\"a\":", "[1,]", "{\"a\":1} x", &"[".repeat(200)] {
+                let v = serde_json::from_str::<Value>(bad).unwrap_err().to_string();
+                let j = serde_json::from_str::<J>(bad).unwrap_err().to_string();
+                assert_eq!(j, v, "{bad}");
+            }
         }
     }
 }
