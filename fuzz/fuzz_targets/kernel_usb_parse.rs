@@ -27,8 +27,10 @@ fn bus_path<'a>(l: &UsbLine<'a>) -> Option<&'a str> {
         | UsbLine::Disconnect { bus_path }
         | UsbLine::ScsiHost { bus_path, .. }
         | UsbLine::MassStorage { bus_path }
+        | UsbLine::NotAuthorized { bus_path }
+        | UsbLine::Authorized { bus_path }
         | UsbLine::Other { bus_path } => Some(bus_path),
-        UsbLine::RemovableDisk { .. } => None,
+        UsbLine::RemovableDisk { .. } | UsbLine::Mounted { .. } | UsbLine::Unmounted { .. } => None,
     }
 }
 
@@ -61,7 +63,7 @@ fuzz_target!(|data: &[u8]| {
             hex4(&usb["product_id"]);
             match doc.get("event").and_then(|e| e.get("action")).and_then(|a| a.as_str()) {
                 Some("usb-device-connected" | "usb-device-disconnected") => assert!(usb["bus_path"].is_string(), "{doc:?}"),
-                Some("usb-storage-attached") => assert!(usb["disk"].is_string() || usb["bus_path"].is_string(), "{doc:?}"),
+                Some("usb-storage-attached" | "usb-storage-mounted" | "usb-storage-unmounted") => assert!(usb["disk"].is_string() || usb["bus_path"].is_string(), "{doc:?}"),
                 _ => {}
             }
         }

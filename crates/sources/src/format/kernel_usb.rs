@@ -16,16 +16,26 @@
 //! usb-storage 1-1:1.0: USB Mass Storage device detected
 //! scsi host6: usb-storage 1-1:1.0
 //! sd 6:0:0:0: [sdb] Attached SCSI removable disk
+//! EXT4-fs (sdb): mounted filesystem with ordered data mode. Quota mode: none.
 //! usb 1-1: USB disconnect, device number 2
 //! ```
 //!
+//! With USBGuard (or `authorized_default=0`) the kernel also says `usb 1-1: Device is not
+//! authorized for usage` (drivers/usb/core/generic.c) when a device stays blocked and
+//! `usb 1-1: authorized to connect` (hub.c `usb_authorize_device`) when it is allowed.
+//! These shapes were checked against Debian 12's kernel 6.1 on QEMU-emulated xHCI sticks, a
+//! hub and a keyboard (tests/fixtures/usb/qemu/, scripts/capture-usb-fixtures.sh).
+//!
 //! [`enrich_syslog_doc`] adds what one line says (`mamori.usb.bus_path`, the IDs on the
 //! "New USB device found" line, a string descriptor). [`UsbCorrelator`] carries the device's
-//! state from line to line within one input and completes three lines into whole device
+//! state from line to line within one input and completes lines into whole device
 //! events: the last string descriptor the "strings" line announced (`usb-device-connected`,
-//! with vendor, product, serial, manufacturer and product name), the removable disk line
-//! (`usb-storage-attached`, with the disk name as well), and the disconnect
-//! (`usb-device-disconnected`). IDs are 4 lower-case hex digits, as USBGuard writes them.
+//! with vendor, product, serial, manufacturer, product name and speed), the removable disk
+//! line (`usb-storage-attached`, with the disk name as well), a file system mounted from that
+//! disk (`usb-storage-mounted` / `-unmounted`; the kernel does not print the mount point), the
+//! authorization lines (`usb-device-not-authorized`, `usb-device-authorized`) and the
+//! disconnect (`usb-device-disconnected`). IDs are 4 lower-case hex digits, as USBGuard
+//! writes them.
 
 use std::collections::HashMap;
 
@@ -68,7 +78,7 @@ pub enum UsbLine<'a> {
         bus_path: &'a str,
         /// `number N`.
         number: Option<u32>,
-        /// `high-speed` …
+        /// `low-speed`, `full-speed`, `high-speed`, `SuperSpeed`, `SuperSpeed Plus Gen 2x1` …
         speed: Option<&'a str>,
     },
     /// `usb 1-1: New USB device found, idVendor=0781, idProduct=5567, bcdDevice= 1.00`
@@ -120,6 +130,30 @@ pub enum UsbLine<'a> {
         /// Bus path.
         bus_path: &'a str,
     },
+    /// `usb 1-1: Device is not authorized for usage` (blocked by USBGuard / authorized_default).
+    NotAuthorized {
+        /// Bus path.
+        bus_path: &'a str,
+    },
+    /// `usb 1-1: authorized to connect` (allowed after being blocked).
+    Authorized {
+        /// Bus path.
+        bus_path: &'a str,
+    },
+    /// `EXT4-fs (sdb1): mounted filesystem …` (also ext2/ext3 through the ext4 driver).
+    Mounted {
+        /// The block device (`sdb`, `sdb1`).
+        device: &'a str,
+        /// `ext4` …
+        fs: &'a str,
+    },
+    /// `EXT4-fs (sdb1): unmounting filesystem.`
+    Unmounted {
+        /// The block device.
+        device: &'a str,
+        /// `ext4` …
+        fs: &'a str,
+    },
     /// Another `usb 1-1: …` line.
     Other {
         /// Bus path.
@@ -135,13 +169,26 @@ fn hex4(s: &str) -> Option<String> {
 /// Parses the kernel message text of one line (without syslog header).
 pub fn parse_kernel_usb(msg: &str) -> Option<UsbLine<'_>> {
     let msg = strip_uptime(msg);
+    if let Some(r) = msg.strip_prefix("EXT4-fs (")
+        && let Some((device, rest)) = r.split_once("): ")
+        && !device.is_empty()
+        && !device.contains(' ')
+    {
+        if rest.starts_with("mounted filesystem") {
+            return Some(UsbLine::Mounted { device, fs: "ext4" });
+        }
+        if rest.starts_with("unmounting filesystem") {
+            return Some(UsbLine::Unmounted { device, fs: "ext4" });
+        }
+        return None;
+    }
     let (dev, rest) = msg.split_once(": ")?;
     let (driver, name) = dev.split_once(' ')?;
     match driver {
         "usb" if is_bus_path(name) => {
             let bus_path = name;
             if let Some(r) = rest.strip_prefix("new ") {
-                let speed = r.split(' ').next().filter(|s| s.ends_with("-speed"));
+                let speed = r.split_once(" USB device").map(|(s, _)| s).filter(|s| !s.is_empty() && !s.contains("device"));
                 let number = r.split_once("device number ").and_then(|(_, n)| n.split(' ').next()).and_then(|n| n.parse().ok());
                 return Some(UsbLine::NewDevice { bus_path, number, speed });
             }
@@ -178,6 +225,12 @@ pub fn parse_kernel_usb(msg: &str) -> Option<UsbLine<'_>> {
             }
             if rest.starts_with("USB disconnect") {
                 return Some(UsbLine::Disconnect { bus_path });
+            }
+            if rest.starts_with("Device is not authorized for usage") {
+                return Some(UsbLine::NotAuthorized { bus_path });
+            }
+            if rest.starts_with("authorized to connect") {
+                return Some(UsbLine::Authorized { bus_path });
             }
             Some(UsbLine::Other { bus_path })
         }
@@ -256,6 +309,18 @@ pub fn enrich_syslog_doc(doc: &mut Map<String, Value>) {
             usb_set(doc, "bus_path", bus_path.into());
             event(doc, "usb-device-disconnected", "end");
         }
+        UsbLine::NotAuthorized { bus_path } => {
+            usb_set(doc, "bus_path", bus_path.into());
+            usb_set(doc, "authorized", false.into());
+            event(doc, "usb-device-not-authorized", "denied");
+        }
+        UsbLine::Authorized { bus_path } => {
+            usb_set(doc, "bus_path", bus_path.into());
+            usb_set(doc, "authorized", true.into());
+            event(doc, "usb-device-authorized", "allowed");
+        }
+        // Any block device: only the correlator knows whether it is on USB.
+        UsbLine::Mounted { .. } | UsbLine::Unmounted { .. } => {}
         UsbLine::ScsiHost { host, bus_path } => {
             usb_set(doc, "bus_path", bus_path.into());
             usb_set(doc, "scsi_host", host.into());
@@ -275,6 +340,7 @@ struct Device {
     serial: Option<String>,
     manufacturer: Option<String>,
     name: Option<String>,
+    speed: Option<String>,
     expected: Option<(bool, bool, bool)>,
     announced: bool,
     mass_storage: bool,
@@ -287,7 +353,7 @@ impl Device {
     }
 
     fn write(&self, doc: &mut Map<String, Value>) {
-        for (k, v) in [("vendor_id", &self.vendor), ("product_id", &self.product), ("serial", &self.serial), ("manufacturer", &self.manufacturer), ("product", &self.name)] {
+        for (k, v) in [("vendor_id", &self.vendor), ("product_id", &self.product), ("serial", &self.serial), ("manufacturer", &self.manufacturer), ("product", &self.name), ("speed", &self.speed)] {
             if let Some(v) = v {
                 usb_set(doc, k, v.clone().into());
             }
@@ -305,6 +371,8 @@ impl Device {
 pub struct UsbCorrelator {
     devices: HashMap<(String, String), Device>,
     scsi: HashMap<(String, u32), String>,
+    /// (host name, disk `sdb`) → bus path, from the removable disk line.
+    disks: HashMap<(String, String), String>,
 }
 
 impl UsbCorrelator {
@@ -322,12 +390,13 @@ impl UsbCorrelator {
         if self.devices.len() > Self::MAX_DEVICES {
             self.devices.clear();
             self.scsi.clear();
+            self.disks.clear();
         }
         let key = |bp: &str| (host.clone(), bp.to_owned());
         match line {
-            UsbLine::NewDevice { bus_path, .. } => {
+            UsbLine::NewDevice { bus_path, speed, .. } => {
                 // A new device on the port: forget the old one.
-                self.devices.insert(key(bus_path), Device::default());
+                self.devices.insert(key(bus_path), Device { speed: speed.map(str::to_owned), ..Device::default() });
             }
             UsbLine::Ids { bus_path, vendor, product } => {
                 let d = self.devices.entry(key(bus_path)).or_default();
@@ -372,19 +441,47 @@ impl UsbCorrelator {
                     d.mass_storage = true;
                 }
             }
-            UsbLine::RemovableDisk { host: h, .. } => {
+            UsbLine::RemovableDisk { host: h, disk } => {
                 if let Some(bp) = self.scsi.get(&(host.clone(), h)).cloned() {
                     usb_set(doc, "bus_path", bp.clone().into());
                     if let Some(d) = self.devices.get(&key(&bp)) {
                         d.write(doc);
                     }
+                    self.disks.insert((host.clone(), disk.to_owned()), bp);
+                }
+            }
+            UsbLine::Mounted { device, fs } | UsbLine::Unmounted { device, fs } => {
+                let mounted = matches!(line, UsbLine::Mounted { .. });
+                // `sdb1` is a partition of `sdb`.
+                let disk = device.trim_end_matches(|c: char| c.is_ascii_digit());
+                if let Some(bp) = self.disks.get(&(host.clone(), disk.to_owned())).cloned() {
+                    usb_set(doc, "bus_path", bp.clone().into());
+                    usb_set(doc, "disk", disk.into());
+                    usb_set(doc, "mounted_device", device.into());
+                    usb_set(doc, "fs_type", fs.into());
+                    usb_set(doc, "mass_storage", true.into());
+                    if let Some(d) = self.devices.get(&key(&bp)) {
+                        d.write(doc);
+                    }
+                    if mounted {
+                        event(doc, "usb-storage-mounted", "access");
+                    } else {
+                        event(doc, "usb-storage-unmounted", "end");
+                    }
+                }
+            }
+            UsbLine::NotAuthorized { bus_path } | UsbLine::Authorized { bus_path } => {
+                if let Some(d) = self.devices.get(&key(bus_path)) {
+                    d.write(doc);
                 }
             }
             UsbLine::Disconnect { bus_path } => {
                 if let Some(d) = self.devices.remove(&key(bus_path)) {
                     d.write(doc);
                 }
-                self.scsi.retain(|(hh, _), bp| !(hh == &host && (bp == bus_path || bp.starts_with(&format!("{bus_path}.")))));
+                let gone = |hh: &String, bp: &String| hh == &host && (bp == bus_path || bp.starts_with(&format!("{bus_path}.")));
+                self.scsi.retain(|(hh, _), bp| !gone(hh, bp));
+                self.disks.retain(|(hh, _), bp| !gone(hh, bp));
             }
             UsbLine::Other { .. } => {}
         }
@@ -404,6 +501,17 @@ mod tests {
         assert_eq!(parse_kernel_usb("sd 6:0:0:0: [sdb] Attached SCSI removable disk"), Some(UsbLine::RemovableDisk { host: 6, disk: "sdb" }));
         assert_eq!(parse_kernel_usb("scsi host6: usb-storage 1-1.2:1.0"), Some(UsbLine::ScsiHost { host: 6, bus_path: "1-1.2" }));
         assert_eq!(parse_kernel_usb("usb usb1: New USB device found, idVendor=1d6b"), None);
-        assert_eq!(parse_kernel_usb("EXT4-fs (vda1): mounted"), None);
+        assert_eq!(parse_kernel_usb("EXT4-fs (vda1): recovery complete"), None);
+        assert_eq!(
+            parse_kernel_usb("EXT4-fs (sda1): mounted filesystem 0b6f-1 with ordered data mode. Quota mode: none."),
+            Some(UsbLine::Mounted { device: "sda1", fs: "ext4" })
+        );
+        assert_eq!(
+            parse_kernel_usb("usb 2-1: new SuperSpeed USB device number 2 using xhci_hcd"),
+            Some(UsbLine::NewDevice { bus_path: "2-1", number: Some(2), speed: Some("SuperSpeed") })
+        );
+        assert_eq!(parse_kernel_usb("EXT4-fs (sda): unmounting filesystem."), Some(UsbLine::Unmounted { device: "sda", fs: "ext4" }));
+        assert_eq!(parse_kernel_usb("usb 1-3: Device is not authorized for usage"), Some(UsbLine::NotAuthorized { bus_path: "1-3" }));
+        assert_eq!(parse_kernel_usb("usb 2-2: authorized to connect"), Some(UsbLine::Authorized { bus_path: "2-2" }));
     }
 }
