@@ -19,7 +19,9 @@
 # Usage (as root; run by hand, CI only reads the committed fixtures):
 #   scripts/capture-usb-fixtures.sh            # capture and copy into the fixture dirs
 #   WORK=/tmp/x NO_INSTALL=1 scripts/capture-usb-fixtures.sh
-# Needs: apt (qemu-system-x86, debootstrap, e2fsprogs, cpio), python3, ~1 GiB in $WORK.
+# Needs: apt (qemu-system-x86, debootstrap, e2fsprogs, cpio), python3, ~1.5 GiB in $WORK.
+# Takes ~4 min on a 2-core machine (debootstrap the first time: a few minutes more): each of
+# the two runs boots in 45-150 s under TCG, so no CI test runs it (CI reads the fixtures).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -221,6 +223,8 @@ run() { # mode
     -device qemu-xhci,id=xhci \
     -monitor none -display none &
   local qpid=$!
+  # Never leave the guest running if the driver below fails.
+  trap "kill $qpid 2>/dev/null || true" EXIT
   python3 - "$dir" "$mode" <<'PY'
 import json, os, socket, sys, time
 d, mode = sys.argv[1], sys.argv[2]
@@ -233,6 +237,8 @@ def connect(p):
     raise SystemExit(f"no socket {p}")
 qmp = connect(f"{d}/qmp.sock"); qf = qmp.makefile("rw")
 ctl = connect(f"{d}/ctl.sock"); cf = ctl.makefile("rw")
+# Booting under TCG on a busy 2-core machine takes 45-150 s; no step may hang for ever.
+qmp.settimeout(900); ctl.settimeout(900)
 json.loads(qf.readline())
 def qmp_cmd(name, **args):
     qf.write(json.dumps({"execute": name, "arguments": args}) + "\n"); qf.flush()
@@ -283,6 +289,7 @@ cf.write("done\n"); cf.flush()
 print(f"scenario done after {time.time()-t0:.1f}s", file=sys.stderr)
 PY
   wait "$qpid" || true
+  trap - EXIT
   mkdir -p "$dir/out"
   tar -C "$dir/out" -xf "$dir/out.img"
   log "run '$mode': $(ls "$dir/out" | tr '\n' ' ')"
