@@ -13,8 +13,11 @@
 //! (read back from the stream after every failure), so records acknowledged while NATS was down
 //! are published once it is back. Frames carry `Nats-Msg-Id` (duplicates within the stream's
 //! window are dropped by JetStream), and sinks skip records at or below their position, so
-//! re-publishing and re-delivery are harmless. A consumer that finds a frame ahead of its
-//! position keeps it unacknowledged until the missing frames arrive (they are redelivered).
+//! re-publishing and re-delivery are harmless. The publisher keeps one frame in flight at a
+//! time, so the stream always holds a prefix of the ledger (plus harmless duplicates) and its
+//! last message is a safe place to resume. A consumer that finds a frame ahead of its position
+//! keeps it unacknowledged until the missing frames arrive (they are redelivered); if that does
+//! not happen within [`BusConfig::gap_timeout`] it re-reads the stream from the start.
 //!
 //! What it does not do: it is not a source of truth and not a replacement for the ledger (a
 //! stream can be deleted and rebuilt by re-publishing from the ledger); it does not configure
@@ -49,16 +52,27 @@ pub struct BusConfig {
     pub subject_prefix: String,
     /// Largest frame payload in bytes (NATS' default max_payload is 1 MiB).
     pub max_frame_bytes: usize,
+    /// The durable consumer's ack wait: a frame delivered but not acknowledged (a consumer
+    /// stopped or cut off) is redelivered after this long.
+    pub ack_wait: Duration,
+    /// How long a consumer waits for a missing frame (one of its records is not in any frame it
+    /// received, while later ones are) before it deletes its durable consumer and re-reads the
+    /// stream from the start, skipping what its sink has. Longer than `ack_wait`, so frames that
+    /// are merely waiting for redelivery are not mistaken for lost ones.
+    pub gap_timeout: Duration,
 }
 
 impl BusConfig {
-    /// Defaults: stream `MAMORI_EVENTS`, subjects `mamori.events.<tenant>`, 512 KiB frames.
+    /// Defaults: stream `MAMORI_EVENTS`, subjects `mamori.events.<tenant>`, 512 KiB frames,
+    /// 30 s ack wait, 60 s gap timeout.
     pub fn new(url: &str) -> BusConfig {
         BusConfig {
             url: url.to_owned(),
             stream: "MAMORI_EVENTS".into(),
             subject_prefix: "mamori.events".into(),
             max_frame_bytes: 512 << 10,
+            ack_wait: Duration::from_secs(30),
+            gap_timeout: Duration::from_secs(60),
         }
     }
 
@@ -255,7 +269,8 @@ pub struct Publisher {
 
 impl Publisher {
     /// Starts publishing `tenant`'s `ledger` to the bus of `cfg` (a thread with its own
-    /// runtime). It resumes after the last record the stream holds.
+    /// runtime). It resumes after the last record the stream holds (every earlier record is
+    /// there too: one frame is in flight at a time, see the crate docs).
     pub fn spawn(ledger: Ledger, cfg: BusConfig, tenant: TenantId) -> Publisher {
         let stop = Arc::new(AtomicBool::new(false));
         let next = Arc::new(AtomicU64::new(0));
@@ -341,7 +356,26 @@ async fn publish_run(
                 .expect("one frame")
                 .push(BusRecord::from(r));
         }
-        let mut acks = Vec::with_capacity(frames.len());
+        // ONE FRAME IN FLIGHT: a frame is published only after the stream has acknowledged
+        // storing the previous one. This is what keeps the stream a prefix of the ledger, and
+        // so what makes "resume after the stream's last message" (above) safe.
+        //
+        // It used to publish every frame of a read and then await the acks. When nats-server
+        // was killed, the frame on the wire (e.g. 1800..1878) was lost with the connection,
+        // while the later frames (1879..1957, 1958..1999) still sat in async-nats's outgoing
+        // buffer; the client reconnected by itself to the restarted server and sent them. The
+        // stream then held ...1799, 1879..1999 — a hole — and this publisher, after its ack
+        // timeout, resumed after the last message (2000), so 1800..1878 were never published.
+        // The consumer, correctly waiting for 1800, stalled for ever (the flaky
+        // tests/nats_restart.rs, ~1 run in 3; ack_wait had nothing to do with it).
+        //
+        // With one frame in flight no later frame can be sent, by this or by any earlier
+        // connection's buffer, while an earlier one is unacknowledged. A stale copy of the
+        // in-flight frame that an old connection flushes late is a duplicate (same
+        // Nats-Msg-Id, or overlapping records the sinks skip), never a hole. SIGKILL can cost
+        // the stream its unsynced tail, which leaves a shorter prefix, re-read after the
+        // failure. Frames are up to max_frame_bytes (512 KiB by default), so one round trip per
+        // frame is cheap.
         for f in &frames {
             let (first, last) = (f[0].id, f[f.len() - 1].id);
             let mut h = async_nats::HeaderMap::new();
@@ -352,9 +386,6 @@ async fn publish_run(
                 .publish_with_headers(subject.clone(), h, encode_frame(f).into())
                 .await
                 .map_err(|e| nats_err("publishing a frame")(Box::new(e)))?;
-            acks.push((last, ack));
-        }
-        for (last, ack) in acks {
             ack.await
                 .map_err(|e| nats_err("waiting for the stream to store a frame")(Box::new(e)))?;
             next = last + 1;
@@ -394,18 +425,10 @@ impl<S: Sink> Consumer<S> {
             .name(format!("bus-consume-{name}"))
             .spawn(move || {
                 let rt = runtime();
-                let mut pending: BTreeMap<u64, (jetstream::Message, Vec<BusRecord>)> =
-                    BTreeMap::new();
                 while !s.load(Ordering::SeqCst) {
-                    if let Err(e) = rt.block_on(consume_run(
-                        &cfg,
-                        &tenant,
-                        &name,
-                        &mut sink,
-                        &s,
-                        &d,
-                        &mut pending,
-                    )) {
+                    if let Err(e) =
+                        rt.block_on(consume_run(&cfg, &tenant, &name, &mut sink, &s, &d))
+                    {
                         tracing::warn!(error = %e, "bus consumer: retrying");
                         std::thread::sleep(Duration::from_millis(300));
                     }
@@ -452,7 +475,6 @@ async fn consume_run<S: Sink>(
     sink: &mut S,
     stop: &AtomicBool,
     delivered: &AtomicU64,
-    pending: &mut BTreeMap<u64, (jetstream::Message, Vec<BusRecord>)>,
 ) -> Result<(), BusError> {
     let js = connect(cfg).await?;
     let stream = ensure_stream(&js, cfg).await?;
@@ -463,7 +485,7 @@ async fn consume_run<S: Sink>(
                 durable_name: Some(name.to_owned()),
                 filter_subject: cfg.subject(tenant),
                 ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                ack_wait: Duration::from_secs(30),
+                ack_wait: cfg.ack_wait,
                 max_ack_pending: 256,
                 ..Default::default()
             },
@@ -474,6 +496,12 @@ async fn consume_run<S: Sink>(
         context: "reading the sink's position",
         reason: e,
     })?;
+    // Frames received ahead of `pos`, by first id. Local to this connection: a message can only
+    // be acknowledged on the connection it came from, and whatever a closed connection left
+    // unacknowledged JetStream redelivers.
+    let mut pending: BTreeMap<u64, (jetstream::Message, Vec<BusRecord>)> = BTreeMap::new();
+    // Since when the next record has been missing while later frames are held.
+    let mut gap_since: Option<std::time::Instant> = None;
     while !stop.load(Ordering::SeqCst) {
         let mut batch = consumer
             .fetch()
@@ -504,6 +532,7 @@ async fn consume_run<S: Sink>(
             if first > expected {
                 break; // a frame is missing; it will be (re)delivered
             }
+            gap_since = None;
             let (m, recs) = pending.remove(&first).expect("present");
             let last = recs[recs.len() - 1].id;
             if last >= expected {
@@ -518,6 +547,37 @@ async fn consume_run<S: Sink>(
                 pos = Some(last);
             }
             m.ack().await.map_err(|e| nats_err("acknowledging")(e))?;
+        }
+        // A missing frame normally arrives within ack_wait (it was delivered to a connection
+        // that went away). One that does not is not in the consumer's future at all: the
+        // durable consumer's state is ahead of the sink (e.g. nats-server, SIGKILLed, kept
+        // the consumer's delivered sequence but lost the stream's tail, which was then
+        // re-published under sequence numbers the consumer counts as done). Waiting longer
+        // would also hold max_ack_pending slots for ever. So start over: delete the durable
+        // consumer; the next connection re-creates it from the start of the stream (deliver
+        // policy All) and the sink skips what it has. Because the stream is a prefix of the
+        // ledger (see publish_run), a frame holding `expected` precedes, in stream order, any
+        // frame beyond it, so the re-read finds it.
+        let expected = pos.map_or(0, |p| p + 1);
+        match pending.first_key_value() {
+            Some((&first, _)) if first > expected => {
+                let since = *gap_since.get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() >= cfg.gap_timeout {
+                    tracing::warn!(
+                        consumer = name,
+                        missing = expected,
+                        next_held = first,
+                        held = pending.len(),
+                        "bus consumer: record missing from the durable consumer; re-reading the stream from the start"
+                    );
+                    pending.clear();
+                    stream.delete_consumer(name).await.map_err(|e| {
+                        nats_err("deleting the durable consumer to re-read")(Box::new(e))
+                    })?;
+                    return Ok(());
+                }
+            }
+            _ => gap_since = None,
         }
     }
     Ok(())
