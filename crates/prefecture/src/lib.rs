@@ -30,13 +30,24 @@
 //! checkpoint that is consistent with what it cosigned before and raises an alarm (health, and
 //! an entry in its own ledger) when a city's history was rolled back or forked.
 //!
-//! With [`Prefecture::open_with`] and a NATS JetStream bus, each city's ledger is published to the
-//! stream and its ClickHouse rows come from a durable consumer instead of a direct follower.
+//! With [`Prefecture::open_with`] (or [`Options::bus`]) and a NATS JetStream bus, each city's
+//! ledger is published to the stream; its ClickHouse rows come from a durable consumer
+//! (`index-<city>`) and its streaming detection from another (`detect-<city>`,
+//! [`mamori_server::detection::Detection::start_fed`]) instead of following the ledger, so
+//! indexing and detection scale (and stop, and catch up) apart from ingest.
+//!
+//! Operations: [`add_city_user`] creates a city's web-UI account with a one-time password
+//! (changed at the first login), ledgered in the city's ledger; [`Options::secure_cookies`]
+//! (or `[server] secure_cookies` in the prefecture's or a city's `config.toml`) marks the
+//! cities' UI cookies `Secure`; [`serve_syslog`] runs each city's own syslog listeners
+//! (`[server] syslog_tcp` / `syslog_udp` in the city's `config.toml`, [`set_city_syslog`]),
+//! whose messages go to that city's ledger only.
 //!
 //! What it does not do: it is a separate mode; the single-city `mamori serve` with its embedded
 //! SQLite index is unchanged and does not use this crate. Not yet here (see docs/scale.md):
-//! syslog per tenant, a witness endpoint over HTTP for cities on their own boxes, and
-//! grants that open a city's events to the prefecture.
+//! a witness endpoint over HTTP for cities on their own boxes, grants that open a city's events
+//! to the prefecture, syslog over TLS per city, and adding accounts while the server runs
+//! (other than on a city's UI settings page).
 #![deny(missing_docs)]
 
 pub mod witness;
@@ -84,8 +95,16 @@ pub enum PrefectureError {
     #[error("auth: {0}")]
     Auth(String),
     /// No such city.
-    #[error("no city {0} in this prefecture")]
+    #[error("市町村 {0} はこの県にありません / no city {0} in this prefecture")]
     UnknownCity(TenantId),
+    /// A role name that is not one of the roles of single-city mode.
+    #[error(
+        "ロール {0:?} はありません(admin・officer・auditor・viewer・ingest・witness のいずれか)/ unknown role {0:?} (expected admin, officer, auditor, viewer, ingest or witness)"
+    )]
+    UnknownRole(String),
+    /// A city's syslog listener or its setting.
+    #[error("syslog: {0}")]
+    Syslog(String),
     /// The prefecture's witness key or a city's witness state.
     #[error("prefecture witness: {0}")]
     Witness(String),
@@ -116,6 +135,57 @@ pub struct City {
 struct BusFeed {
     publisher: mamori_bus::Publisher,
     consumer: mamori_bus::Consumer<mamori_bus::IndexSink<ClickHouseStore>>,
+    /// The city's streaming detection, fed by its own durable consumer `detect-<city>`.
+    detect: mamori_bus::Consumer<DetectSink>,
+}
+
+/// A city's streaming detection as a bus sink: its position is the detector's own high-water
+/// mark in the city's `alerts.db` (committed with the alerts), so a restarted consumer resumes
+/// after the last evaluated record and raises nothing twice.
+struct DetectSink {
+    detection: Arc<mamori_server::detection::Detection>,
+}
+
+impl mamori_bus::Sink for DetectSink {
+    fn position(&mut self) -> Result<Option<u64>, String> {
+        Ok(self.detection.next_index().checked_sub(1))
+    }
+
+    fn deliver(&mut self, records: &[mamori_bus::BusRecord]) -> Result<(), String> {
+        let mut batch = Vec::with_capacity(records.len());
+        for r in records {
+            let kind: EntryKind = r
+                .kind
+                .parse()
+                .map_err(|e| format!("ledger index {}: entry kind {:?}: {e:?}", r.id, r.kind))?;
+            let rec = mamori_ledger::Record {
+                index: r.id,
+                kind,
+                ingested_micros: r.ingested_micros,
+                // Detection reads neither; the ledger keeps them (and proofs come from it).
+                salt: [0; 16],
+                payload: r.payload.clone(),
+                erased: r.erased,
+                commitment: [0; 32],
+            };
+            let doc = mamori_server::indexer::doc_of(&rec);
+            batch.push((rec, doc));
+        }
+        self.detection.deliver(&batch)
+    }
+}
+
+/// How [`Prefecture::open_opts`] runs the cities.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// NATS JetStream: each city's ledger is published to the stream, and both its ClickHouse
+    /// rows and its streaming detection come from durable consumers of the city's subject
+    /// (`index-<city>`, `detect-<city>`) instead of following the ledger.
+    pub bus: Option<mamori_bus::BusConfig>,
+    /// Mark every city's web-UI cookies `Secure` (for a TLS-terminating proxy in front). Also
+    /// on when the prefecture's `config.toml` has `[server] secure_cookies = true` (for every
+    /// city) or a city's own `config.toml` has it (for that city).
+    pub secure_cookies: bool,
 }
 
 impl City {
@@ -192,6 +262,84 @@ pub fn init_city(root: &Path, domain: &str, tenant: &TenantId) -> Result<Created
         vkey: r.vkey,
         witness_vkey: r.witness_vkey,
     })
+}
+
+/// A city's new web-UI account ([`add_city_user`]).
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// The one-time password (shown once, never stored): it opens only the UI's
+    /// change-password page until the user sets their own.
+    pub password: String,
+    /// Ledger ids of the two admin entries in the city's ledger: the account
+    /// (`user-added`) and its one-time password (`password-reset`).
+    pub ledger_ids: [u64; 2],
+}
+
+/// Creates a web-UI account `name` with `role` (a role name of single-city mode) in city
+/// `tenant`'s own accounts, with a one-time password that must be changed at the first login
+/// (as an administrator's password reset in single-city mode). Both admin entries are ledgered
+/// together in that city's ledger by `actor`. Works on the city's data directory, so the
+/// prefecture's server must not be running (the ledger has one writer), as with `mamori token`.
+pub fn add_city_user(
+    root: &Path,
+    tenant: &TenantId,
+    name: &str,
+    role: &str,
+    actor: &str,
+) -> Result<NewUser, PrefectureError> {
+    let role: mamori_auth::Role = role
+        .parse()
+        .map_err(|_| PrefectureError::UnknownRole(role.to_owned()))?;
+    let d = city_dir(root, tenant);
+    let dd = DataDir::new(&d);
+    if !dd.exists() {
+        return Err(PrefectureError::UnknownCity(tenant.clone()));
+    }
+    let name = name.trim();
+    let password = mamori_auth::one_time_password();
+    let password_phc = mamori_auth::hash_password(&password)
+        .map_err(|e| PrefectureError::Auth(e.to_string()))?;
+    let added = mamori_auth::AdminRecord::UserAdded {
+        name: name.to_owned(),
+        role,
+        password_phc: password_phc.clone(),
+    };
+    let reset = mamori_auth::AdminRecord::PasswordReset {
+        name: name.to_owned(),
+        password_phc,
+    };
+    let opened = dd.open().map_err(dd_err(&d))?;
+    let res = (|| {
+        // Both records must hold on the city's accounts before either is ledgered.
+        let mut after = opened.auth.read().unwrap().clone();
+        after
+            .apply(&added)
+            .map_err(|e| PrefectureError::Auth(e.to_string()))?;
+        after
+            .check(&reset)
+            .map_err(|e| PrefectureError::Auth(e.to_string()))?;
+        let r = opened
+            .ledger
+            .append_blocking(vec![
+                NewEntry {
+                    kind: EntryKind::Admin,
+                    payload: mamori_server::datadir::admin_payload(actor, &added),
+                },
+                NewEntry {
+                    kind: EntryKind::Admin,
+                    payload: mamori_server::datadir::admin_payload(actor, &reset),
+                },
+            ])
+            .map_err(|e| PrefectureError::Auth(e.to_string()))?;
+        mamori_server::indexer::catch_up(&opened.ledger, &mut opened.store.lock().unwrap())
+            .map_err(|e| PrefectureError::Auth(e.to_string()))?;
+        Ok(NewUser {
+            password,
+            ledger_ids: [r.first_index, r.first_index + 1],
+        })
+    })();
+    opened.ledger.close();
+    res
 }
 
 /// Witnesses `city`'s checkpoints until `stop`: a round at start and at every new checkpoint
@@ -303,7 +451,7 @@ impl Prefecture {
         cities: &[TenantId],
         index: ChConfig,
     ) -> Result<Prefecture, PrefectureError> {
-        Self::open_with(root, cities, index, None)
+        Self::open_opts(root, cities, index, Options::default())
     }
 
     /// As [`Prefecture::open`]; with `bus`, each city's ledger is published to NATS JetStream
@@ -317,6 +465,30 @@ impl Prefecture {
         index: ChConfig,
         bus: Option<mamori_bus::BusConfig>,
     ) -> Result<Prefecture, PrefectureError> {
+        Self::open_opts(
+            root,
+            cities,
+            index,
+            Options {
+                bus,
+                ..Options::default()
+            },
+        )
+    }
+
+    /// As [`Prefecture::open`], with [`Options`]: the NATS JetStream bus (see
+    /// [`Prefecture::open_with`]; each city's detection then runs as the durable consumer
+    /// `detect-<city>`) and `Secure` cookies.
+    pub fn open_opts(
+        root: &Path,
+        cities: &[TenantId],
+        index: ChConfig,
+        opts: Options,
+    ) -> Result<Prefecture, PrefectureError> {
+        let Options {
+            bus,
+            secure_cookies,
+        } = opts;
         let p = root.join("prefecture");
         let pref = DataDir::new(&p).open().map_err(dd_err(&p))?;
         let mut map = BTreeMap::new();
@@ -326,7 +498,14 @@ impl Prefecture {
             let opened = dd.open().map_err(dd_err(&d))?;
             // The city's own single-city machinery: detection over its data dir (started by
             // AppState::new) fed by its SQLite indexer's hook.
-            let server = mamori_server::AppState::new(dd.clone(), &opened).map_err(dd_err(&d))?;
+            // With the bus, detection is fed by the city's `detect-<city>` consumer instead.
+            let server = if bus.is_some() {
+                mamori_server::AppState::new_fed_detection(dd.clone(), &opened)
+            } else {
+                mamori_server::AppState::new(dd.clone(), &opened)
+            }
+            .map_err(dd_err(&d))?;
+            let secure = secure_cookies || pref.cfg.server.secure_cookies || opened.cfg.server.secure_cookies;
             let vkey = dd.log_vkey().map_err(dd_err(&d))?;
             let w = Arc::new(
                 CityWitness::load(&p, t.as_str(), &vkey)
@@ -359,6 +538,14 @@ impl Prefecture {
                             t.clone(),
                         )?),
                     ),
+                    detect: mamori_bus::Consumer::spawn(
+                        b.clone(),
+                        t.clone(),
+                        &format!("detect-{t}"),
+                        DetectSink {
+                            detection: server.detection.clone(),
+                        },
+                    ),
                 }),
             };
             threads.extend([
@@ -385,7 +572,7 @@ impl Prefecture {
                     // The city's web UI is served under its prefix too; its session and
                     // preference cookies are scoped to `/t/{tenant}/`.
                     city_router: mamori_server::router(server.clone()).merge(
-                        mamori_ui::routes_under(false, &format!("/t/{t}"))
+                        mamori_ui::routes_under(secure, &format!("/t/{t}"))
                             .with_state(server.clone()),
                     ),
                     server,
@@ -508,6 +695,7 @@ impl Prefecture {
             if let Some(f) = c.bus.lock().unwrap().take() {
                 f.publisher.stop();
                 drop(f.consumer.stop());
+                drop(f.detect.stop());
             }
             for h in c.threads.lock().unwrap().drain(..) {
                 let _ = h.join();
@@ -809,6 +997,8 @@ fn city_health(c: &City) -> Result<Value, ApiError> {
         "witness": c.witness.status(),
         "feed": if c.bus_published().is_some() { "nats" } else { "ledger" },
         "bus_published": c.bus_published(),
+        "detect_feed": if c.bus_published().is_some() { "nats" } else { "ledger" },
+        "detect_delivered": c.bus.lock().unwrap().as_ref().map(|f| f.detect.delivered()),
     }))
 }
 
@@ -922,6 +1112,94 @@ pub async fn serve(
     axum::serve(listener, router(st))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// A city's syslog listener started by [`serve_syslog`].
+#[derive(Debug, Clone)]
+pub struct SyslogListener {
+    /// The city whose ledger its messages go to.
+    pub tenant: TenantId,
+    /// `tcp` (RFC 6587 framing) or `udp`.
+    pub proto: &'static str,
+    /// The bound address (the actual port when the configuration asked for port 0).
+    pub addr: std::net::SocketAddr,
+}
+
+/// Starts every city's own syslog listeners, as configured in that city's `config.toml`
+/// (`[server] syslog_tcp`, `syslog_udp`; [`set_city_syslog`]), on the current tokio runtime.
+/// Each listener is the single-city server's receiver ([`mamori_server::syslog`]) over the
+/// city's own state: its messages are parsed, quarantined when unparsable, and appended to that
+/// city's ledger only — so they reach that city's index and detection and no other's.
+pub async fn serve_syslog(st: &Prefecture) -> Result<Vec<SyslogListener>, PrefectureError> {
+    let mut out = Vec::new();
+    let bind_err = |t: &TenantId, a: &str, e: std::io::Error| {
+        PrefectureError::Syslog(format!(
+            "市町村 {t} の syslog 受信口 {a} を開けません / cannot bind city {t}'s syslog listener {a}: {e}"
+        ))
+    };
+    for c in st.cities.values() {
+        let srv = &c.server.cfg.server;
+        if let Some(a) = &srv.syslog_tcp {
+            let l = tokio::net::TcpListener::bind(a)
+                .await
+                .map_err(|e| bind_err(&c.tenant, a, e))?;
+            out.push(SyslogListener {
+                tenant: c.tenant.clone(),
+                proto: "tcp",
+                addr: l.local_addr().map_err(|e| bind_err(&c.tenant, a, e))?,
+            });
+            tokio::spawn(mamori_server::syslog::serve_tcp(c.server.clone(), l));
+        }
+        if let Some(a) = &srv.syslog_udp {
+            let sock = tokio::net::UdpSocket::bind(a)
+                .await
+                .map_err(|e| bind_err(&c.tenant, a, e))?;
+            out.push(SyslogListener {
+                tenant: c.tenant.clone(),
+                proto: "udp",
+                addr: sock.local_addr().map_err(|e| bind_err(&c.tenant, a, e))?,
+            });
+            tokio::spawn(mamori_server::syslog::serve_udp(c.server.clone(), sock));
+        }
+    }
+    Ok(out)
+}
+
+/// Sets city `tenant`'s own syslog listeners in its `config.toml` (`[server] syslog_tcp` /
+/// `syslog_udp`; `None` leaves a setting as it is). Addresses must be `IP:PORT`. Taken by the
+/// next `serve` ([`serve_syslog`]).
+pub fn set_city_syslog(
+    root: &Path,
+    tenant: &TenantId,
+    tcp: Option<&str>,
+    udp: Option<&str>,
+) -> Result<(), PrefectureError> {
+    let d = city_dir(root, tenant);
+    let dd = DataDir::new(&d);
+    if !dd.exists() {
+        return Err(PrefectureError::UnknownCity(tenant.clone()));
+    }
+    for a in [tcp, udp].into_iter().flatten() {
+        a.parse::<std::net::SocketAddr>().map_err(|e| {
+            PrefectureError::Syslog(format!(
+                "syslog の待受アドレス {a:?} が不正です(IP:ポート)/ invalid syslog listen address {a:?} (IP:PORT): {e}"
+            ))
+        })?;
+    }
+    let mut cfg = dd.config().map_err(dd_err(&d))?;
+    if let Some(a) = tcp {
+        cfg.server.syslog_tcp = Some(a.to_owned());
+    }
+    if let Some(a) = udp {
+        cfg.server.syslog_udp = Some(a.to_owned());
+    }
+    let text = toml::to_string_pretty(&cfg).map_err(|e| PrefectureError::Syslog(e.to_string()))?;
+    let path = dd.config_path();
+    let tmp = path.with_extension("toml.tmp");
+    std::fs::write(&tmp, format!("# mamori configuration (see README)\n{text}"))
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| PrefectureError::Syslog(format!("{}: {e}", path.display())))?;
+    Ok(())
 }
 
 /// Whether `method path` (the part after `/t/{tenant}`) is one of the single-city routes served

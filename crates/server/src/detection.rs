@@ -581,6 +581,32 @@ impl Detection {
     /// [`DataDir::open`] leaves it): ledgers rule changes, opens (or rebuilds) `alerts.db`,
     /// catches up with the ledger and starts the thread that follows it.
     pub fn start(dir: &DataDir, ledger: &Ledger) -> Result<Arc<Detection>, DataDirError> {
+        Self::start_with(dir, ledger, true)
+    }
+
+    /// As [`Detection::start`], but the detector does not follow the ledger itself: records
+    /// are handed to it with [`Detection::deliver`], e.g. by a NATS JetStream consumer, so that
+    /// detection can run (and fall behind, or restart) apart from ingest. Its position is the
+    /// same high-water mark in `alerts.db` ([`Detection::next_index`]), committed with the
+    /// alerts: a restarted feeder resumes after it and nothing is raised twice.
+    pub fn start_fed(dir: &DataDir, ledger: &Ledger) -> Result<Arc<Detection>, DataDirError> {
+        Self::start_with(dir, ledger, false)
+    }
+
+    /// Evaluates `batch` (contiguous records in ledger order, possibly starting with records
+    /// already evaluated, which are skipped; a gap before it is filled from the ledger) and
+    /// commits its alerts with the new high-water mark. An error means nothing of the batch
+    /// past the old high-water mark was committed; offer it again.
+    pub fn deliver(&self, batch: &Batch) -> Result<(), String> {
+        let Some(last) = batch.last().map(|(r, _)| r.index) else { return Ok(()) };
+        if last < self.next_index() {
+            return Ok(());
+        }
+        self.process_batch(batch, true);
+        if self.next_index() > last { Ok(()) } else { Err(format!("detection did not commit up to ledger index {last}")) }
+    }
+
+    fn start_with(dir: &DataDir, ledger: &Ledger, follow: bool) -> Result<Arc<Detection>, DataDirError> {
         let rd = rules_dir(dir);
         let signature = rules_signature(&rd);
         let last_policy = last_admin_value(dir, POLICY_ACTION, "/mamori/detection_policy/toml");
@@ -688,6 +714,10 @@ impl Detection {
             dir: dir.clone(),
             rules: Mutex::new(rules_state),
         });
+        if !follow {
+            // Fed by its caller (Detection::deliver) from its high-water mark on.
+            return Ok(det);
+        }
         // Catch up with everything durable now (the rule changes just ledgered included), so a
         // CLI command that starts the detector sees its alerts when this returns.
         det.catch_up(ledger.durable_size(), false)?;

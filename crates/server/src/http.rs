@@ -66,9 +66,24 @@ pub struct AppState {
 impl AppState {
     /// Builds the state from an opened data directory.
     pub fn new(dir: DataDir, opened: &Opened) -> Result<AppState, crate::datadir::DataDirError> {
+        Self::build(dir, opened, true)
+    }
+
+    /// As [`AppState::new`], but streaming detection does not follow the ledger: its records
+    /// come from the caller through [`crate::detection::Detection::deliver`] (tenant mode feeds
+    /// it from a NATS JetStream consumer; see [`crate::detection::Detection::start_fed`]).
+    pub fn new_fed_detection(dir: DataDir, opened: &Opened) -> Result<AppState, crate::datadir::DataDirError> {
+        Self::build(dir, opened, false)
+    }
+
+    fn build(dir: DataDir, opened: &Opened, follow: bool) -> Result<AppState, crate::datadir::DataDirError> {
         let reader = Store::open_read_only(&dir.index_path())?;
         let mappings = crate::mappings::Mappings::rebuild(&reader)?;
-        let detection = crate::detection::Detection::start(&dir, &opened.ledger)?;
+        let detection = if follow {
+            crate::detection::Detection::start(&dir, &opened.ledger)?
+        } else {
+            crate::detection::Detection::start_fed(&dir, &opened.ledger)?
+        };
         detection.watch_rules(None);
         let witness = if opened.cfg.witness.enabled {
             Some(Arc::new(Mutex::new(crate::witness_client::load_witness(&dir, &opened.cfg)?)))
