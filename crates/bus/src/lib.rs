@@ -550,14 +550,17 @@ async fn consume_run<S: Sink>(
         }
         // A missing frame normally arrives within ack_wait (it was delivered to a connection
         // that went away). One that does not is not in the consumer's future at all: the
-        // durable consumer's state is ahead of the sink (e.g. nats-server, SIGKILLed, kept
-        // the consumer's delivered sequence but lost the stream's tail, which was then
-        // re-published under sequence numbers the consumer counts as done). Waiting longer
+        // durable consumer's state is ahead of the sink (a crash could leave it so: if
+        // nats-server kept the consumer's delivered sequence but lost the stream's unsynced
+        // tail, the re-published tail gets sequence numbers the consumer counts as done; not
+        // observed here, pinned by tests/consumer_gap.rs). Waiting longer
         // would also hold max_ack_pending slots for ever. So start over: delete the durable
         // consumer; the next connection re-creates it from the start of the stream (deliver
         // policy All) and the sink skips what it has. Because the stream is a prefix of the
         // ledger (see publish_run), a frame holding `expected` precedes, in stream order, any
-        // frame beyond it, so the re-read finds it.
+        // frame beyond it, so the re-read finds it. (A stream with a real hole — written by the
+        // publisher before that rule — cannot be mended here: the warning below repeats every
+        // gap_timeout; delete the stream and the publishers re-publish it from the ledgers.)
         let expected = pos.map_or(0, |p| p + 1);
         match pending.first_key_value() {
             Some((&first, _)) if first > expected => {
