@@ -27,6 +27,31 @@ pub enum PrefectureCmd {
         /// Tenant id (a-z, 0-9, -, _), e.g. aoba-shi.
         #[arg(long)]
         id: String,
+        /// The city's own syslog listener over TCP (RFC 6587), e.g. 0.0.0.0:6514: its messages
+        /// go to this city's ledger only (written to the city's config.toml, `[server]
+        /// syslog_tcp`). Also for an existing city.
+        #[arg(long = "syslog-tcp", alias = "syslog")]
+        syslog_tcp: Option<String>,
+        /// The city's own syslog listener over UDP, e.g. 0.0.0.0:5514 (`[server] syslog_udp`).
+        #[arg(long = "syslog-udp")]
+        syslog_udp: Option<String>,
+    },
+    /// Create a web-UI account in a city's own accounts, with a one-time password printed once
+    /// (it must be changed at the first login); ledgered in that city's ledger. Run it while
+    /// `prefecture serve` is stopped (the city's ledger has one writer).
+    AddUser {
+        /// Root directory of the prefecture.
+        #[arg(long)]
+        root: PathBuf,
+        /// The city (tenant id), e.g. aoba-shi.
+        #[arg(long)]
+        city: String,
+        /// Login name of the new account.
+        #[arg(long)]
+        name: String,
+        /// Role: admin, officer, auditor, viewer, ingest, witness.
+        #[arg(long)]
+        role: String,
     },
     /// Serve every city of the prefecture: tenant-scoped API under /t/<city>/, per-city
     /// `_bulk` ingest and detection, the prefecture's health and witnessing.
@@ -44,6 +69,11 @@ pub enum PrefectureCmd {
         /// the stream and indexed by a durable consumer (default: indexers follow the ledgers).
         #[arg(long)]
         nats: Option<String>,
+        /// Mark every city's web-UI cookies Secure (behind a TLS-terminating proxy); also set by
+        /// `[server] secure_cookies = true` in <root>/prefecture/config.toml (every city) or in a
+        /// city's own config.toml (that city).
+        #[arg(long)]
+        secure_cookies: bool,
     },
 }
 
@@ -85,9 +115,18 @@ pub fn run(c: PrefectureCmd) -> Result<()> {
             println!("県の管理者トークン(一度だけ表示)/ prefecture admin token (shown once):\n{}", r.admin_token);
             Ok(())
         }
-        PrefectureCmd::AddCity { root, id } => {
+        PrefectureCmd::AddCity { root, id, syslog_tcp, syslog_udp } => {
             let t = TenantId::new(&id).map_err(|e| anyhow::anyhow!("--id: {e}"))?;
             let domain = domain_of(&root)?;
+            if (syslog_tcp.is_some() || syslog_udp.is_some()) && city_dir(&root, &t).join("config.toml").exists() {
+                // An existing city: only its syslog listeners change.
+                mamori_prefecture::set_city_syslog(&root, &t, syslog_tcp.as_deref(), syslog_udp.as_deref())?;
+                println!("市町村 {t} の syslog 受信口を設定しました / set city {t}'s syslog listeners (次回の serve から / from the next serve)");
+                return Ok(());
+            }
+            for a in [&syslog_tcp, &syslog_udp].into_iter().flatten() {
+                a.parse::<std::net::SocketAddr>().map_err(|e| anyhow::anyhow!("syslog の待受アドレス {a:?} が不正です(IP:ポート)/ invalid syslog listen address {a:?} (IP:PORT): {e}"))?;
+            }
             let r = init_city(&root, &domain, &t).with_context(|| format!("adding city {t}"))?;
             let wkey = mamori_prefecture::witness::witness_vkey(&root.join("prefecture"))?;
             println!("市町村 {t} を追加しました / added city {t} ({})", city_dir(&root, &t).display());
@@ -98,24 +137,52 @@ pub fn run(c: PrefectureCmd) -> Result<()> {
                 "検証 / verify: mamori verify --data {} --witness-key {wkey}",
                 city_dir(&root, &t).display()
             );
+            if syslog_tcp.is_some() || syslog_udp.is_some() {
+                mamori_prefecture::set_city_syslog(&root, &t, syslog_tcp.as_deref(), syslog_udp.as_deref())?;
+                for (p, a) in [("TCP", &syslog_tcp), ("UDP", &syslog_udp)] {
+                    if let Some(a) = a {
+                        println!("syslog {p} {a}: この市町村の台帳へ / to this city's ledger only");
+                    }
+                }
+            }
             println!("取込 / ingest: POST /t/{t}/_bulk, /t/{t}/api/v1/events (次回の serve から / from the next serve)");
             Ok(())
         }
-        PrefectureCmd::Serve { root, clickhouse, listen, nats } => serve(&root, &clickhouse, &listen, nats.as_deref()),
+        PrefectureCmd::AddUser { root, city, name, role } => {
+            let t = TenantId::new(&city).map_err(|e| anyhow::anyhow!("--city: {e}"))?;
+            domain_of(&root)?;
+            let u = mamori_prefecture::add_city_user(&root, &t, &name, &role, "cli").map_err(|e| match e {
+                mamori_prefecture::PrefectureError::UnknownCity(_) => {
+                    let known: Vec<String> = cities(&root).unwrap_or_default().iter().map(|c| c.to_string()).collect();
+                    anyhow::anyhow!("{e} (市町村 / cities: {})", if known.is_empty() { "-".to_owned() } else { known.join(", ") })
+                }
+                e => anyhow::Error::new(e).context(format!("adding user {name} to {t}")),
+            })?;
+            println!("市町村 {t} に利用者 {name} を追加しました / added user {name} to city {t} (台帳 / ledger #{}, #{})", u.ledger_ids[0], u.ledger_ids[1]);
+            println!("ログイン / login: /t/{t}/ui/login");
+            println!("一時パスワード(一度だけ表示・初回ログイン時に変更)/ one-time password (shown once, must be changed at the first login):\n{}", u.password);
+            Ok(())
+        }
+        PrefectureCmd::Serve { root, clickhouse, listen, nats, secure_cookies } => serve(&root, &clickhouse, &listen, nats.as_deref(), secure_cookies),
     }
 }
 
-fn serve(root: &Path, clickhouse: &str, listen: &str, nats: Option<&str>) -> Result<()> {
+fn serve(root: &Path, clickhouse: &str, listen: &str, nats: Option<&str>, secure_cookies: bool) -> Result<()> {
     let cfg = mamori_store_clickhouse::Config::single(clickhouse);
     mamori_store_clickhouse::schema::create_single(&cfg).with_context(|| format!("creating the tables on {clickhouse}"))?;
     let list = cities(root)?;
     let bus = nats.map(mamori_bus::BusConfig::new);
-    let pref = Arc::new(Prefecture::open_with(root, &list, cfg, bus).with_context(|| format!("opening {}", root.display()))?);
+    let opts = mamori_prefecture::Options { bus, secure_cookies };
+    let pref = Arc::new(Prefecture::open_opts(root, &list, cfg, opts).with_context(|| format!("opening {}", root.display()))?);
     let rt = tokio::runtime::Runtime::new()?;
     let p2 = pref.clone();
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
         let local = listener.local_addr()?;
+        // Each city's own syslog listeners (its config.toml), before the address line.
+        for l in mamori_prefecture::serve_syslog(&p2).await? {
+            println!("syslog {} {}: {}", l.proto.to_uppercase(), l.tenant, l.addr);
+        }
         let names: Vec<&str> = list.iter().map(TenantId::as_str).collect();
         println!("市町村 / cities: {}", names.join(", "));
         println!("県の証人鍵 / prefecture witness key: {}", p2.witness_vkey());
