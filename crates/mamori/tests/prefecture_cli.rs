@@ -134,9 +134,14 @@ fn prefecture_cli_add_user_prints_a_one_time_password_that_must_be_changed() {
     run_ok(mamori().args(["prefecture", "init", "--root", r, "--domain", "iwate.lg.jp"]));
     let mut city_tokens = Vec::new();
     for id in ["aoba-shi", "midori-machi"] {
-        let out = run_ok(mamori().args(["prefecture", "add-city", "--root", r, "--id", id]));
+        // midori-machi has its own syslog listener (port 0: the bound port is printed by serve).
+        let syslog: &[&str] = if id == "midori-machi" { &["--syslog-tcp", "127.0.0.1:0"] } else { &[] };
+        let out = run_ok(mamori().args(["prefecture", "add-city", "--root", r, "--id", id]).args(syslog));
         city_tokens.push(after(&out, "city admin token (shown once)"));
     }
+    let bad = mamori().args(["prefecture", "add-city", "--root", r, "--id", "kuji", "--syslog-tcp", "nowhere"]).output().unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("syslog の待受アドレス"), "{}", String::from_utf8_lossy(&bad.stderr));
 
     let out = run_ok(mamori().args(["prefecture", "add-user", "--root", r, "--city", "aoba-shi", "--name", "tanaka", "--role", "officer"]));
     let otp = after(&out, "one-time password (shown once");
@@ -159,14 +164,24 @@ fn prefecture_cli_add_user_prints_a_one_time_password_that_must_be_changed() {
     let e = refused(&["--city", "aoba-shi", "--name", "tanaka", "--role", "viewer"]);
     assert!(e.contains("tanaka"), "{e}");
 
-    let mut srv = PrefServe::start(&["--root", r, "--clickhouse", &ch.url()]);
+    let mut srv = PrefServe::start(&["--root", r, "--clickhouse", &ch.url(), "--secure-cookies"]);
     let base = srv.base.clone();
     let http = no_redirects();
+    let syslog_addr = srv
+        .lines
+        .iter()
+        .find_map(|l| l.strip_prefix("syslog TCP midori-machi: "))
+        .unwrap_or_else(|| panic!("no syslog listener printed: {:?}", srv.lines))
+        .trim()
+        .to_owned();
+    assert!(!srv.lines.iter().any(|l| l.contains("syslog") && l.contains("aoba-shi")), "{:?}", srv.lines);
 
     // The one-time password opens only aoba-shi's change-password page.
     let (st, loc, cookies) = ui_login(&http, &base, "aoba-shi", "tanaka", &otp);
     assert_eq!((st, loc.as_str()), (303, "/t/aoba-shi/ui/password"), "{cookies:?}");
     let sess = session_pair(&cookies);
+    // --secure-cookies: the city's UI cookies are Secure.
+    assert!(cookies.iter().all(|c| c.split(';').any(|a| a.trim() == "Secure")), "{cookies:?}");
     let r2 = http.get(format!("{base}/t/aoba-shi/ui/events")).header("cookie", &sess).send().unwrap();
     assert_eq!(r2.status(), 303);
     assert_eq!(r2.headers()["location"], "/t/aoba-shi/ui/password");
@@ -235,6 +250,21 @@ fn prefecture_cli_add_user_prints_a_one_time_password_that_must_be_changed() {
         ]
     );
     assert!(admin("midori-machi", &city_tokens[1]).iter().all(|e| e["doc"]["mamori"]["admin"]["name"] != "tanaka"));
+
+    // midori-machi's own syslog listener: a real `logger` message lands in midori-machi only.
+    let (host, port) = syslog_addr.rsplit_once(':').unwrap();
+    let st = Command::new("logger").args(["--tcp", "--server", host, "--port", port, "--rfc5424", "--tag", "sshd", "clisyslogmark midori"]).status().unwrap();
+    assert!(st.success());
+    let hits = |tenant: &str, tok: &str| -> usize {
+        let v: Value = http.get(format!("{base}/t/{tenant}/api/v1/events?q=clisyslogmark")).bearer_auth(tok).send().unwrap().json().unwrap();
+        v["events"].as_array().map_or(0, Vec::len)
+    };
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while hits("midori-machi", &city_tokens[1]) != 1 {
+        assert!(Instant::now() < deadline, "the syslog message never reached midori-machi");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(hits("aoba-shi", &city_tokens[0]), 0);
     srv.stop();
 }
 
