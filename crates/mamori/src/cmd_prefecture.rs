@@ -53,6 +53,23 @@ pub enum PrefectureCmd {
         #[arg(long)]
         role: String,
     },
+    /// Register a city that runs `mamori serve` on its own box, to be witnessed over HTTP
+    /// (`POST /prefecture/witness/add-checkpoint`); ledgered in the prefecture's ledger. Run it
+    /// while `prefecture serve` is stopped.
+    AddRemoteCity {
+        /// Root directory of the prefecture.
+        #[arg(long)]
+        root: PathBuf,
+        /// The city's name (a-z, 0-9, -, _), e.g. kita-machi.
+        #[arg(long)]
+        name: String,
+        /// Its log origin (the `origin` of its config.toml), e.g. kita-machi.example.lg.jp.
+        #[arg(long)]
+        origin: String,
+        /// Its checkpoint verifier key (printed by its `mamori init`, `keys/log.vkey`).
+        #[arg(long)]
+        key: String,
+    },
     /// Serve every city of the prefecture: tenant-scoped API under /t/<city>/, per-city
     /// `_bulk` ingest and detection, the prefecture's health and witnessing.
     Serve {
@@ -163,6 +180,7 @@ pub fn run(c: PrefectureCmd) -> Result<()> {
             println!("一時パスワード(一度だけ表示・初回ログイン時に変更)/ one-time password (shown once, must be changed at the first login):\n{}", u.password);
             Ok(())
         }
+        PrefectureCmd::AddRemoteCity { root, name, origin, key } => add_remote_city(&root, &name, &origin, &key),
         PrefectureCmd::Serve { root, clickhouse, listen, nats, secure_cookies } => serve(&root, &clickhouse, &listen, nats.as_deref(), secure_cookies),
     }
 }
@@ -194,5 +212,17 @@ fn serve(root: &Path, clickhouse: &str, listen: &str, nats: Option<&str>, secure
         anyhow::Ok(())
     })?;
     pref.close();
+    Ok(())
+}
+
+fn add_remote_city(root: &Path, name: &str, origin: &str, key: &str) -> Result<()> {
+    domain_of(root)?;
+    let r = mamori_prefecture::remote::add_remote_city(root, name, origin, key)
+        .with_context(|| format!("registering remote city {name}"))?;
+    let wkey = mamori_prefecture::witness::witness_vkey(&root.join("prefecture"))?;
+    println!("自前のサーバーで運用する市町村 {} を登録しました / registered remote city {} ({})", r.name, r.name, r.origin);
+    println!("市町村の config.toml に追加 / add to the city's config.toml:");
+    println!("[[witnesses]]\nurl = \"http://<prefecture>/prefecture/witness\"\nvkey = \"{wkey}\"");
+    println!("検証 / verify: mamori verify --witness-key {wkey}");
     Ok(())
 }

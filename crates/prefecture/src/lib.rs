@@ -28,7 +28,10 @@
 //!
 //! The prefecture witnesses every city's checkpoints ([`witness`]): it cosigns each new
 //! checkpoint that is consistent with what it cosigned before and raises an alarm (health, and
-//! an entry in its own ledger) when a city's history was rolled back or forked.
+//! an entry in its own ledger) when a city's history was rolled back or forked. Cities that run
+//! single-city `mamori serve` on their own box are witnessed over HTTP ([`remote`],
+//! `POST /prefecture/witness/add-checkpoint`), and a city's key rotation is followed only with
+//! proof that its old key authorised the new one ([`witness::RotationEvidence`]).
 //!
 //! With [`Prefecture::open_with`] (or [`Options::bus`]) and a NATS JetStream bus, each city's
 //! ledger is published to the stream; its ClickHouse rows come from a durable consumer
@@ -50,6 +53,7 @@
 //! (other than on a city's UI settings page).
 #![deny(missing_docs)]
 
+pub mod remote;
 pub mod witness;
 
 use std::collections::BTreeMap;
@@ -206,6 +210,8 @@ pub struct Prefecture {
     prefecture_ledger: Ledger,
     index: ChConfig,
     witness_vkey: String,
+    /// Cities on their own boxes, witnessed over HTTP ([`remote`]).
+    remote: Arc<remote::RemoteCities>,
 }
 
 /// What [`Prefecture::create_city`] and [`Prefecture::init`] return: the first admin token,
@@ -509,7 +515,8 @@ impl Prefecture {
             let vkey = dd.log_vkey().map_err(dd_err(&d))?;
             let w = Arc::new(
                 CityWitness::load(&p, t.as_str(), &vkey)
-                    .map_err(|e| PrefectureError::Witness(e.to_string()))?,
+                    .map_err(|e| PrefectureError::Witness(e.to_string()))?
+                    .ledgering_to(pref.ledger.clone(), t.as_str()),
             );
             let stop = Arc::new(AtomicBool::new(false));
             let mut threads = Vec::new();
@@ -583,7 +590,10 @@ impl Prefecture {
                 }),
             );
         }
+        let remote = remote::RemoteCities::open(&p, pref.ledger.clone())
+            .map_err(|e| PrefectureError::Witness(e.to_string()))?;
         Ok(Prefecture {
+            remote: Arc::new(remote),
             cities: map,
             auth: pref.auth,
             prefecture_ledger: pref.ledger,
@@ -674,6 +684,11 @@ impl Prefecture {
     /// The prefecture's own ledger (admin actions, witness alarms).
     pub fn ledger(&self) -> &Ledger {
         &self.prefecture_ledger
+    }
+
+    /// The cities witnessed over HTTP ([`remote`]).
+    pub fn remote(&self) -> &remote::RemoteCities {
+        &self.remote
     }
 
     /// One city.
@@ -1033,17 +1048,20 @@ async fn prefecture_health(
             cities.push(city_health(c)?);
         }
         let agg = mamori_store_clickhouse::tenant_aggregates(&st2.index)?;
-        let alarms: u64 = st2.cities.values().map(|c| c.witness.status().alarms).sum();
-        let refused: Vec<&str> = st2
+        let (remote_alarms, remote_refused) = st2.remote.alarm_summary();
+        let alarms: u64 = st2.cities.values().map(|c| c.witness.status().alarms).sum::<u64>() + remote_alarms;
+        let mut refused: Vec<&str> = st2
             .cities
             .values()
             .filter(|c| c.witness.status().alarm.is_some())
             .map(|c| c.tenant.as_str())
             .collect();
+        refused.extend(remote_refused.iter().map(String::as_str));
         Ok(json!({
             "cities": cities,
             "aggregates": agg,
             "witness": {"vkey": st2.witness_vkey, "alarms": alarms, "refused_cities": refused},
+            "remote_cities": st2.remote.health(),
         }))
     })
     .await?;
@@ -1077,6 +1095,8 @@ async fn checkpoint(
 ///   progress and counts, no documents
 /// * `GET /t/{tenant}/checkpoint` — the city's signed checkpoint (public), cosigned by the
 ///   prefecture's witness
+/// * `POST /prefecture/witness/add-checkpoint`, `POST /prefecture/witness/rotate-key` — the
+///   prefecture as the c2sp tlog-witness of cities on their own box ([`remote`]; public)
 ///
 /// Served by the city's own single-city router under its prefix (the city's tokens only, as
 /// in `mamori serve`; see docs/shippers.md for the shippers' settings, with
@@ -1092,6 +1112,7 @@ async fn checkpoint(
 /// * the city's web UI: `/t/{tenant}/ui/…` (log in with an account of that city,
 ///   [`Prefecture::create_user`])
 pub fn router(st: Arc<Prefecture>) -> Router {
+    let remote = remote::router(st.remote.clone());
     Router::new()
         .route("/t/{tenant}/api/v1/events", get(search).post(ingest))
         .route("/t/{tenant}/api/v1/events/{id}", get(get_event))
@@ -1101,6 +1122,7 @@ pub fn router(st: Arc<Prefecture>) -> Router {
         .route("/prefecture/api/v1/health", get(prefecture_health))
         .fallback(forward)
         .with_state(st)
+        .merge(remote)
 }
 
 /// Runs the tenant-mode HTTP server ([`router`]) on `listener` until `shutdown` resolves.

@@ -16,25 +16,47 @@
 //! refused checkpoint as evidence). The refusal persists: the witness state is never rolled
 //! back to follow the city.
 //!
-//! In process (the prefecture serves the cities' ledgers itself), so no HTTP hop; a city on its
-//! own box would submit over HTTP instead (not built here: docs/scale.md).
+//! In process (the prefecture serves the cities' ledgers itself) a thread runs [`CityWitness::round`]
+//! at every new checkpoint of the city. A city on its own box (`mamori serve` with the
+//! prefecture in its `[[witnesses]]`) submits over HTTP instead: [`crate::remote`] serves
+//! `POST /prefecture/witness/add-checkpoint` and hands each request to
+//! [`CityWitness::add_checkpoint`], with the same checks, state and alarms (a checkpoint
+//! smaller than one already cosigned — an old checkpoint replayed, or an old copy of the city
+//! restored — answers 409 with the cosigned size and raises a `rollback` alarm).
+//!
+//! **Key rotation** (`mamori rotate-key`): the city appends a `key` entry naming its old and new
+//! verifier keys, covered by a checkpoint signed by the old key (and by the new key: the
+//! bridge). The prefecture follows the new key only with proof that the old key authorised it
+//! ([`RotationEvidence`], checked by [`CityWitness::follow_rotation`]): the `key` entry itself
+//! (its payload and salt must reproduce the entry's commitment, its kind must be `key` — an
+//! event that merely looks like a rotation is refused), its `old_vkey` must be the key the
+//! prefecture trusts for the city, and it must be included (RFC 6962 inclusion proof) in a tree
+//! the old key signed: either the tree the prefecture already cosigned, or a checkpoint signed
+//! by the old key that is consistent with it. A bare new key, a rotation entry from another key,
+//! or one the old key never signed, is refused; the checkpoint signed by the unknown key raises
+//! a `bad-signature` alarm. In process the evidence is read from the city's ledger when its
+//! checkpoint stops verifying; a city on its own box posts it (`POST
+//! /prefecture/witness/rotate-key`, [`rotation_evidence`] builds it). Every followed rotation
+//! is ledgered in the prefecture's ledger (`witness-key-followed`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use mamori_ledger::checkpoint::{Cosigner, unix_now};
+use mamori_ledger::checkpoint::{Cosigner, SignedCheckpoint, unix_now, verifier_from_vkey};
+use mamori_ledger::merkle::{Hash, interior_hash, leaf_hash};
 use mamori_ledger::witness::{AddOutcome, Witness, WitnessedLog, add_checkpoint_body};
-use mamori_ledger::{EntryKind, Ledger, NewEntry};
-use serde::Serialize;
-use serde_json::json;
+use mamori_ledger::{Entry, EntryKind, Ledger, NewEntry};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 /// Why the prefecture refused a city's checkpoint.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Alarm {
     /// `rollback` (smaller than a cosigned checkpoint: truncated or an old copy restored),
     /// `fork` (same size, another root), `inconsistent` (larger, but does not extend what was
-    /// cosigned) or `bad-signature` (not signed by the city's key).
+    /// cosigned), `bad-signature` (not signed by the city's key, and no proof that its key was
+    /// rotated) or `bad-rotation` (rotation evidence that does not hold, [`CityWitness::follow_rotation`]).
     pub kind: &'static str,
     /// The tlog-witness status code the refusal maps to (409, 422, 403).
     pub status: u16,
@@ -61,6 +83,8 @@ pub struct WitnessStatus {
     pub alarm: Option<Alarm>,
     /// The latest non-alarm failure (e.g. the state could not be written), retried.
     pub last_error: Option<String>,
+    /// The city's key rotations the prefecture followed since it started (new verifier keys).
+    pub keys_followed: Vec<String>,
 }
 
 /// What one witnessing round did.
@@ -81,6 +105,9 @@ pub struct CityWitness {
     status: Mutex<WitnessStatus>,
     /// Whether an alarm of the current kind was already ledgered (one entry per kind and run).
     ledgered: Mutex<Option<&'static str>>,
+    /// The prefecture's ledger and the city's name, where followed key rotations are recorded
+    /// ([`CityWitness::ledgering_to`]).
+    audit: Mutex<Option<(Ledger, String)>>,
 }
 
 /// Errors loading a city's witness.
@@ -145,7 +172,21 @@ impl CityWitness {
                 ..WitnessStatus::default()
             }),
             ledgered: Mutex::new(None),
+            audit: Mutex::new(None),
         })
+    }
+
+    /// Records followed key rotations of city `name` in `prefecture`'s ledger.
+    pub fn ledgering_to(self, prefecture: Ledger, name: &str) -> Self {
+        *self.audit.lock().unwrap() = Some((prefecture, name.to_owned()));
+        self
+    }
+
+    /// The city's log as the prefecture holds it: origin, trusted verifier key, cosigned size
+    /// and root.
+    pub fn log(&self) -> (String, WitnessedLog) {
+        let w = self.witness.lock().unwrap();
+        log_of(&w)
     }
 
     /// The current status (for health).
@@ -160,7 +201,8 @@ impl CityWitness {
         let cp = city.checkpoint();
         let mut w = self.witness.lock().unwrap();
         let mut old = self.status.lock().unwrap().cosigned_size.min(cp.size);
-        for _ in 0..2 {
+        let mut rotation_tried = false;
+        for _ in 0..3 {
             let proof = match city.consistency_proof(old, cp.size) {
                 Ok(p) => p.hashes,
                 Err(e) => return self.failed(format!("consistency proof {old}→{}: {e}", cp.size)),
@@ -257,6 +299,30 @@ impl CityWitness {
                         ),
                     ));
                 }
+                AddOutcome::Forbidden(why) if !rotation_tried => {
+                    // Perhaps the city rotated its key: follow it only with the proof from its
+                    // own ledger that the old key authorised the new one.
+                    rotation_tried = true;
+                    drop(w);
+                    let followed = rotation_from_ledger(city, &self.log().1)
+                        .and_then(|ev| self.follow_rotation(&ev));
+                    w = self.witness.lock().unwrap();
+                    match followed {
+                        Ok(_) => {
+                            old = self.status.lock().unwrap().cosigned_size.min(cp.size);
+                        }
+                        Err(refused) => {
+                            return self.raise(alarm(
+                                "bad-signature",
+                                403,
+                                format!("{why}; no key rotation followed: {refused}"),
+                                format!(
+                                    "チェックポイントに市の署名鍵による有効な署名がなく、旧鍵が承認した鍵の更新も確認できません({refused})。"
+                                ),
+                            ));
+                        }
+                    }
+                }
                 AddOutcome::Forbidden(why) => {
                     return self.raise(alarm(
                         "bad-signature",
@@ -318,4 +384,396 @@ impl CityWitness {
             }
         }
     }
+}
+
+fn log_of(w: &Witness) -> (String, WitnessedLog) {
+    let logs: BTreeMap<String, WitnessedLog> =
+        serde_json::from_str(&w.state_json()).expect("the witness state is JSON");
+    logs.into_iter().next().expect("a city witness holds its city's log")
+}
+
+/// The signed note of an add-checkpoint request body (after the blank line that ends the
+/// consistency proof).
+fn note_of(body: &[u8]) -> &[u8] {
+    body.windows(2)
+        .position(|w| w == b"\n\n")
+        .map_or(&[][..], |i| &body[i + 2..])
+}
+
+impl CityWitness {
+    /// Handles one c2sp tlog-witness `add-checkpoint` request body from a city on its own box
+    /// (the HTTP endpoint of [`crate::remote`]): the same checks and state as
+    /// [`CityWitness::round`], persisted before a cosignature is returned. Returns the outcome
+    /// to answer with, and the alarm it raised: `rollback` for a checkpoint smaller than one
+    /// already cosigned (409), `fork`/`inconsistent` (422), `bad-signature` (403).
+    pub fn add_checkpoint(&self, body: &[u8]) -> (AddOutcome, Option<Alarm>) {
+        let mut w = self.witness.lock().unwrap();
+        let before = w.state_json();
+        let outcome = w.add_checkpoint(body, unix_now());
+        let note = note_of(body);
+        let size = SignedCheckpoint::parse_unverified(note).map_or(0, |c| c.size);
+        let witnessed = self.status.lock().unwrap().cosigned_size;
+        let alarm = |kind: &'static str, status: u16, message: String, ja: String| Alarm {
+            kind,
+            status,
+            message,
+            message_ja: ja,
+            checkpoint_size: size,
+            witnessed_size: witnessed,
+            at: unix_now(),
+        };
+        let raised = match &outcome {
+            AddOutcome::Cosigned(_) => {
+                if let Some(parent) = self.state_path.parent() {
+                    let _ = std::fs::create_dir_all(parent);
+                }
+                if let Err(e) =
+                    mamori_ledger::storage::write_atomic(&self.state_path, w.state_json().as_bytes())
+                {
+                    let _ = w.restore_state(&before);
+                    let why = format!("witness state not persisted: {e}");
+                    self.failed(why.clone());
+                    return (AddOutcome::Unprocessable(why), None);
+                }
+                let mut s = self.status.lock().unwrap();
+                s.cosigned_size = size;
+                s.alarm = None;
+                s.last_error = None;
+                None
+            }
+            AddOutcome::Conflict(known) if size < *known => Some(alarm(
+                "rollback",
+                409,
+                format!(
+                    "the prefecture cosigned size {known} of this city's log and was offered a checkpoint of size {size}: an old checkpoint replayed, the ledger truncated or an older copy restored"
+                ),
+                format!(
+                    "県はこの市の台帳をサイズ {known} まで連署済みですが、サイズ {size} のチェックポイントが提示されました。古いチェックポイントの再送、台帳の切り詰め、または古い複製への巻き戻しです。"
+                ),
+            )),
+            AddOutcome::Fork { why, .. } => Some(alarm(
+                "fork",
+                422,
+                why.clone(),
+                format!(
+                    "同じサイズ {size} で連署済みのものと異なるルートのチェックポイントが提示されました(台帳の分岐)。"
+                ),
+            )),
+            AddOutcome::Unprocessable(why) => Some(alarm(
+                "inconsistent",
+                422,
+                why.clone(),
+                format!(
+                    "サイズ {size} のチェックポイントは、県が連署したサイズ {witnessed} の台帳の続きではありません(履歴が書き換えられています)。"
+                ),
+            )),
+            AddOutcome::Forbidden(why) => Some(alarm(
+                "bad-signature",
+                403,
+                format!("{why} (a rotated key is followed only after POST /prefecture/witness/rotate-key with the rotation evidence)"),
+                "チェックポイントに県が信頼する市の署名鍵による有効な署名がありません(鍵を更新した場合は、旧鍵が承認した証拠を rotate-key に提出してください)。".into(),
+            )),
+            _ => None,
+        };
+        drop(w);
+        if let Some(a) = &raised {
+            self.raise(a.clone());
+        }
+        (outcome, raised)
+    }
+
+    /// Follows the city's key rotation when `ev` proves that the key the prefecture trusts
+    /// authorised the new one (see the module docs); persists the new key in the city's witness
+    /// state and ledgers a `witness-key-followed` entry. Returns the new verifier key, or why the
+    /// evidence was refused (nothing changes then).
+    pub fn follow_rotation(&self, ev: &RotationEvidence) -> Result<String, String> {
+        let mut w = self.witness.lock().unwrap();
+        let (origin, log) = log_of(&w);
+        let next = check_rotation(&origin, &log, ev)?;
+        let before = w.state_json();
+        let state = serde_json::to_string(&BTreeMap::from([(origin.clone(), next.clone())]))
+            .expect("json");
+        w.restore_state(&state).map_err(|e| e.to_string())?;
+        if let Some(parent) = self.state_path.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        if let Err(e) = mamori_ledger::storage::write_atomic(&self.state_path, w.state_json().as_bytes()) {
+            let _ = w.restore_state(&before);
+            return Err(format!("witness state not persisted: {e}"));
+        }
+        drop(w);
+        {
+            let mut s = self.status.lock().unwrap();
+            s.cosigned_size = next.size;
+            s.keys_followed.push(next.vkey.clone());
+        }
+        tracing::info!(%origin, old = %log.vkey, new = %next.vkey, entry = ev.index, "prefecture witness: followed the city's key rotation");
+        if let Some((ledger, name)) = self.audit.lock().unwrap().as_ref() {
+            let doc = json!({
+                "@timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                "event": {"kind": "event", "category": ["configuration"], "action": "witness-key-followed", "module": "mamori", "dataset": "mamori.prefecture", "outcome": "success"},
+                "user": {"name": "prefecture-witness"},
+                "mamori": {"witness_key_followed": {"city": name, "origin": origin, "old_vkey": log.vkey, "new_vkey": next.vkey, "evidence": ev}},
+            });
+            if let Err(e) = ledger.append_blocking(vec![NewEntry {
+                kind: EntryKind::Admin,
+                payload: serde_json::to_vec(&doc).expect("json"),
+            }]) {
+                tracing::error!(error = %e, "cannot ledger the followed key rotation");
+            }
+        }
+        Ok(next.vkey)
+    }
+
+    /// Ledgers a refused rotation's alarm ([`CityWitness::ledger_alarm`] with the evidence).
+    pub fn refuse_rotation(&self, ev: &RotationEvidence, why: &str) -> Alarm {
+        let witnessed = self.status.lock().unwrap().cosigned_size;
+        let a = Alarm {
+            kind: "bad-rotation",
+            status: 422,
+            message: format!("key rotation refused: {why}"),
+            message_ja: format!("鍵の更新を受け付けませんでした(旧鍵による承認が確認できません): {why}"),
+            checkpoint_size: ev.tree_size,
+            witnessed_size: witnessed,
+            at: unix_now(),
+        };
+        self.raise(a.clone());
+        a
+    }
+}
+
+/// Proof that a city's old checkpoint key authorised a new one: the city's `key` ledger entry
+/// (as written by `mamori rotate-key`) and its inclusion in a tree the old key signed. JSON, as
+/// posted to `POST /prefecture/witness/rotate-key`. See the module docs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RotationEvidence {
+    /// Ledger index of the `key` entry.
+    pub index: u64,
+    /// The entry line (`mamori/v1 key <micros> <commitment>`), the tree's leaf.
+    pub entry: String,
+    /// The entry's salt, hex.
+    pub salt: String,
+    /// The entry's payload (JSON with `mamori.key.old_vkey` and `mamori.key.new_vkey`).
+    pub payload: String,
+    /// Size of the tree the entry is proved in.
+    pub tree_size: u64,
+    /// RFC 6962 inclusion proof of the entry in that tree, base64 hashes.
+    pub inclusion: Vec<String>,
+    /// A checkpoint of that tree signed by the old key, when it is not the tree the prefecture
+    /// cosigned last (e.g. the bridge checkpoint `rotate-key` leaves in the city's ledger).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<String>,
+    /// With `checkpoint`: RFC 6962 consistency proof from the size the prefecture cosigned last
+    /// to `tree_size`, base64 hashes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consistency: Vec<String>,
+}
+
+fn hex_encode(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn hex_decode16(s: &str) -> Option<[u8; 16]> {
+    let b = s.as_bytes();
+    if b.len() != 32 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(std::str::from_utf8(&b[2 * i..2 * i + 2]).ok()?, 16).ok()?;
+    }
+    Some(out)
+}
+
+fn parse_hashes(list: &[String], what: &str) -> Result<Vec<Hash>, String> {
+    list.iter()
+        .map(|h| Hash::parse_hash(h).map_err(|_| format!("{what}: {h:?} is not a base64 hash")))
+        .collect()
+}
+
+/// RFC 9162 §2.1.3.2: whether `proof` proves leaf `leaf` at `index` in the tree of `size` with
+/// `root`.
+pub fn verify_inclusion(index: u64, size: u64, leaf: Hash, proof: &[Hash], root: Hash) -> bool {
+    if index >= size {
+        return false;
+    }
+    let (mut f, mut s) = (index, size - 1);
+    let mut r = leaf;
+    for p in proof {
+        if s == 0 {
+            return false;
+        }
+        if f & 1 == 1 || f == s {
+            r = interior_hash(p, &r);
+            if f & 1 == 0 {
+                while f & 1 == 0 && f != 0 {
+                    f >>= 1;
+                    s >>= 1;
+                }
+            }
+        } else {
+            r = interior_hash(&r, p);
+        }
+        f >>= 1;
+        s >>= 1;
+    }
+    s == 0 && r == root
+}
+
+/// Checks `ev` against what the prefecture holds for log `origin`; returns the log's new state
+/// (the new key, and the tree the old key signed when it is past the cosigned one).
+fn check_rotation(origin: &str, log: &WitnessedLog, ev: &RotationEvidence) -> Result<WitnessedLog, String> {
+    let entry = Entry::parse(ev.entry.as_bytes()).map_err(|e| format!("entry {}: {e}", ev.index))?;
+    if entry.kind != EntryKind::Key {
+        return Err(format!(
+            "entry {} is a {} entry, not a key rotation (only `mamori rotate-key` writes key entries)",
+            ev.index, entry.kind
+        ));
+    }
+    let salt = hex_decode16(&ev.salt).ok_or_else(|| format!("entry {}: salt is not 16 bytes of hex", ev.index))?;
+    if mamori_ledger::entry::commitment(&salt, ev.payload.as_bytes()) != entry.commitment {
+        return Err(format!("entry {}: the payload and salt do not match the entry's commitment", ev.index));
+    }
+    let doc: Value = serde_json::from_str(&ev.payload).map_err(|e| format!("entry {}: payload is not JSON: {e}", ev.index))?;
+    let key = &doc["mamori"]["key"];
+    let (Some(old), Some(new)) = (key["old_vkey"].as_str(), key["new_vkey"].as_str()) else {
+        return Err(format!("entry {}: no mamori.key.old_vkey/new_vkey", ev.index));
+    };
+    if old.trim() != log.vkey.trim() {
+        return Err(format!(
+            "the rotation is from key {old}, the prefecture trusts {} for {origin}",
+            log.vkey
+        ));
+    }
+    if new.trim() == old.trim() {
+        return Err("the rotation names the same key twice".into());
+    }
+    verifier_from_vkey(new).map_err(|e| format!("new key: {e}"))?;
+    if new.split('+').next() != Some(origin) {
+        return Err(format!("the new key {new} is not named {origin}"));
+    }
+    // The tree the old key signed that the entry is proved in.
+    let cosigned_root = Hash::parse_hash(&log.root).map_err(|_| "stored root is malformed".to_owned())?;
+    let (size, root) = match &ev.checkpoint {
+        None => (log.size, cosigned_root),
+        Some(note) => {
+            // Signed by the old key and consistent with what the prefecture cosigned: the
+            // witness's own checks, on a scratch copy of the state.
+            let (scratch, _) = Cosigner::generate("scratch");
+            let mut w = Witness::new(scratch, BTreeMap::from([(origin.to_owned(), log.clone())]));
+            let proof = parse_hashes(&ev.consistency, "consistency")?;
+            match w.add_checkpoint(&add_checkpoint_body(log.size, &proof, note.as_bytes()), unix_now()) {
+                AddOutcome::Cosigned(_) => {}
+                AddOutcome::Conflict(n) => {
+                    return Err(format!(
+                        "the checkpoint of the evidence is older than the size {n} the prefecture cosigned; prove the entry in the cosigned tree instead"
+                    ));
+                }
+                AddOutcome::Forbidden(why) => return Err(format!("the checkpoint is not signed by the old key: {why}")),
+                other => return Err(format!("the checkpoint does not extend what the prefecture cosigned: {other:?}")),
+            }
+            let cp = SignedCheckpoint::parse_unverified(note.as_bytes()).map_err(|e| e.to_string())?;
+            (cp.size, cp.root)
+        }
+    };
+    if ev.tree_size != size {
+        return Err(format!(
+            "the inclusion proof is for size {}, the tree signed by the old key has size {size}",
+            ev.tree_size
+        ));
+    }
+    let proof = parse_hashes(&ev.inclusion, "inclusion")?;
+    if !verify_inclusion(ev.index, size, leaf_hash(ev.entry.as_bytes()), &proof, root) {
+        return Err(format!(
+            "entry {} is not in the tree of size {size} signed by the old key (the inclusion proof does not verify)",
+            ev.index
+        ));
+    }
+    Ok(WitnessedLog { vkey: new.trim().to_owned(), size, root: root.to_string() })
+}
+
+/// Builds the evidence of the rotation recorded at ledger entry `index` of `city`, proved in
+/// the tree of `signed` (a checkpoint of `city` signed by the old key, e.g. the bridge that
+/// `rotate-key` publishes), with a consistency proof from `from_size` (the size the prefecture
+/// cosigned last; the evidence carries `signed` unless it is that tree).
+pub fn rotation_evidence(
+    city: &Ledger,
+    index: u64,
+    signed: &SignedCheckpoint,
+    from_size: u64,
+) -> Result<RotationEvidence, String> {
+    let rec = city
+        .records_from(index)
+        .read(index + 1, 1)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("no ledger entry {index}"))?;
+    if rec.erased {
+        return Err(format!("entry {index} was erased"));
+    }
+    let inc = mamori_ledger::inclusion_proof(city.tiles(), signed, index).map_err(|e| e.to_string())?;
+    let (checkpoint, consistency) = if signed.note.is_empty() {
+        (None, Vec::new())
+    } else {
+        let c = mamori_ledger::consistency_proof(city.tiles(), signed, from_size, signed.size)
+            .map_err(|e| e.to_string())?;
+        (
+            Some(String::from_utf8_lossy(&signed.note).into_owned()),
+            c.hashes.iter().map(|h| h.to_string()).collect(),
+        )
+    };
+    Ok(RotationEvidence {
+        index,
+        entry: String::from_utf8_lossy(&rec.entry().to_bytes()).into_owned(),
+        salt: hex_encode(&rec.salt),
+        payload: String::from_utf8_lossy(&rec.payload).into_owned(),
+        tree_size: signed.size,
+        inclusion: inc.hashes.iter().map(|h| h.to_string()).collect(),
+        checkpoint,
+        consistency,
+    })
+}
+
+/// In process: the evidence of a rotation away from `log.vkey`, from the city's own ledger —
+/// the `key` entry past (or just before) the cosigned size, proved in the cosigned tree, or
+/// in the city's current checkpoint when the old key still signs it.
+fn rotation_from_ledger(city: &Ledger, log: &WitnessedLog) -> Result<RotationEvidence, String> {
+    let bound = city.checkpoint().size;
+    let mut cursor = city.records_from(log.size.saturating_sub(1024));
+    let mut found = None;
+    'scan: loop {
+        let recs = cursor.read(bound, 4096).map_err(|e| e.to_string())?;
+        if recs.is_empty() {
+            break;
+        }
+        for r in recs {
+            if r.kind != EntryKind::Key {
+                continue;
+            }
+            let doc: Value = serde_json::from_slice(&r.payload).unwrap_or(Value::Null);
+            if doc["mamori"]["key"]["old_vkey"].as_str().map(str::trim) == Some(log.vkey.trim()) {
+                found = Some(r.index);
+                break 'scan;
+            }
+        }
+    }
+    let Some(index) = found else {
+        return Err("no key-rotation entry from the trusted key in the city's ledger".into());
+    };
+    let root = Hash::parse_hash(&log.root).map_err(|_| "stored root is malformed".to_owned())?;
+    if index < log.size {
+        let cosigned = SignedCheckpoint { note: Vec::new(), size: log.size, root, origin: city.origin().to_owned() };
+        return rotation_evidence(city, index, &cosigned, log.size);
+    }
+    for cp in [Some(city.checkpoint()), city.latest_witnessed()].into_iter().flatten() {
+        if cp.size > index && SignedCheckpoint::verify(&cp.note, &log.vkey, &[]).is_ok() {
+            return rotation_evidence(city, index, &cp, log.size);
+        }
+    }
+    Err(format!(
+        "the key-rotation entry {index} is past the cosigned size {} and no checkpoint signed by the old key covers it",
+        log.size
+    ))
 }
