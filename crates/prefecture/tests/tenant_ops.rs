@@ -218,7 +218,14 @@ fn sqlite_hits(pref: &Prefecture, t: &TenantId, q: &str) -> usize {
         limit: Some(1000),
         ..Default::default()
     };
-    c.server.reader.lock().unwrap().search(&query).unwrap().events.len()
+    c.server
+        .reader
+        .lock()
+        .unwrap()
+        .search(&query)
+        .unwrap()
+        .events
+        .len()
 }
 
 fn clickhouse_hits(cfg: &Config, t: &TenantId, q: &str) -> usize {
@@ -246,9 +253,14 @@ fn syslog_per_city_lands_only_in_its_own_tenant() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("syslog の待受アドレス"), "{e}");
-    let e = set_city_syslog(&root, &TenantId::new("kuji").unwrap(), Some("127.0.0.1:1"), None)
-        .unwrap_err()
-        .to_string();
+    let e = set_city_syslog(
+        &root,
+        &TenantId::new("kuji").unwrap(),
+        Some("127.0.0.1:1"),
+        None,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.starts_with("市町村 kuji はこの県にありません"), "{e}");
 
     let pref = Arc::new(Prefecture::open(&root, &ts, cfg.clone()).unwrap());
@@ -306,9 +318,16 @@ fn syslog_per_city_lands_only_in_its_own_tenant() {
     for (t, other) in [(&ts[0], &ts[1]), (&ts[1], &ts[0])] {
         for proto in ["tcp", "udp"] {
             let m = format!("sysmark{other}{proto}");
-            assert!(ledger_messages(&pref, t, &m).is_empty(), "{m} in {t}'s ledger");
+            assert!(
+                ledger_messages(&pref, t, &m).is_empty(),
+                "{m} in {t}'s ledger"
+            );
             assert_eq!(sqlite_hits(&pref, t, &m), 0, "{m} in {t}'s SQLite index");
-            assert_eq!(clickhouse_hits(&cfg, t, &m), 0, "{m} in {t}'s ClickHouse rows");
+            assert_eq!(
+                clickhouse_hits(&cfg, t, &m),
+                0,
+                "{m} in {t}'s ClickHouse rows"
+            );
         }
     }
     pref.close();
@@ -405,7 +424,10 @@ fn city_detection_runs_as_its_own_bus_consumer() {
     let cb = pref.city(b).unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
     while cb.server.detection.next_index() < cb.ledger.durable_size() {
-        assert!(Instant::now() < deadline, "miyako's detector never caught up");
+        assert!(
+            Instant::now() < deadline,
+            "miyako's detector never caught up"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(alert_evidence(&pref, b).is_empty());
@@ -439,10 +461,16 @@ fn city_detection_runs_as_its_own_bus_consumer() {
     let last = *more.last().unwrap() + 1; // the non-matching one
     let deadline = Instant::now() + Duration::from_secs(60);
     while ca.server.reader.lock().unwrap().indexed_upto().unwrap() < Some(last) {
-        assert!(Instant::now() < deadline, "kamaishi's SQLite index never took them");
+        assert!(
+            Instant::now() < deadline,
+            "kamaishi's SQLite index never took them"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(ca.server.detection.next_index() <= more[0], "the detector read the ledger");
+    assert!(
+        ca.server.detection.next_index() <= more[0],
+        "the detector read the ledger"
+    );
     assert_eq!(alert_evidence(&pref, a), want_a, "alerts without the bus");
 
     // NATS back: exactly the two new alerts, none of the first three again.
@@ -451,7 +479,10 @@ fn city_detection_runs_as_its_own_bus_consumer() {
     wait_evidence(&pref, a, &want_a);
     let deadline = Instant::now() + Duration::from_secs(120);
     while ca.server.detection.next_index() < ca.ledger.durable_size() {
-        assert!(Instant::now() < deadline, "kamaishi's detector never caught up");
+        assert!(
+            Instant::now() < deadline,
+            "kamaishi's detector never caught up"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     assert_eq!(alert_evidence(&pref, a), want_a);
