@@ -394,23 +394,40 @@ impl Lexicon {
                 // What to stop at: after a kanji no surname starts (bit arithmetic instead of
                 // a branch: SURNAME_FIRST is KANJI << 2).
                 let mut mask = CTX_FIRST | PLACE_LAST | if prev_kanji { 0 } else { SURNAME_FIRST };
+                let w = &b[..(end3 + 2).min(n)];
                 'fast: loop {
                     let from = i;
-                    while i < end3 {
-                        let (x, y, z) = (b[i], b[i + 1], b[i + 2]);
+                    while let Some(&[x, y, z]) = w.get(i..i + 3) {
                         if x & 0xF0 != 0xE0 {
                             break;
                         }
-                        let fl = class[(((x as usize & 0x0F) << 12) | ((y as usize & 0x3F) << 6) | (z as usize & 0x3F)) & 0xFFFF];
+                        let c = (((x as usize & 0x0F) << 12) | ((y as usize & 0x3F) << 6) | (z as usize & 0x3F)) & 0xFFFF;
+                        let fl = class[c];
                         if fl & mask != 0 {
-                            break 'fast;
+                            // Most context-word and surname first characters start nothing
+                            // here: the pair filters say so without leaving the fast path
+                            // (the same test as below, for a 3-byte next character).
+                            if fl & (PLACE_LAST | CTX_SINGLE) != 0 {
+                                break 'fast;
+                            }
+                            let c1 = match b.get(i + 3..i + 6) {
+                                Some(&[p, q, r]) if p & 0xF0 == 0xE0 => ((p as u32 & 0x0F) << 12) | ((q as u32 & 0x3F) << 6) | (r as u32 & 0x3F),
+                                _ => break 'fast,
+                            };
+                            let key = pair_key(c as u32, c1);
+                            let ctx = fl & CTX_FIRST != 0 && ctx_end < i && filter_has(&self.ctx_filter, filter_bit(key, CTX_FILTER_BITS));
+                            let name = fl & mask & SURNAME_FIRST != 0 && filter_has(&self.surname_filter, filter_bit(key, SURNAME_FILTER_BITS));
+                            if ctx || name {
+                                break 'fast;
+                            }
                         }
                         mask = CTX_FIRST | PLACE_LAST | (((fl & KANJI) ^ KANJI) << 2);
                         i += 3;
                     }
                     // ASCII: only context words start here (no surname or place has ASCII).
-                    while i < lim {
-                        let x = b[i];
+                    let a = &b[..lim];
+                    while i < a.len() {
+                        let x = a[i];
                         if x >= 0x80 || class[x as usize] & CTX_FIRST != 0 {
                             break;
                         }
