@@ -70,6 +70,18 @@ pub enum PrefectureCmd {
         #[arg(long)]
         key: String,
     },
+    /// On a city's own box, after `mamori rotate-key` and before `serve`: send the prefecture's
+    /// witness the proof that the old key authorised the new one (the key entry, proved in the
+    /// bridge checkpoint the old key signed; `POST <witness>/rotate-key`).
+    FollowRotation {
+        /// The city's data directory (its server stopped).
+        #[arg(long, default_value = "mamori-data")]
+        data: PathBuf,
+        /// The prefecture's witness URL prefix, as in the city's `[[witnesses]] url`, e.g.
+        /// http://prefecture.example:8080/prefecture/witness.
+        #[arg(long)]
+        witness: String,
+    },
     /// Serve every city of the prefecture: tenant-scoped API under /t/<city>/, per-city
     /// `_bulk` ingest and detection, the prefecture's health and witnessing.
     Serve {
@@ -181,6 +193,7 @@ pub fn run(c: PrefectureCmd) -> Result<()> {
             Ok(())
         }
         PrefectureCmd::AddRemoteCity { root, name, origin, key } => add_remote_city(&root, &name, &origin, &key),
+        PrefectureCmd::FollowRotation { data, witness } => follow_rotation(&data, &witness),
         PrefectureCmd::Serve { root, clickhouse, listen, nats, secure_cookies } => serve(&root, &clickhouse, &listen, nats.as_deref(), secure_cookies),
     }
 }
@@ -224,5 +237,43 @@ fn add_remote_city(root: &Path, name: &str, origin: &str, key: &str) -> Result<(
     println!("市町村の config.toml に追加 / add to the city's config.toml:");
     println!("[[witnesses]]\nurl = \"http://<prefecture>/prefecture/witness\"\nvkey = \"{wkey}\"");
     println!("検証 / verify: mamori verify --witness-key {wkey}");
+    Ok(())
+}
+
+fn follow_rotation(data: &Path, witness: &str) -> Result<()> {
+    let dd = mamori_server::DataDir::new(data);
+    let old = dd.previous_vkeys()?.pop().context("this city never rotated its key (keys/previous.vkeys is empty)")?;
+    let opened = dd.open().with_context(|| format!("opening {}", data.display()))?;
+    let res = (|| -> Result<serde_json::Value> {
+        let bridge = opened.ledger.checkpoint();
+        mamori_ledger::SignedCheckpoint::verify(&bridge.note, &old, &[]).map_err(|e| {
+            anyhow::anyhow!("the current checkpoint is not signed by the old key ({e}): the bridge of rotate-key was overwritten")
+        })?;
+        let index = mamori_prefecture::witness::find_rotation(&opened.ledger, &old, 4096).map_err(anyhow::Error::msg)?;
+        let base = witness.trim_end_matches('/');
+        let http = reqwest::blocking::Client::builder().timeout(std::time::Duration::from_secs(30)).build()?;
+        // The size the witness cosigned: its 409 answer to a request from size 0.
+        let body = mamori_ledger::witness::add_checkpoint_body(0, &[], &bridge.note);
+        let r = http.post(format!("{base}/add-checkpoint")).body(body).send()?;
+        let from = match r.status().as_u16() {
+            200 => bridge.size,
+            409 => mamori_ledger::witness::parse_conflict(&r.bytes()?).context("409 without a size")?,
+            s => anyhow::bail!("the witness answered {s}: {}", r.text().unwrap_or_default()),
+        };
+        let evidence = mamori_prefecture::witness::rotation_evidence(&opened.ledger, index, &bridge, from).map_err(anyhow::Error::msg)?;
+        let r = http
+            .post(format!("{base}/rotate-key"))
+            .json(&serde_json::json!({"origin": bridge.origin, "evidence": evidence}))
+            .send()?;
+        let status = r.status();
+        let v: serde_json::Value = r.json().unwrap_or_default();
+        if !status.is_success() {
+            anyhow::bail!("the witness refused the rotation ({status}): {v}");
+        }
+        Ok(v)
+    })();
+    opened.ledger.close();
+    let v = res?;
+    println!("県の証人が新しい鍵を受け入れました / the prefecture's witness follows the new key: {}", v["vkey"].as_str().unwrap_or("?"));
     Ok(())
 }

@@ -5,7 +5,8 @@
 //! with the cosigned size and raises a `rollback` alarm (health, prefecture ledger). Then the
 //! city rotates its key (`mamori rotate-key`): a forged rotation (the key entry's payload
 //! altered to name another key) is refused (422, `bad-rotation` alarm), the genuine evidence
-//! is accepted, and the city's checkpoints signed by the new key are cosigned again.
+//! (sent by `mamori prefecture follow-rotation`) is accepted, and the city's checkpoints signed
+//! by the new key are cosigned again.
 
 mod common;
 
@@ -220,9 +221,10 @@ fn remote_city_is_witnessed_over_http_refuses_a_replay_and_follows_a_proven_rota
     assert_eq!(http.post(&endpoint).body(add_checkpoint_body(s3, &[], &fake.note)).send().unwrap().status().as_u16(), 403);
     assert_eq!(health(&http, &pref, &pref_token)["remote_cities"][0]["witness"]["alarm"]["kind"], "bad-signature");
 
-    // The genuine evidence is accepted; the city's new-key checkpoints are cosigned again.
-    let resp = http.post(&rotate).json(&serde_json::json!({"origin": "kita-machi.example.lg.jp", "evidence": evidence})).send().unwrap();
-    assert_eq!(resp.status().as_u16(), 200, "{}", resp.text().unwrap());
+    // The genuine evidence, sent by the city's `mamori prefecture follow-rotation` (the key
+    // entry proved in the bridge), is accepted; the city's new-key checkpoints are cosigned again.
+    let out = run_ok(mamori().args(["prefecture", "follow-rotation", "--data"]).arg(&city).args(["--witness", &format!("{}/prefecture/witness", pref.base)]));
+    assert!(out.contains(&new_vkey), "{out}");
     let h = health(&http, &pref, &pref_token);
     assert_eq!(h["remote_cities"][0]["vkey"], new_vkey.as_str(), "{h}");
     let srv = Server::start(&city, &["--listen", "127.0.0.1:0"]);

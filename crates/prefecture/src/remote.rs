@@ -85,9 +85,15 @@ pub fn registry_path(prefecture_dir: &Path) -> PathBuf {
 pub fn registrations(prefecture_dir: &Path) -> Result<Vec<Registration>, RemoteError> {
     let p = registry_path(prefecture_dir);
     match std::fs::read(&p) {
-        Ok(b) => serde_json::from_slice(&b).map_err(|e| RemoteError::File { path: p, why: e.to_string() }),
+        Ok(b) => serde_json::from_slice(&b).map_err(|e| RemoteError::File {
+            path: p,
+            why: e.to_string(),
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(RemoteError::File { path: p, why: e.to_string() }),
+        Err(e) => Err(RemoteError::File {
+            path: p,
+            why: e.to_string(),
+        }),
     }
 }
 
@@ -95,7 +101,12 @@ pub fn registrations(prefecture_dir: &Path) -> Result<Vec<Registration>, RemoteE
 /// HTTP, and ledgers it in the prefecture's ledger (opened here: `prefecture serve` must be
 /// stopped, as for `add-city`). Refuses a key not named `origin`, a name or origin already
 /// used by a city of this prefecture (in-process or remote).
-pub fn add_remote_city(root: &Path, name: &str, origin: &str, vkey: &str) -> Result<Registration, RemoteError> {
+pub fn add_remote_city(
+    root: &Path,
+    name: &str,
+    origin: &str,
+    vkey: &str,
+) -> Result<Registration, RemoteError> {
     let invalid = |m: String| RemoteError::Invalid(m);
     let t = TenantId::new(name).map_err(|e| invalid(format!("--name: {e}")))?;
     let vkey = vkey.trim();
@@ -106,7 +117,9 @@ pub fn add_remote_city(root: &Path, name: &str, origin: &str, vkey: &str) -> Res
         )));
     }
     if crate::city_dir(root, &t).exists() {
-        return Err(invalid(format!("市町村 {t} はこの県で運用中です / city {t} is already served by this prefecture")));
+        return Err(invalid(format!(
+            "市町村 {t} はこの県で運用中です / city {t} is already served by this prefecture"
+        )));
     }
     let p = root.join("prefecture");
     let mut list = registrations(&p)?;
@@ -123,7 +136,10 @@ pub fn add_remote_city(root: &Path, name: &str, origin: &str, vkey: &str) -> Res
         added_at: mamori_ledger::checkpoint::unix_now(),
     };
     let dd = mamori_server::DataDir::new(&p);
-    let opened = dd.open().map_err(|e| RemoteError::File { path: p.clone(), why: e.to_string() })?;
+    let opened = dd.open().map_err(|e| RemoteError::File {
+        path: p.clone(),
+        why: e.to_string(),
+    })?;
     let doc = json!({
         "@timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         "event": {"kind": "event", "category": ["configuration"], "action": "remote-city-added", "module": "mamori", "dataset": "mamori.prefecture", "outcome": "success"},
@@ -135,15 +151,23 @@ pub fn add_remote_city(root: &Path, name: &str, origin: &str, vkey: &str) -> Res
         payload: serde_json::to_vec(&doc).expect("json"),
     }]);
     opened.ledger.close();
-    appended.map_err(|e| RemoteError::File { path: p.clone(), why: e.to_string() })?;
+    appended.map_err(|e| RemoteError::File {
+        path: p.clone(),
+        why: e.to_string(),
+    })?;
     list.push(reg.clone());
     let rp = registry_path(&p);
     if let Some(parent) = rp.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| RemoteError::File { path: parent.to_owned(), why: e.to_string() })?;
+        std::fs::create_dir_all(parent).map_err(|e| RemoteError::File {
+            path: parent.to_owned(),
+            why: e.to_string(),
+        })?;
     }
     let text = serde_json::to_string_pretty(&list).expect("json");
-    mamori_ledger::storage::write_atomic(&rp, text.as_bytes())
-        .map_err(|e| RemoteError::File { path: rp.clone(), why: e.to_string() })?;
+    mamori_ledger::storage::write_atomic(&rp, text.as_bytes()).map_err(|e| RemoteError::File {
+        path: rp.clone(),
+        why: e.to_string(),
+    })?;
     Ok(reg)
 }
 
@@ -170,7 +194,13 @@ impl RemoteCities {
             let w = CityWitness::load(prefecture_dir, &r.name, &r.vkey)
                 .map_err(|e| RemoteError::Invalid(e.to_string()))?
                 .ledgering_to(ledger.clone(), &r.name);
-            by_origin.insert(r.origin.clone(), Arc::new(RemoteCity { registration: r, witness: Arc::new(w) }));
+            by_origin.insert(
+                r.origin.clone(),
+                Arc::new(RemoteCity {
+                    registration: r,
+                    witness: Arc::new(w),
+                }),
+            );
         }
         Ok(RemoteCities { by_origin, ledger })
     }
@@ -203,24 +233,37 @@ impl RemoteCities {
 
     /// Alarms raised since start, and the names of the cities whose latest checkpoint is refused.
     pub fn alarm_summary(&self) -> (u64, Vec<String>) {
-        let statuses: Vec<(String, WitnessStatus)> =
-            self.iter().map(|c| (c.registration.name.clone(), c.witness.status())).collect();
+        let statuses: Vec<(String, WitnessStatus)> = self
+            .iter()
+            .map(|c| (c.registration.name.clone(), c.witness.status()))
+            .collect();
         (
             statuses.iter().map(|(_, s)| s.alarms).sum(),
-            statuses.into_iter().filter(|(_, s)| s.alarm.is_some()).map(|(n, _)| n).collect(),
+            statuses
+                .into_iter()
+                .filter(|(_, s)| s.alarm.is_some())
+                .map(|(n, _)| n)
+                .collect(),
         )
     }
 }
 
 fn text(status: StatusCode, body: String) -> Response {
-    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response()
 }
 
 async fn add_checkpoint(State(st): State<Arc<RemoteCities>>, body: Bytes) -> Response {
     let st2 = st.clone();
     let r = tokio::task::spawn_blocking(move || {
         let note_at = body.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
-        let origin = note_at.and_then(|i| SignedCheckpoint::parse_unverified(&body[i..]).ok()).map(|c| c.origin);
+        let origin = note_at
+            .and_then(|i| SignedCheckpoint::parse_unverified(&body[i..]).ok())
+            .map(|c| c.origin);
         let Some(origin) = origin else {
             return AddOutcome::BadRequest("not an add-checkpoint body with a checkpoint".into());
         };
@@ -230,7 +273,8 @@ async fn add_checkpoint(State(st): State<Arc<RemoteCities>>, body: Bytes) -> Res
         let (outcome, alarm) = c.witness.add_checkpoint(&body);
         if let Some(a) = alarm {
             let note = note_at.map_or(&[][..], |i| &body[i..]);
-            c.witness.ledger_alarm(&st2.ledger, &c.registration.name, &a, note);
+            c.witness
+                .ledger_alarm(&st2.ledger, &c.registration.name, &a, note);
         }
         outcome
     })
@@ -242,7 +286,12 @@ async fn add_checkpoint(State(st): State<Arc<RemoteCities>>, body: Bytes) -> Res
     let status = StatusCode::from_u16(outcome.status()).expect("status");
     match outcome {
         AddOutcome::Cosigned(lines) => (status, lines).into_response(),
-        AddOutcome::Conflict(size) => (status, [(header::CONTENT_TYPE, "text/x.tlog.size")], format!("{size}\n")).into_response(),
+        AddOutcome::Conflict(size) => (
+            status,
+            [(header::CONTENT_TYPE, "text/x.tlog.size")],
+            format!("{size}\n"),
+        )
+            .into_response(),
         AddOutcome::Fork { why: m, .. }
         | AddOutcome::BadRequest(m)
         | AddOutcome::Forbidden(m)
@@ -260,7 +309,11 @@ struct RotateRequest {
 
 async fn rotate_key(State(st): State<Arc<RemoteCities>>, body: Bytes) -> Response {
     let json_err = |status: StatusCode, code: &str, ja: String, en: String| {
-        (status, axum::Json(json!({"error": {"code": code, "message": ja, "message_en": en}}))).into_response()
+        (
+            status,
+            axum::Json(json!({"error": {"code": code, "message": ja, "message_en": en}})),
+        )
+            .into_response()
     };
     let req: RotateRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
@@ -287,21 +340,32 @@ async fn rotate_key(State(st): State<Arc<RemoteCities>>, body: Bytes) -> Respons
         Err(why) => {
             let a = c.witness.refuse_rotation(&req.evidence, &why);
             let ev = serde_json::to_vec(&req.evidence).unwrap_or_default();
-            c.witness.ledger_alarm(&st2.ledger, &c.registration.name, &a, &ev);
+            c.witness
+                .ledger_alarm(&st2.ledger, &c.registration.name, &a, &ev);
             Err(a)
         }
     })
     .await;
     match r {
-        Ok(Ok(vkey)) => axum::Json(json!({"origin": st.get_origin_of(&vkey), "vkey": vkey})).into_response(),
-        Ok(Err(a)) => json_err(StatusCode::UNPROCESSABLE_ENTITY, "bad_rotation", a.message_ja, a.message),
+        Ok(Ok(vkey)) => {
+            axum::Json(json!({"origin": st.get_origin_of(&vkey), "vkey": vkey})).into_response()
+        }
+        Ok(Err(a)) => json_err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_rotation",
+            a.message_ja,
+            a.message,
+        ),
         Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
 
 impl RemoteCities {
     fn get_origin_of(&self, vkey: &str) -> Option<String> {
-        vkey.split('+').next().filter(|o| self.by_origin.contains_key(*o)).map(str::to_owned)
+        vkey.split('+')
+            .next()
+            .filter(|o| self.by_origin.contains_key(*o))
+            .map(str::to_owned)
     }
 }
 

@@ -389,7 +389,9 @@ impl CityWitness {
 fn log_of(w: &Witness) -> (String, WitnessedLog) {
     let logs: BTreeMap<String, WitnessedLog> =
         serde_json::from_str(&w.state_json()).expect("the witness state is JSON");
-    logs.into_iter().next().expect("a city witness holds its city's log")
+    logs.into_iter()
+        .next()
+        .expect("a city witness holds its city's log")
 }
 
 /// The signed note of an add-checkpoint request body (after the blank line that ends the
@@ -491,13 +493,15 @@ impl CityWitness {
         let (origin, log) = log_of(&w);
         let next = check_rotation(&origin, &log, ev)?;
         let before = w.state_json();
-        let state = serde_json::to_string(&BTreeMap::from([(origin.clone(), next.clone())]))
-            .expect("json");
+        let state =
+            serde_json::to_string(&BTreeMap::from([(origin.clone(), next.clone())])).expect("json");
         w.restore_state(&state).map_err(|e| e.to_string())?;
         if let Some(parent) = self.state_path.parent() {
             let _ = std::fs::create_dir_all(parent);
         }
-        if let Err(e) = mamori_ledger::storage::write_atomic(&self.state_path, w.state_json().as_bytes()) {
+        if let Err(e) =
+            mamori_ledger::storage::write_atomic(&self.state_path, w.state_json().as_bytes())
+        {
             let _ = w.restore_state(&before);
             return Err(format!("witness state not persisted: {e}"));
         }
@@ -532,7 +536,9 @@ impl CityWitness {
             kind: "bad-rotation",
             status: 422,
             message: format!("key rotation refused: {why}"),
-            message_ja: format!("鍵の更新を受け付けませんでした(旧鍵による承認が確認できません): {why}"),
+            message_ja: format!(
+                "鍵の更新を受け付けませんでした(旧鍵による承認が確認できません): {why}"
+            ),
             checkpoint_size: ev.tree_size,
             witnessed_size: witnessed,
             at: unix_now(),
@@ -623,22 +629,35 @@ pub fn verify_inclusion(index: u64, size: u64, leaf: Hash, proof: &[Hash], root:
 
 /// Checks `ev` against what the prefecture holds for log `origin`; returns the log's new state
 /// (the new key, and the tree the old key signed when it is past the cosigned one).
-fn check_rotation(origin: &str, log: &WitnessedLog, ev: &RotationEvidence) -> Result<WitnessedLog, String> {
-    let entry = Entry::parse(ev.entry.as_bytes()).map_err(|e| format!("entry {}: {e}", ev.index))?;
+fn check_rotation(
+    origin: &str,
+    log: &WitnessedLog,
+    ev: &RotationEvidence,
+) -> Result<WitnessedLog, String> {
+    let entry =
+        Entry::parse(ev.entry.as_bytes()).map_err(|e| format!("entry {}: {e}", ev.index))?;
     if entry.kind != EntryKind::Key {
         return Err(format!(
             "entry {} is a {} entry, not a key rotation (only `mamori rotate-key` writes key entries)",
             ev.index, entry.kind
         ));
     }
-    let salt = hex_decode16(&ev.salt).ok_or_else(|| format!("entry {}: salt is not 16 bytes of hex", ev.index))?;
+    let salt = hex_decode16(&ev.salt)
+        .ok_or_else(|| format!("entry {}: salt is not 16 bytes of hex", ev.index))?;
     if mamori_ledger::entry::commitment(&salt, ev.payload.as_bytes()) != entry.commitment {
-        return Err(format!("entry {}: the payload and salt do not match the entry's commitment", ev.index));
+        return Err(format!(
+            "entry {}: the payload and salt do not match the entry's commitment",
+            ev.index
+        ));
     }
-    let doc: Value = serde_json::from_str(&ev.payload).map_err(|e| format!("entry {}: payload is not JSON: {e}", ev.index))?;
+    let doc: Value = serde_json::from_str(&ev.payload)
+        .map_err(|e| format!("entry {}: payload is not JSON: {e}", ev.index))?;
     let key = &doc["mamori"]["key"];
     let (Some(old), Some(new)) = (key["old_vkey"].as_str(), key["new_vkey"].as_str()) else {
-        return Err(format!("entry {}: no mamori.key.old_vkey/new_vkey", ev.index));
+        return Err(format!(
+            "entry {}: no mamori.key.old_vkey/new_vkey",
+            ev.index
+        ));
     };
     if old.trim() != log.vkey.trim() {
         return Err(format!(
@@ -654,7 +673,8 @@ fn check_rotation(origin: &str, log: &WitnessedLog, ev: &RotationEvidence) -> Re
         return Err(format!("the new key {new} is not named {origin}"));
     }
     // The tree the old key signed that the entry is proved in.
-    let cosigned_root = Hash::parse_hash(&log.root).map_err(|_| "stored root is malformed".to_owned())?;
+    let cosigned_root =
+        Hash::parse_hash(&log.root).map_err(|_| "stored root is malformed".to_owned())?;
     let (size, root) = match &ev.checkpoint {
         None => (log.size, cosigned_root),
         Some(note) => {
@@ -663,17 +683,29 @@ fn check_rotation(origin: &str, log: &WitnessedLog, ev: &RotationEvidence) -> Re
             let (scratch, _) = Cosigner::generate("scratch");
             let mut w = Witness::new(scratch, BTreeMap::from([(origin.to_owned(), log.clone())]));
             let proof = parse_hashes(&ev.consistency, "consistency")?;
-            match w.add_checkpoint(&add_checkpoint_body(log.size, &proof, note.as_bytes()), unix_now()) {
+            match w.add_checkpoint(
+                &add_checkpoint_body(log.size, &proof, note.as_bytes()),
+                unix_now(),
+            ) {
                 AddOutcome::Cosigned(_) => {}
                 AddOutcome::Conflict(n) => {
                     return Err(format!(
                         "the checkpoint of the evidence is older than the size {n} the prefecture cosigned; prove the entry in the cosigned tree instead"
                     ));
                 }
-                AddOutcome::Forbidden(why) => return Err(format!("the checkpoint is not signed by the old key: {why}")),
-                other => return Err(format!("the checkpoint does not extend what the prefecture cosigned: {other:?}")),
+                AddOutcome::Forbidden(why) => {
+                    return Err(format!(
+                        "the checkpoint is not signed by the old key: {why}"
+                    ));
+                }
+                other => {
+                    return Err(format!(
+                        "the checkpoint does not extend what the prefecture cosigned: {other:?}"
+                    ));
+                }
             }
-            let cp = SignedCheckpoint::parse_unverified(note.as_bytes()).map_err(|e| e.to_string())?;
+            let cp =
+                SignedCheckpoint::parse_unverified(note.as_bytes()).map_err(|e| e.to_string())?;
             (cp.size, cp.root)
         }
     };
@@ -690,7 +722,11 @@ fn check_rotation(origin: &str, log: &WitnessedLog, ev: &RotationEvidence) -> Re
             ev.index
         ));
     }
-    Ok(WitnessedLog { vkey: new.trim().to_owned(), size, root: root.to_string() })
+    Ok(WitnessedLog {
+        vkey: new.trim().to_owned(),
+        size,
+        root: root.to_string(),
+    })
 }
 
 /// Builds the evidence of the rotation recorded at ledger entry `index` of `city`, proved in
@@ -713,7 +749,8 @@ pub fn rotation_evidence(
     if rec.erased {
         return Err(format!("entry {index} was erased"));
     }
-    let inc = mamori_ledger::inclusion_proof(city.tiles(), signed, index).map_err(|e| e.to_string())?;
+    let inc =
+        mamori_ledger::inclusion_proof(city.tiles(), signed, index).map_err(|e| e.to_string())?;
     let (checkpoint, consistency) = if signed.note.is_empty() {
         (None, Vec::new())
     } else {
@@ -764,10 +801,18 @@ fn rotation_from_ledger(city: &Ledger, log: &WitnessedLog) -> Result<RotationEvi
     };
     let root = Hash::parse_hash(&log.root).map_err(|_| "stored root is malformed".to_owned())?;
     if index < log.size {
-        let cosigned = SignedCheckpoint { note: Vec::new(), size: log.size, root, origin: city.origin().to_owned() };
+        let cosigned = SignedCheckpoint {
+            note: Vec::new(),
+            size: log.size,
+            root,
+            origin: city.origin().to_owned(),
+        };
         return rotation_evidence(city, index, &cosigned, log.size);
     }
-    for cp in [Some(city.checkpoint()), city.latest_witnessed()].into_iter().flatten() {
+    for cp in [Some(city.checkpoint()), city.latest_witnessed()]
+        .into_iter()
+        .flatten()
+    {
         if cp.size > index && SignedCheckpoint::verify(&cp.note, &log.vkey, &[]).is_ok() {
             return rotation_evidence(city, index, &cp, log.size);
         }
@@ -776,4 +821,28 @@ fn rotation_from_ledger(city: &Ledger, log: &WitnessedLog) -> Result<RotationEvi
         "the key-rotation entry {index} is past the cosigned size {} and no checkpoint signed by the old key covers it",
         log.size
     ))
+}
+
+/// The latest `key` entry of `city` in its last `window` entries below its checkpoint that
+/// rotates away from `old_vkey` (for building [`RotationEvidence`] on the city's side).
+pub fn find_rotation(city: &Ledger, old_vkey: &str, window: u64) -> Result<u64, String> {
+    let bound = city.checkpoint().size;
+    let mut cursor = city.records_from(bound.saturating_sub(window));
+    let mut found = None;
+    loop {
+        let recs = cursor.read(bound, 4096).map_err(|e| e.to_string())?;
+        if recs.is_empty() {
+            break;
+        }
+        for r in recs {
+            if r.kind != EntryKind::Key {
+                continue;
+            }
+            let doc: Value = serde_json::from_slice(&r.payload).unwrap_or(Value::Null);
+            if doc["mamori"]["key"]["old_vkey"].as_str().map(str::trim) == Some(old_vkey.trim()) {
+                found = Some(r.index);
+            }
+        }
+    }
+    found.ok_or_else(|| format!("no key-rotation entry from {old_vkey} in the last {window} entries"))
 }
