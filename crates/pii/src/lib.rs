@@ -338,6 +338,10 @@ pub fn scan_bytes(name: &str, bytes: &[u8], opts: &Options) -> FileReport {
 }
 
 /// Scan one file from disk (refuses files over the size limit without reading them).
+///
+/// The file is read into a buffer the calling thread keeps for its next file, and the
+/// normalised text into another (each kept up to 64 MiB, larger ones freed after their file):
+/// scanning file after file then maps no new memory per file.
 pub fn scan_path(path: &Path, opts: &Options) -> FileReport {
     let name = path.display().to_string();
     let fail = |reason: String, bytes: u64| FileReport {
