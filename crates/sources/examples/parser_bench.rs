@@ -316,7 +316,7 @@ fn main() {
             name: "evtx",
             what: format!("{what}: only cloning and dropping the resulting ECS documents (a floor)"),
             bytes,
-            run: Box::new(move || docs.iter().cloned().collect::<Vec<_>>().len() as u64),
+            run: Box::new(move || docs.to_vec().len() as u64),
         });
         // One thread (the per-core figure), then `parse_evtx`'s default: all cores.
         let files = std::sync::Arc::new(files);
