@@ -89,3 +89,14 @@ fn broken_pdfs_and_junk_are_problems_not_panics() {
         assert!(!r.problems.is_empty() || name == "bad.eml", "{name}: {:?}", r);
     }
 }
+
+/// Found by `pii_zip` (2026-12-03): an xlsx whose sheet XML makes calamine 0.30.1 index an
+/// empty vector (cells_reader.rs:356). The panic stays inside the guarded parser call: the
+/// file comes back with the reason, and the process goes on. (libFuzzer's panic hook aborts
+/// on any panic, caught or not, so this input is kept here rather than in the fuzz corpus.)
+#[test]
+fn calamine_panic_in_a_sheet_is_a_problem_not_a_crash() {
+    let b = include_bytes!("data/fuzz-calamine-cells-panic.zip");
+    let r = scan_bytes("fuzz.zip", b, &Options::default());
+    assert!(r.problems.iter().any(|p| p.reason.contains("parser panicked")), "{:?}", r.problems);
+}
