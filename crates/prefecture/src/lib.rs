@@ -53,6 +53,7 @@
 //! (other than on a city's UI settings page).
 #![deny(missing_docs)]
 
+pub mod grants;
 pub mod remote;
 pub mod witness;
 
@@ -66,7 +67,7 @@ use axum::Router;
 use axum::extract::{Path as UrlPath, Query as UrlQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get};
 use mamori_auth::{Action, AuthState, Principal, parse_authorization};
 use mamori_ledger::{EntryKind, Ledger, NewEntry};
 use mamori_server::DataDir;
@@ -130,6 +131,8 @@ pub struct City {
     city_router: Router,
     /// The prefecture's witnessing of this city's checkpoints.
     pub witness: Arc<CityWitness>,
+    /// The city's grants opening its events to the prefecture ([`grants`]).
+    pub grants: grants::Grants,
     stop: Arc<AtomicBool>,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     bus: Mutex<Option<BusFeed>>,
@@ -303,8 +306,8 @@ pub fn add_city_user(
     }
     let name = name.trim();
     let password = mamori_auth::one_time_password();
-    let password_phc = mamori_auth::hash_password(&password)
-        .map_err(|e| PrefectureError::Auth(e.to_string()))?;
+    let password_phc =
+        mamori_auth::hash_password(&password).map_err(|e| PrefectureError::Auth(e.to_string()))?;
     let added = mamori_auth::AdminRecord::UserAdded {
         name: name.to_owned(),
         role,
@@ -502,6 +505,7 @@ impl Prefecture {
             let d = city_dir(root, t);
             let dd = DataDir::new(&d);
             let opened = dd.open().map_err(dd_err(&d))?;
+            let city_grants = grants::Grants::rebuild(&opened.store.lock().unwrap())?;
             // The city's own single-city machinery: detection over its data dir (started by
             // AppState::new) fed by its SQLite indexer's hook.
             // With the bus, detection is fed by the city's `detect-<city>` consumer instead.
@@ -511,7 +515,9 @@ impl Prefecture {
                 mamori_server::AppState::new(dd.clone(), &opened)
             }
             .map_err(dd_err(&d))?;
-            let secure = secure_cookies || pref.cfg.server.secure_cookies || opened.cfg.server.secure_cookies;
+            let secure = secure_cookies
+                || pref.cfg.server.secure_cookies
+                || opened.cfg.server.secure_cookies;
             let vkey = dd.log_vkey().map_err(dd_err(&d))?;
             let w = Arc::new(
                 CityWitness::load(&p, t.as_str(), &vkey)
@@ -584,6 +590,7 @@ impl Prefecture {
                     ),
                     server,
                     witness: w,
+                    grants: city_grants,
                     stop,
                     threads: Mutex::new(threads),
                     bus: Mutex::new(feed),
@@ -865,6 +872,44 @@ fn require(p: &Principal, action: Action) -> Result<(), ApiError> {
     }
 }
 
+/// A prefecture caller reading under a grant: the grant and the prefecture's principal.
+type GrantedRead = Option<(grants::Grant, Principal)>;
+
+/// Authorizes an events *read* route of `tenant`: a token of that city with `action`, or a
+/// prefecture token with `action` while the city has a valid grant (returned with the
+/// prefecture's principal, so the handler narrows the read and ledgers it).
+fn for_event_reads(
+    st: &Prefecture,
+    tenant: &str,
+    headers: &HeaderMap,
+    action: Action,
+) -> Result<(Arc<City>, GrantedRead), ApiError> {
+    let (t, c) = city(st, tenant)?;
+    let (scope, p) = caller(st, Some(&c), headers)?;
+    let grant = match scope {
+        Scope::Prefecture => c.grants.valid_at(chrono::Utc::now()),
+        Scope::City(_) => None,
+    };
+    scope
+        .check_events_read(&t, grant.is_some())
+        .map_err(forbidden)?;
+    require(&p, action)?;
+    Ok((c, grant.map(|g| (g, p))))
+}
+
+fn grant_error(status: StatusCode, code: &'static str, e: grants::GrantRefused) -> ApiError {
+    ApiError::new(status, code, e.ja, e.en)
+}
+
+fn ledger_unavailable(e: String) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "ledger_unavailable",
+        "台帳に記録できませんでした。",
+        e,
+    )
+}
+
 /// Authorizes an events route of `tenant`: a token of that city, with `action`.
 fn for_events(
     st: &Prefecture,
@@ -898,8 +943,29 @@ async fn search(
     headers: HeaderMap,
     UrlQuery(q): UrlQuery<mamori_store::Query>,
 ) -> Result<Response, ApiError> {
-    let c = for_events(&st, &tenant, &headers, Action::ReadEvents)?;
-    let page = blocking(move || Ok(c.index.lock().unwrap().search(&q)?)).await?;
+    let (c, granted) = for_event_reads(&st, &tenant, &headers, Action::ReadEvents)?;
+    let page = blocking(move || {
+        let Some((g, p)) = granted else {
+            return Ok(c.index.lock().unwrap().search(&q)?);
+        };
+        // The prefecture under a grant: events only, inside the grant's range; the read is
+        // ledgered in the city's ledger before anything is sent.
+        let asked = serde_json::to_value(&q).unwrap_or(Value::Null);
+        let mut q = q;
+        g.narrow(&mut q)
+            .map_err(|e| grant_error(StatusCode::BAD_REQUEST, "bad_request", e))?;
+        let page = c.index.lock().unwrap().search(&q)?;
+        grants::ledger_read(
+            &c.ledger,
+            &p.name,
+            &g,
+            json!({"route": "search", "query": asked}),
+            page.events.len(),
+        )
+        .map_err(ledger_unavailable)?;
+        Ok(page)
+    })
+    .await?;
     Ok(axum::Json(
         json!({"tenant": tenant, "events": page.events, "next_cursor": page.next_cursor}),
     )
@@ -911,8 +977,25 @@ async fn get_event(
     UrlPath((tenant, id)): UrlPath<(String, u64)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let c = for_events(&st, &tenant, &headers, Action::ReadEvents)?;
-    let hit = blocking(move || Ok(c.index.lock().unwrap().get(id)?)).await?;
+    let (c, granted) = for_event_reads(&st, &tenant, &headers, Action::ReadEvents)?;
+    let hit = blocking(move || {
+        let hit = c.index.lock().unwrap().get(id)?;
+        let Some((g, p)) = granted else {
+            return Ok(hit);
+        };
+        // Outside the grant (not an event, or outside its range) is answered as absent.
+        let hit = hit.filter(|h| h.kind == EventKind::Event && g.covers_micros(h.timestamp_micros));
+        grants::ledger_read(
+            &c.ledger,
+            &p.name,
+            &g,
+            json!({"route": "get", "event_id": id}),
+            usize::from(hit.is_some()),
+        )
+        .map_err(ledger_unavailable)?;
+        Ok(hit)
+    })
+    .await?;
     match hit {
         Some(h) => Ok(axum::Json(json!({"tenant": tenant, "event": h})).into_response()),
         None => Err(ApiError::new(
@@ -1010,6 +1093,7 @@ fn city_health(c: &City) -> Result<Value, ApiError> {
         "alerts": c.server.detection.list(None, None, u32::MAX).map(|a| a.len()).unwrap_or(0),
         "detected_upto": c.server.detection.next_index(),
         "witness": c.witness.status(),
+        "grants": c.grants.counts(chrono::Utc::now()),
         "feed": if c.bus_published().is_some() { "nats" } else { "ledger" },
         "bus_published": c.bus_published(),
         "detect_feed": if c.bus_published().is_some() { "nats" } else { "ledger" },
@@ -1049,7 +1133,12 @@ async fn prefecture_health(
         }
         let agg = mamori_store_clickhouse::tenant_aggregates(&st2.index)?;
         let (remote_alarms, remote_refused) = st2.remote.alarm_summary();
-        let alarms: u64 = st2.cities.values().map(|c| c.witness.status().alarms).sum::<u64>() + remote_alarms;
+        let alarms: u64 = st2
+            .cities
+            .values()
+            .map(|c| c.witness.status().alarms)
+            .sum::<u64>()
+            + remote_alarms;
         let mut refused: Vec<&str> = st2
             .cities
             .values()
@@ -1066,6 +1155,87 @@ async fn prefecture_health(
     })
     .await?;
     Ok(axum::Json(v).into_response())
+}
+
+/// A grant route of `tenant`: a token of that city (never the prefecture's), with `action`.
+fn for_grants(
+    st: &Prefecture,
+    tenant: &str,
+    headers: &HeaderMap,
+    action: Action,
+) -> Result<(Arc<City>, Principal), ApiError> {
+    let (t, c) = city(st, tenant)?;
+    let (scope, p) = caller(st, Some(&c), headers)?;
+    if scope != Scope::City(t.clone()) {
+        return Err(forbidden(
+            "開示の許可は市町村の管理者のみが扱えます / grants are managed by the city's own admins only",
+        ));
+    }
+    require(&p, action)?;
+    Ok((c, p))
+}
+
+async fn create_grant(
+    State(st): State<AppState>,
+    UrlPath(tenant): UrlPath<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let (c, p) = for_grants(&st, &tenant, &headers, Action::ManageConfig)?;
+    let now = chrono::Utc::now();
+    let (reason, expires_at, from, to) = grants::check_request(&body, now)
+        .map_err(|e| grant_error(StatusCode::BAD_REQUEST, "bad_grant", e))?;
+    let g = blocking(move || {
+        c.grants
+            .issue(&c.ledger, &p.name, reason, expires_at, from, to)
+            .map_err(ledger_unavailable)
+    })
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"tenant": tenant, "grant": g.to_json(now)})),
+    )
+        .into_response())
+}
+
+async fn list_grants(
+    State(st): State<AppState>,
+    UrlPath(tenant): UrlPath<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (c, _) = for_grants(&st, &tenant, &headers, Action::ReadAdminAudit)?;
+    let now = chrono::Utc::now();
+    let list: Vec<Value> = c.grants.list().iter().map(|g| g.to_json(now)).collect();
+    Ok(axum::Json(json!({"tenant": tenant, "grants": list})).into_response())
+}
+
+async fn revoke_grant(
+    State(st): State<AppState>,
+    UrlPath((tenant, id)): UrlPath<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (c, p) = for_grants(&st, &tenant, &headers, Action::ManageConfig)?;
+    let id2 = id.clone();
+    let r = blocking(move || Ok(c.grants.revoke(&c.ledger, &p.name, &id2))).await?;
+    match r {
+        Ok(Some(g)) => Ok(axum::Json(
+            json!({"tenant": tenant, "grant": g.to_json(chrono::Utc::now())}),
+        )
+        .into_response()),
+        Ok(None) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("許可 {id} はありません。"),
+            format!("no grant {id}"),
+        )),
+        Err(e) if e.contains("already revoked") => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "already_revoked",
+            format!("許可 {id} は取り消し済みです。"),
+            e,
+        )),
+        Err(e) => Err(ledger_unavailable(e)),
+    }
 }
 
 async fn checkpoint(
@@ -1090,7 +1260,13 @@ async fn checkpoint(
 ///   answers once the city's ledger has them.
 /// * `GET /t/{tenant}/api/v1/events?user=&host=&action=&path=&q=&kind=&from=&to=&limit=&cursor=`
 /// * `GET /t/{tenant}/api/v1/events/{id}`, `GET /t/{tenant}/api/v1/timeline/{user}`
-/// * `GET /t/{tenant}/api/v1/health` — the city or the prefecture
+/// * `GET /t/{tenant}/api/v1/health` — the city or the prefecture (with the city's grant
+///   counts)
+/// * `POST /t/{tenant}/api/v1/grants` (`{"reason", "expires_at", "from"?, "to"?}`, the city's
+///   admin), `GET /t/{tenant}/api/v1/grants` (admin, auditor), `DELETE
+///   /t/{tenant}/api/v1/grants/{id}` (admin) — the city opens its event search and single
+///   events to the prefecture for a while, ledgered in its own ledger, as is every read the
+///   prefecture makes under it ([`grants`])
 /// * `GET /prefecture/api/v1/health` — the prefecture only: every city's ledger and index
 ///   progress and counts, no documents
 /// * `GET /t/{tenant}/checkpoint` — the city's signed checkpoint (public), cosigned by the
@@ -1118,6 +1294,11 @@ pub fn router(st: Arc<Prefecture>) -> Router {
         .route("/t/{tenant}/api/v1/events/{id}", get(get_event))
         .route("/t/{tenant}/api/v1/timeline/{user}", get(timeline))
         .route("/t/{tenant}/api/v1/health", get(tenant_health))
+        .route(
+            "/t/{tenant}/api/v1/grants",
+            get(list_grants).post(create_grant),
+        )
+        .route("/t/{tenant}/api/v1/grants/{id}", delete(revoke_grant))
         .route("/t/{tenant}/checkpoint", get(checkpoint))
         .route("/prefecture/api/v1/health", get(prefecture_health))
         .fallback(forward)

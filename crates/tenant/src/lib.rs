@@ -93,7 +93,8 @@ impl std::str::FromStr for TenantId {
 pub enum Scope {
     /// One city's staff or officers: that city's events only.
     City(TenantId),
-    /// The prefecture: cross-tenant health and aggregates (counts, index progress), never events.
+    /// The prefecture: cross-tenant health and aggregates (counts, index progress); events only
+    /// read, and only of a city that granted it ([`Scope::check_events_read`]).
     Prefecture,
 }
 
@@ -116,6 +117,16 @@ impl Scope {
                 requested: tenant.to_string(),
                 scope: self.to_string(),
             }),
+        }
+    }
+
+    /// May this caller *read* `tenant`'s events, given whether the city has a valid grant open
+    /// to the prefecture (`granted`)? The city itself always; the prefecture only while granted.
+    /// Writes never go through this check (use [`Scope::check_events`]).
+    pub fn check_events_read(&self, tenant: &TenantId, granted: bool) -> Result<(), TenantError> {
+        match self {
+            Scope::Prefecture if granted => Ok(()),
+            _ => self.check_events(tenant),
         }
     }
 
@@ -165,5 +176,10 @@ mod tests {
         assert!(city.check_aggregates(&b).is_err());
         assert!(Scope::Prefecture.check_events(&a).is_err());
         assert!(Scope::Prefecture.check_aggregates(&b).is_ok());
+        // A grant opens reads to the prefecture only, never to another city, never writes.
+        assert!(Scope::Prefecture.check_events_read(&a, false).is_err());
+        assert!(Scope::Prefecture.check_events_read(&a, true).is_ok());
+        assert!(city.check_events_read(&b, true).is_err());
+        assert!(city.check_events_read(&a, false).is_ok());
     }
 }
