@@ -14,8 +14,11 @@
 //! city named in the path (a token of another city is unknown there: 401), and the caller's
 //! [`Scope`] must cover the tenant for the data asked for: city tokens see their own city's
 //! events; prefecture tokens see cross-tenant health and aggregates
-//! (`/prefecture/api/v1/health`, `/t/{tenant}/api/v1/health`) and never events (403). Every
-//! ClickHouse statement a city's store sends is filtered by that city's tenant id.
+//! (`/prefecture/api/v1/health`, `/t/{tenant}/api/v1/health`) and no events (403) unless the
+//! city granted it: a city's admin may open the city's event search and single events to the
+//! prefecture with a reason and an expiry ([`grants`]); the grant, its revocation and every read
+//! the prefecture makes under it are ledgered in the city's own ledger. Every ClickHouse
+//! statement a city's store sends is filtered by that city's tenant id.
 //!
 //! Each city also runs the single-city server's machinery over its own data directory
 //! ([`mamori_server::AppState`]): its SQLite index (which the single-city code paths — accounts,
@@ -48,8 +51,8 @@
 //!
 //! What it does not do: it is a separate mode; the single-city `mamori serve` with its embedded
 //! SQLite index is unchanged and does not use this crate. Not yet here (see docs/scale.md):
-//! a witness endpoint over HTTP for cities on their own boxes, grants that open a city's events
-//! to the prefecture, syslog over TLS per city, and adding accounts while the server runs
+//! a witness endpoint over HTTP for cities on their own boxes, grants for more than event search
+//! and single events (timelines, alerts, the city's UI), syslog over TLS per city, and adding accounts while the server runs
 //! (other than on a city's UI settings page).
 #![deny(missing_docs)]
 
