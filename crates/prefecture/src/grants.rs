@@ -395,3 +395,100 @@ pub fn ledger_read(
         ),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        parse_ts("t", s).unwrap()
+    }
+
+    #[test]
+    fn requests_are_checked_with_clear_messages() {
+        let now = at("2026-12-01T00:00:00Z");
+        let err = |body: &str| check_request(body.as_bytes(), now).unwrap_err().en;
+        assert!(err("not json").contains("JSON object"));
+        assert!(err("[]").contains("reason is required"));
+        assert!(
+            err(r#"{"reason": "   ", "expires_at": "2026-12-02T00:00:00Z"}"#)
+                .contains("reason is required")
+        );
+        assert!(
+            err(r#"{"reason": 5, "expires_at": "2026-12-02T00:00:00Z"}"#)
+                .contains("reason is required")
+        );
+        assert!(err(r#"{"reason": "調査"}"#).contains("expires_at is required"));
+        assert!(err(r#"{"reason": "調査", "expires_at": "tomorrow"}"#).contains("RFC 3339"));
+        assert!(
+            err(r#"{"reason": "調査", "expires_at": "2026-11-30T00:00:00Z"}"#)
+                .contains("in the past")
+        );
+        assert!(
+            err(r#"{"reason": "調査", "expires_at": "2027-03-01T00:00:01Z"}"#)
+                .contains("at most 90 days")
+        );
+        assert!(err(r#"{"reason": "調査", "expires_at": "2026-12-02T00:00:00Z", "from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"}"#).contains("from must be before to"));
+        let long = format!(
+            r#"{{"reason": "{}", "expires_at": "2026-12-02T00:00:00Z"}}"#,
+            "あ".repeat(1001)
+        );
+        assert!(err(&long).contains("1000"));
+        // Exactly 90 days is allowed; the reason is trimmed; the range is kept.
+        let (reason, exp, from, to) = check_request(
+            r#"{"reason": " 調査 ", "expires_at": "2027-03-01T09:00:00+09:00", "to": "2026-01-01T00:00:00Z"}"#.as_bytes(),
+            now,
+        )
+        .unwrap();
+        assert_eq!(
+            (reason.as_str(), exp, from, to),
+            (
+                "調査",
+                at("2027-03-01T00:00:00Z"),
+                None,
+                Some(at("2026-01-01T00:00:00Z"))
+            )
+        );
+    }
+
+    #[test]
+    fn grants_narrow_queries_and_expire() {
+        let g = Grant {
+            id: "g".into(),
+            granted_by: "a".into(),
+            granted_at: at("2026-12-01T00:00:00Z"),
+            reason: "r".into(),
+            expires_at: at("2026-12-02T00:00:00Z"),
+            from: Some(at("2024-05-01T00:10:00Z")),
+            to: Some(at("2024-05-01T00:20:00Z")),
+            revoked: None,
+            ledger_id: 1,
+        };
+        assert!(g.valid_at(at("2026-12-01T23:59:59Z")));
+        assert!(!g.valid_at(at("2026-12-02T00:00:00Z")));
+        assert_eq!(g.state_at(at("2026-12-03T00:00:00Z")), "expired");
+        let mut q = mamori_store::Query {
+            from: Some("2024-01-01T00:00:00Z".into()),
+            to: Some("2024-05-01T00:15:00Z".into()),
+            kind: Some("admin".into()),
+            ..Default::default()
+        };
+        g.narrow(&mut q).unwrap();
+        assert_eq!(q.from.as_deref(), Some("2024-05-01T00:10:00.000000Z"));
+        assert_eq!(q.to.as_deref(), Some("2024-05-01T00:15:00.000000Z"));
+        assert_eq!(q.kind.as_deref(), Some("event"));
+        assert!(g.covers_micros(at("2024-05-01T00:10:00Z").timestamp_micros()));
+        assert!(!g.covers_micros(at("2024-05-01T00:20:00Z").timestamp_micros()));
+        let mut bad = mamori_store::Query {
+            from: Some("x".into()),
+            ..Default::default()
+        };
+        assert!(g.narrow(&mut bad).is_err());
+        let revoked = Grant {
+            revoked: Some(("a".into(), at("2026-12-01T01:00:00Z"))),
+            ..g
+        };
+        assert!(!revoked.valid_at(at("2026-12-01T02:00:00Z")));
+        assert_eq!(revoked.state_at(at("2026-12-01T02:00:00Z")), "revoked");
+    }
+}
