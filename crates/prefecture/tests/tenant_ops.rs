@@ -176,8 +176,10 @@ fn city_ui_cookies_are_secure_only_when_configured() {
             );
         }
         pref.close();
-        // The HTTP server holds the prefecture (and its ledgers' locks) until it stops.
-        rt.shutdown_background();
+        // The HTTP server's tasks hold the prefecture (and its ledgers' locks) until they are
+        // dropped: dropping the runtime waits for that (`shutdown_background` did not, and the
+        // next round's open found the ledger still locked now and then).
+        drop(rt);
         drop(pref);
     }
 }
@@ -449,7 +451,7 @@ fn city_detection_runs_as_its_own_bus_consumer() {
         assert!(c["detect_delivered"].as_u64().unwrap() >= 5, "{c}");
     }
     pref.close();
-    rt.shutdown_background();
+    drop(rt); // waits until the server's tasks (holding the prefecture) are dropped
     drop(pref);
 
     // Consumer restart with NATS down: new matching events reach kamaishi's ledger and SQLite
