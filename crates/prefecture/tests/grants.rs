@@ -5,6 +5,9 @@
 //! range, only that city) and every read lands in the city's ledger; revoked or expired grants
 //! give 403 again; bad requests are 400 with a clear message; grants survive a restart.
 
+mod common;
+use common::Api;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,35 +17,6 @@ use mamori_store_clickhouse::local::LocalServer;
 use mamori_store_clickhouse::{ClickHouseStore, Config, schema};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-struct Api {
-    base: String,
-    http: reqwest::blocking::Client,
-}
-
-impl Api {
-    fn send(&self, r: reqwest::blocking::RequestBuilder, token: &str) -> (StatusCode, Value) {
-        let resp = r.bearer_auth(token).send().unwrap();
-        let status = resp.status();
-        let text = resp.text().unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-    fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
-        self.send(self.http.get(format!("{}{path}", self.base)), token)
-    }
-    fn post(&self, path: &str, token: &str, body: String) -> (StatusCode, Value) {
-        self.send(
-            self.http.post(format!("{}{path}", self.base)).body(body),
-            token,
-        )
-    }
-    fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
-        self.send(self.http.delete(format!("{}{path}", self.base)), token)
-    }
-}
 
 fn ndjson(city: &str, n: usize) -> String {
     (0..n)
@@ -78,7 +52,7 @@ fn wait_admin(
 ) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let (s, v) = api.get(
+        let (s, v) = api.get_with(
             &format!("/t/{city}/api/v1/events?kind=admin&action={action}&limit=1000"),
             token,
         );
@@ -167,9 +141,9 @@ fn grants_open_one_citys_events_to_the_prefecture_ledgered_revocable_expiring() 
     }
 
     // No grant: 403, exactly as before.
-    let (s, v) = api.get("/t/kamaishi/api/v1/events?limit=1000", &pref_off);
+    let (s, v) = api.get_with("/t/kamaishi/api/v1/events?limit=1000", &pref_off);
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
-    let (s, _) = api.get("/t/kamaishi/api/v1/events/1", &pref_off);
+    let (s, _) = api.get_with("/t/kamaishi/api/v1/events/1", &pref_off);
     assert_eq!(s, StatusCode::FORBIDDEN);
 
     let in_days = |d: i64| rfc3339(chrono::Utc::now() + chrono::Duration::days(d));
@@ -252,7 +226,7 @@ fn grants_open_one_citys_events_to_the_prefecture_ledgered_revocable_expiring() 
         "{v}"
     );
     // Nothing was granted by any of those.
-    let (s, _) = api.get("/t/kamaishi/api/v1/events", &pref_off);
+    let (s, _) = api.get_with("/t/kamaishi/api/v1/events", &pref_off);
     assert_eq!(s, StatusCode::FORBIDDEN);
 
     // A grant: the prefecture reads kamaishi's events, and only kamaishi's.
@@ -266,7 +240,7 @@ fn grants_open_one_citys_events_to_the_prefecture_ledgered_revocable_expiring() 
     let g1 = v["grant"]["id"].as_str().unwrap().to_owned();
     assert_eq!(v["grant"]["state"], "active");
     assert_eq!(v["grant"]["reason"], reason);
-    let (s, v) = api.get(
+    let (s, v) = api.get_with(
         "/t/kamaishi/api/v1/events?user=tanaka&limit=1000",
         &pref_off,
     );
@@ -280,7 +254,7 @@ fn grants_open_one_citys_events_to_the_prefecture_ledgered_revocable_expiring() 
         "{v}"
     );
     // Events only: the city's admin entries (tokens, grants) stay closed.
-    let (s, v) = api.get("/t/kamaishi/api/v1/events?kind=admin&limit=1000", &pref_off);
+    let (s, v) = api.get_with("/t/kamaishi/api/v1/events?kind=admin&limit=1000", &pref_off);
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(events(&v).len(), 30, "{v}");
     assert!(events(&v).iter().all(|h| h["kind"] == "event"), "{v}");
@@ -292,27 +266,27 @@ fn grants_open_one_citys_events_to_the_prefecture_ledgered_revocable_expiring() 
         .unwrap()["id"]
         .as_u64()
         .unwrap();
-    let (s, v) = api.get(&format!("/t/kamaishi/api/v1/events/{eid}"), &pref_off);
+    let (s, v) = api.get_with(&format!("/t/kamaishi/api/v1/events/{eid}"), &pref_off);
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["event"]["id"], eid);
-    let (s, _) = api.get("/t/kamaishi/api/v1/events/0", &pref_off); // the first admin entry
+    let (s, _) = api.get_with("/t/kamaishi/api/v1/events/0", &pref_off); // the first admin entry
     assert_eq!(s, StatusCode::NOT_FOUND);
     // Another city stays closed; nothing but reads opens (no writes, no timelines).
-    let (s, _) = api.get("/t/miyako/api/v1/events", &pref_off);
+    let (s, _) = api.get_with("/t/miyako/api/v1/events", &pref_off);
     assert_eq!(s, StatusCode::FORBIDDEN);
     let (s, _) = api.post("/t/kamaishi/api/v1/events", &pref_off, ndjson("pref", 1));
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, _) = api.get("/t/kamaishi/api/v1/timeline/tanaka", &pref_off);
+    let (s, _) = api.get_with("/t/kamaishi/api/v1/timeline/tanaka", &pref_off);
     assert_eq!(s, StatusCode::FORBIDDEN);
     // Grants are the city's to see; the prefecture's health shows counts only.
-    let (s, v) = api.get("/t/kamaishi/api/v1/grants", &pref_off);
+    let (s, v) = api.get_with("/t/kamaishi/api/v1/grants", &pref_off);
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
-    let (s, v) = api.get("/t/kamaishi/api/v1/grants", &admin_a);
+    let (s, v) = api.get_with("/t/kamaishi/api/v1/grants", &admin_a);
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["grants"][0]["id"], g1.as_str());
     assert_eq!(v["grants"][0]["granted_by"], "initial-admin");
     let pref_admin_health = |api: &Api| {
-        let (s, v) = api.get("/prefecture/api/v1/health", &pref_off);
+        let (s, v) = api.get_with("/prefecture/api/v1/health", &pref_off);
         assert_eq!(s, StatusCode::OK, "{v}");
         v
     };
@@ -370,7 +344,7 @@ fn grants_open_one_citys_events_to_the_prefecture_ledgered_revocable_expiring() 
         "{reads:?}"
     );
     // Miyako's ledger has none of it.
-    let (_, v) = api.get(
+    let (_, v) = api.get_with(
         "/t/miyako/api/v1/events?kind=admin&action=prefecture-read",
         &admin_b,
     );
@@ -382,9 +356,9 @@ fn grants_open_one_citys_events_to_the_prefecture_ledgered_revocable_expiring() 
     let (s, v) = api.delete(&format!("/t/kamaishi/api/v1/grants/{g1}"), &admin_a);
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["grant"]["state"], "revoked");
-    let (s, _) = api.get("/t/kamaishi/api/v1/events", &pref_off);
+    let (s, _) = api.get_with("/t/kamaishi/api/v1/events", &pref_off);
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, _) = api.get(&format!("/t/kamaishi/api/v1/events/{eid}"), &pref_off);
+    let (s, _) = api.get_with(&format!("/t/kamaishi/api/v1/events/{eid}"), &pref_off);
     assert_eq!(s, StatusCode::FORBIDDEN);
     let (s, _) = api.delete(&format!("/t/kamaishi/api/v1/grants/{g1}"), &admin_a);
     assert_eq!(s, StatusCode::CONFLICT);
@@ -401,18 +375,18 @@ fn grants_open_one_citys_events_to_the_prefecture_ledgered_revocable_expiring() 
     let (s, v) = api.post("/t/kamaishi/api/v1/grants", &admin_a, body);
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let g2 = v["grant"]["id"].as_str().unwrap().to_owned();
-    let (s, v) = api.get("/t/kamaishi/api/v1/events?limit=1000", &pref_off);
+    let (s, v) = api.get_with("/t/kamaishi/api/v1/events?limit=1000", &pref_off);
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(events(&v).len(), 10, "{v}");
     // Asking for more than the range gives the range only.
-    let (_, v) = api.get(
+    let (_, v) = api.get_with(
         "/t/kamaishi/api/v1/events?from=2024-04-01T00:00:00Z&to=2024-05-01T00:15:00Z&limit=1000",
         &pref_off,
     );
     assert_eq!(events(&v).len(), 5, "{v}");
-    let (s, v) = api.get(&format!("/t/kamaishi/api/v1/events/{e0}"), &off_a);
+    let (s, v) = api.get_with(&format!("/t/kamaishi/api/v1/events/{e0}"), &off_a);
     assert_eq!(s, StatusCode::OK, "{v}");
-    let (s, v) = api.get(&format!("/t/kamaishi/api/v1/events/{e0}"), &pref_off);
+    let (s, v) = api.get_with(&format!("/t/kamaishi/api/v1/events/{e0}"), &pref_off);
     assert_eq!(s, StatusCode::NOT_FOUND, "outside the grant's range: {v}");
     let (s, v) = api.delete(&format!("/t/kamaishi/api/v1/grants/{g2}"), &admin_a);
     assert_eq!(s, StatusCode::OK, "{v}");
@@ -428,7 +402,7 @@ fn grants_open_one_citys_events_to_the_prefecture_ledgered_revocable_expiring() 
     while chrono::Utc::now() <= exp + chrono::Duration::seconds(2) {
         std::thread::sleep(Duration::from_millis(200));
     }
-    let (s, v) = api.get("/t/kamaishi/api/v1/events", &pref_off);
+    let (s, v) = api.get_with("/t/kamaishi/api/v1/events", &pref_off);
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
     let h = pref_admin_health(&api);
     let ha = h["cities"]

@@ -4,6 +4,9 @@
 //! Each city ingests through its own Elasticsearch-compatible `_bulk` and gets its own
 //! streaming detection: a city's alerts are never visible to the other city or the prefecture.
 
+mod common;
+use common::Api;
+
 use std::time::{Duration, Instant};
 
 use mamori_prefecture::{Prefecture, TenantId, init_city, init_prefecture, router};
@@ -12,39 +15,6 @@ use mamori_store_clickhouse::local::LocalServer;
 use mamori_store_clickhouse::{ClickHouseStore, Config, schema};
 use reqwest::StatusCode;
 use serde_json::Value;
-
-struct Api {
-    base: String,
-    http: reqwest::blocking::Client,
-}
-
-impl Api {
-    fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
-        let mut r = self.http.get(format!("{}{path}", self.base));
-        if let Some(t) = token {
-            r = r.bearer_auth(t);
-        }
-        let resp = r.send().unwrap();
-        let status = resp.status();
-        let text = resp.text().unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    fn post(&self, path: &str, token: &str, body: String) -> (StatusCode, Value) {
-        let resp = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .body(body)
-            .send()
-            .unwrap();
-        let status = resp.status();
-        (status, resp.json().unwrap())
-    }
-}
 
 fn ndjson(city: &str, n: usize) -> String {
     (0..n)

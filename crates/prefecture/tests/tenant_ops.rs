@@ -12,6 +12,9 @@
 //!   (it does not read the ledger itself), and once NATS is back it raises exactly the missing
 //!   alerts, none twice.
 
+mod common;
+use common::urlencode;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
@@ -62,24 +65,6 @@ fn login_cookies(base: &str, tenant: &str) -> Vec<String> {
         .iter()
         .map(|v| v.to_str().unwrap().to_owned())
         .collect()
-}
-
-fn urlencode(fields: &[(&str, &str)]) -> String {
-    let enc = |s: &str| {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect::<String>()
-    };
-    fields
-        .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-        .collect::<Vec<_>>()
-        .join("&")
 }
 
 /// Logs `user` in on `tenant`'s UI; returns the session cookie header as set.

@@ -5,6 +5,9 @@
 //! (redirect to B's login); B's password does not open A; the prefecture's API token gets no
 //! UI page and no events. Cookies and CSRF tokens are handled by hand, as a browser would.
 
+mod common;
+use common::urlencode;
+
 use std::time::{Duration, Instant};
 
 use mamori_prefecture::{Prefecture, TenantId, init_city, init_prefecture, router};
@@ -36,24 +39,6 @@ fn resp(r: reqwest::blocking::Response) -> Resp {
         content_type: s("content-type").unwrap_or_default(),
         body: r.text().unwrap_or_default(),
     }
-}
-
-fn urlencode(fields: &[(&str, &str)]) -> String {
-    let enc = |s: &str| {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect::<String>()
-    };
-    fields
-        .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-        .collect::<Vec<_>>()
-        .join("&")
 }
 
 fn csrf_of(html: &str) -> Option<String> {
