@@ -7,11 +7,10 @@
 
 mod common;
 
-use common::{mamori, run_ok};
+use common::{PrefServe, mamori, run_ok};
 use mamori_store_clickhouse::local::LocalServer;
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// The line after the one containing `label`.
@@ -23,56 +22,6 @@ fn after(out: &str, label: &str) -> String {
         }
     }
     panic!("no {label:?} in {out}");
-}
-
-/// A running `mamori prefecture serve` (killed on drop): its base URL and every stdout line up
-/// to and including the "listening on" line.
-struct PrefServe {
-    child: std::process::Child,
-    base: String,
-    lines: Vec<String>,
-}
-
-impl PrefServe {
-    fn start(args: &[&str]) -> PrefServe {
-        let mut child = mamori()
-            .args(["prefecture", "serve", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut it = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut lines = Vec::new();
-        let base = loop {
-            let l = it.next().expect("server output").unwrap();
-            lines.push(l.clone());
-            if l.contains("listening on") {
-                let i = l.rfind("http").unwrap();
-                break l[i..].split_whitespace().next().unwrap().trim_end_matches('/').to_owned();
-            }
-        };
-        std::thread::spawn(move || for _ in it {});
-        PrefServe { child, base, lines }
-    }
-
-    /// Stops it with SIGTERM and waits.
-    fn stop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "prefecture serve did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for PrefServe {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn form(fields: &[(&str, &str)]) -> String {
@@ -294,22 +243,8 @@ fn prefecture_cli_init_add_city_serve_and_verify() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already"), "{}", String::from_utf8_lossy(&again.stderr));
 
-    let mut child = mamori()
-        .args(["prefecture", "serve", "--root", r, "--clickhouse", &ch.url(), "--nats", &nats.url(), "--listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = loop {
-        let l = lines.next().expect("server output").unwrap();
-        if l.contains("listening on") {
-            let i = l.rfind("http").unwrap();
-            break l[i..].split_whitespace().next().unwrap().trim_end_matches('/').to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let mut serve = PrefServe::start(&["--root", r, "--clickhouse", &ch.url(), "--nats", &nats.url()]);
+    let base = serve.base.clone();
     let http = reqwest::blocking::Client::new();
 
     // Each city ships through its own `_bulk`.
@@ -350,12 +285,7 @@ fn prefecture_cli_init_add_city_serve_and_verify() {
     assert_eq!(h["witness"]["alarms"], 0);
     assert!(!h.to_string().contains("aoba-shi 0"), "aggregates only: {h}");
 
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "prefecture serve did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    serve.stop();
 
     // Each city's own verify accepts the prefecture's cosignature as a required witness.
     for id in ["aoba-shi", "midori-machi"] {

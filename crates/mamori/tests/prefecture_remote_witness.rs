@@ -10,13 +10,11 @@
 
 mod common;
 
-use common::{Server, mamori, run_ok};
+use common::{PrefServe, Server, mamori, run_ok};
 use mamori_ledger::witness::add_checkpoint_body;
 use mamori_store_clickhouse::local::LocalServer;
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn after(out: &str, label: &str) -> String {
@@ -29,50 +27,7 @@ fn after(out: &str, label: &str) -> String {
     panic!("no {label:?} in {out}");
 }
 
-struct Pref {
-    child: Child,
-    base: String,
-}
-
-impl Pref {
-    fn start(root: &str, ch: &str) -> Pref {
-        let mut child = mamori()
-            .args(["prefecture", "serve", "--root", root, "--clickhouse", ch, "--listen", "127.0.0.1:0"])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let base = loop {
-            let l = lines.next().expect("server output").unwrap();
-            if l.contains("listening on") {
-                let i = l.rfind("http").unwrap();
-                break l[i..].split_whitespace().next().unwrap().trim_end_matches('/').to_owned();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        Pref { child, base }
-    }
-
-    fn stop(mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "prefecture serve did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Pref {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn health(http: &reqwest::blocking::Client, pref: &Pref, token: &str) -> Value {
+fn health(http: &reqwest::blocking::Client, pref: &PrefServe, token: &str) -> Value {
     http.get(format!("{}/prefecture/api/v1/health", pref.base)).bearer_auth(token).send().unwrap().json().unwrap()
 }
 
@@ -84,7 +39,7 @@ fn ingest(http: &reqwest::blocking::Client, srv: &Server, token: &str, tag: &str
 
 /// Waits until the city publishes a checkpoint of at least `min` entries, signed by `vkey` and
 /// cosigned by the prefecture, and the prefecture's health shows that size cosigned.
-fn wait_cosigned(http: &reqwest::blocking::Client, srv: &Server, pref: &Pref, token: &str, vkey: &str, wkey: &str, min: u64) -> (Vec<u8>, u64) {
+fn wait_cosigned(http: &reqwest::blocking::Client, srv: &Server, pref: &PrefServe, token: &str, vkey: &str, wkey: &str, min: u64) -> (Vec<u8>, u64) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let note = http.get(format!("{}/checkpoint", srv.http)).send().unwrap().bytes().unwrap().to_vec();
@@ -142,7 +97,7 @@ fn remote_city_is_witnessed_over_http_refuses_a_replay_and_follows_a_proven_rota
     assert!(out.contains(&wkey) && out.contains("/prefecture/witness"), "{out}");
     assert!(prefecture_ledger_payloads(&root).iter().any(|p| p.contains("remote-city-added") && p.contains(&vkey)));
 
-    let pref = Pref::start(r, &ch.url());
+    let mut pref = PrefServe::start(&["--root", r, "--clickhouse", &ch.url()]);
     let mut c = std::fs::read_to_string(&cfg).unwrap();
     c.push_str(&format!("\n[[witnesses]]\nurl = \"{}/prefecture/witness\"\nvkey = \"{wkey}\"\n", pref.base));
     std::fs::write(&cfg, c).unwrap();

@@ -87,3 +87,53 @@ impl Drop for Server {
         }
     }
 }
+
+/// A running `mamori prefecture serve` (killed on drop): its base URL and every stdout line up
+/// to and including the "listening on" line.
+pub struct PrefServe {
+    pub child: std::process::Child,
+    pub base: String,
+    pub lines: Vec<String>,
+}
+
+impl PrefServe {
+    pub fn start(args: &[&str]) -> PrefServe {
+        let mut child = mamori()
+            .args(["prefecture", "serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut it = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut lines = Vec::new();
+        let base = loop {
+            let l = it.next().expect("server output").unwrap();
+            lines.push(l.clone());
+            if l.contains("listening on") {
+                let i = l.rfind("http").unwrap();
+                break l[i..].split_whitespace().next().unwrap().trim_end_matches('/').to_owned();
+            }
+        };
+        std::thread::spawn(move || for _ in it {});
+        PrefServe { child, base, lines }
+    }
+
+    /// Stops it with SIGTERM and waits.
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "prefecture serve did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for PrefServe {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
