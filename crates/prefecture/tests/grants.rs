@@ -8,10 +8,9 @@
 mod common;
 use common::Api;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mamori_prefecture::{Prefecture, TenantId, init_city, init_prefecture};
+use mamori_prefecture::{TenantId, init_city, init_prefecture};
 use mamori_store::IndexBackend;
 use mamori_store_clickhouse::local::LocalServer;
 use mamori_store_clickhouse::{ClickHouseStore, Config, schema};
@@ -82,18 +81,7 @@ fn grants_open_one_citys_events_to_the_prefecture_ledgered_revocable_expiring() 
     let admin_a = init_city(&root, "iwate.lg.jp", &a).unwrap().admin_token;
     let admin_b = init_city(&root, "iwate.lg.jp", &b).unwrap().admin_token;
     let cities = [a.clone(), b.clone()];
-    let open = || {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            match Prefecture::open(&root, &cities, cfg.clone()) {
-                Ok(p) => return Arc::new(p),
-                Err(e) if Instant::now() < deadline && e.to_string().contains("in use") => {
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-                Err(e) => panic!("{e}"),
-            }
-        }
-    };
+    let open = || common::open_when_free(&root, &cities, &cfg);
     let pref = open();
     let off_a = pref
         .create_token(Some(&a), "officer-a", mamori_auth::Role::Officer, "test")

@@ -5,8 +5,9 @@
 //! `key` entry of its own in the ledger, and an event that looks like a rotation — is refused:
 //! a `bad-signature` alarm (health, prefecture ledger), never cosigned.
 
+mod common;
+
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mamori_ledger::storage::FsTileStore;
@@ -77,18 +78,7 @@ fn rotation_is_followed_with_the_old_keys_proof_and_a_forged_key_is_refused() {
     let t = TenantId::new("ofunato").unwrap();
     let k1 = init_city(&root, "iwate.lg.jp", &t).unwrap().vkey;
     let cities = [t.clone()];
-    let open = || {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            match Prefecture::open(&root, &cities, cfg.clone()) {
-                Ok(p) => return Arc::new(p),
-                Err(e) if Instant::now() < deadline && e.to_string().contains("in use") => {
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-                Err(e) => panic!("{e}"),
-            }
-        }
-    };
+    let open = || common::open_when_free(&root, &cities, &cfg);
     let d = city_dir(&root, &t);
 
     // 1. Cosigned under the first key.

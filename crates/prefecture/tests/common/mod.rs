@@ -1,6 +1,12 @@
 //! Helpers shared by the prefecture's integration tests (each test binary uses a part of them).
 #![allow(dead_code)]
 
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mamori_prefecture::{Prefecture, TenantId};
+use mamori_store_clickhouse::Config;
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -67,4 +73,19 @@ pub fn urlencode(fields: &[(&str, &str)]) -> String {
         .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
         .collect::<Vec<_>>()
         .join("&")
+}
+
+/// Opens the prefecture, waiting (up to 20 s) while a previous instance in this test still holds
+/// a ledger's lock (its server's tasks are being dropped).
+pub fn open_when_free(root: &Path, cities: &[TenantId], cfg: &Config) -> Arc<Prefecture> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match Prefecture::open(root, cities, cfg.clone()) {
+            Ok(p) => return Arc::new(p),
+            Err(e) if Instant::now() < deadline && e.to_string().contains("in use") => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
 }
