@@ -72,15 +72,15 @@ fn main() {
     let (n, secs) = syslog_run(&auth);
     row("auth", "real sshd/sudo/su/PAM/slapd auth.log repeated, 16 MiB: `parse_syslog` + slapd/USB correlator", auth.len(), n, secs);
 
-    let kern = repeat(&fixture("usb/kernel_usb_rsyslog.log"), |t, _| t.to_owned());
+    let kern = repeat(&fixture("usb/qemu/kern-traditional.log"), |t, _| t.to_owned());
     let (n, secs) = syslog_run(&kern);
-    row("kernel-usb", "kernel USB lines (constructed) repeated, 16 MiB: `parse_syslog` + correlator", kern.len(), n, secs);
+    row("kernel-usb", "real Linux 6.1 kern.log under QEMU (boot + USB plug/unplug, traditional rsyslog format) repeated, 16 MiB: `parse_syslog` + correlator", kern.len(), n, secs);
 
-    let ug = repeat(&fixture("usbguard/usbguard-audit_1.1.2_device_events.log"), |t, _| t.to_owned());
+    let ug = repeat(&fixture("usbguard/qemu/usbguard-audit.log"), |t, _| t.to_owned());
     let t = Instant::now();
     let ev = mamori_sources::format::usbguard::parse_usbguard(&ug);
     let secs = t.elapsed().as_secs_f64();
-    row("usbguard", "USBGuard audit log (constructed, 1.1.2 format) repeated, 16 MiB", ug.len(), ev.len(), secs);
+    row("usbguard", "real usbguard-daemon 1.1.2 audit log under QEMU (block, allow-device, remove) repeated, 16 MiB", ug.len(), ev.len(), secs);
 
     let wb = repeat(&fixture("windows/winlogbeat_usb_constructed.ndjson"), |t, _| t.to_owned());
     let docs: Vec<serde_json::Map<String, serde_json::Value>> = wb.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect();
