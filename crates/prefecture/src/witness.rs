@@ -40,6 +40,7 @@
 //! is ledgered in the prefecture's ledger (`witness-key-followed`).
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -777,25 +778,11 @@ pub fn rotation_evidence(
 /// the `key` entry past (or just before) the cosigned size, proved in the cosigned tree, or
 /// in the city's current checkpoint when the old key still signs it.
 fn rotation_from_ledger(city: &Ledger, log: &WitnessedLog) -> Result<RotationEvidence, String> {
-    let bound = city.checkpoint().size;
-    let mut cursor = city.records_from(log.size.saturating_sub(1024));
     let mut found = None;
-    'scan: loop {
-        let recs = cursor.read(bound, 4096).map_err(|e| e.to_string())?;
-        if recs.is_empty() {
-            break;
-        }
-        for r in recs {
-            if r.kind != EntryKind::Key {
-                continue;
-            }
-            let doc: Value = serde_json::from_slice(&r.payload).unwrap_or(Value::Null);
-            if doc["mamori"]["key"]["old_vkey"].as_str().map(str::trim) == Some(log.vkey.trim()) {
-                found = Some(r.index);
-                break 'scan;
-            }
-        }
-    }
+    scan_rotations(city, log.size.saturating_sub(1024), &log.vkey, |index| {
+        found = Some(index);
+        ControlFlow::Break(())
+    })?;
     let Some(index) = found else {
         return Err("no key-rotation entry from the trusted key in the city's ledger".into());
     };
@@ -826,23 +813,39 @@ fn rotation_from_ledger(city: &Ledger, log: &WitnessedLog) -> Result<RotationEvi
 /// The latest `key` entry of `city` in its last `window` entries below its checkpoint that
 /// rotates away from `old_vkey` (for building [`RotationEvidence`] on the city's side).
 pub fn find_rotation(city: &Ledger, old_vkey: &str, window: u64) -> Result<u64, String> {
-    let bound = city.checkpoint().size;
-    let mut cursor = city.records_from(bound.saturating_sub(window));
     let mut found = None;
+    scan_rotations(city, city.checkpoint().size.saturating_sub(window), old_vkey, |index| {
+        found = Some(index);
+        ControlFlow::Continue(())
+    })?;
+    found.ok_or_else(|| format!("no key-rotation entry from {old_vkey} in the last {window} entries"))
+}
+
+/// Calls `on_found` with the index of each `key` entry of `city` from `from` up to its
+/// checkpoint that rotates away from `old_vkey`, in ledger order, until it returns `Break`.
+fn scan_rotations(
+    city: &Ledger,
+    from: u64,
+    old_vkey: &str,
+    mut on_found: impl FnMut(u64) -> ControlFlow<()>,
+) -> Result<(), String> {
+    let bound = city.checkpoint().size;
+    let mut cursor = city.records_from(from);
     loop {
         let recs = cursor.read(bound, 4096).map_err(|e| e.to_string())?;
         if recs.is_empty() {
-            break;
+            return Ok(());
         }
         for r in recs {
             if r.kind != EntryKind::Key {
                 continue;
             }
             let doc: Value = serde_json::from_slice(&r.payload).unwrap_or(Value::Null);
-            if doc["mamori"]["key"]["old_vkey"].as_str().map(str::trim) == Some(old_vkey.trim()) {
-                found = Some(r.index);
+            if doc["mamori"]["key"]["old_vkey"].as_str().map(str::trim) == Some(old_vkey.trim())
+                && on_found(r.index).is_break()
+            {
+                return Ok(());
             }
         }
     }
-    found.ok_or_else(|| format!("no key-rotation entry from {old_vkey} in the last {window} entries"))
 }
