@@ -183,15 +183,7 @@ pub fn parse_evtx(file: &str, bytes: &[u8]) -> Vec<Result<EvtxEvent, EvtxError>>
 /// order) and the runs are joined in that order: the result does not depend on `threads`.
 pub fn parse_evtx_threads(file: &str, bytes: &[u8], threads: usize) -> Vec<Result<EvtxEvent, EvtxError>> {
     let mut out = Vec::new();
-    let err = |chunk, record, offset: usize, reason: EvtxErrorReason, raw: &[u8]| EvtxError {
-        file: file.to_owned(),
-        chunk,
-        record,
-        offset: offset as u64,
-        hint: reason.hint(),
-        reason,
-        raw: raw.to_vec(),
-    };
+    let err = |chunk, record, offset, reason, raw: &[u8]| evtx_error(file, chunk, record, offset, reason, raw);
     let chunk_at = |n: usize| bytes.get(EVTX_FILE_HEADER_SIZE + n * EVTX_CHUNK_SIZE..).unwrap_or(&[]);
     if !bytes.starts_with(FILE_MAGIC) {
         let found = escape_head(bytes);
@@ -257,15 +249,7 @@ pub fn parse_evtx_threads(file: &str, bytes: &[u8], threads: usize) -> Vec<Resul
 
 /// The items of chunk `n` (not all-zero) of the file `bytes`, pushed to `out`.
 fn chunk_items(file: &str, bytes: &[u8], n: usize, settings: &Arc<evtx::ParserSettings>, out: &mut Vec<Result<EvtxEvent, EvtxError>>) {
-    let err = |chunk, record, offset: usize, reason: EvtxErrorReason, raw: &[u8]| EvtxError {
-        file: file.to_owned(),
-        chunk,
-        record,
-        offset: offset as u64,
-        hint: reason.hint(),
-        reason,
-        raw: raw.to_vec(),
-    };
+    let err = |chunk, record, offset, reason, raw: &[u8]| evtx_error(file, chunk, record, offset, reason, raw);
     let start = EVTX_FILE_HEADER_SIZE + n * EVTX_CHUNK_SIZE;
     let present = &bytes[start..bytes.len().min(start + EVTX_CHUNK_SIZE)];
     if present.iter().all(|&b| b == 0) {
@@ -295,6 +279,26 @@ fn chunk_items(file: &str, bytes: &[u8], n: usize, settings: &Arc<evtx::ParserSe
     }
 }
 
+/// An item error of `file` at file offset `offset`, its hint taken from the reason.
+fn evtx_error(
+    file: &str,
+    chunk: Option<u64>,
+    record: Option<u64>,
+    offset: usize,
+    reason: EvtxErrorReason,
+    raw: &[u8],
+) -> EvtxError {
+    EvtxError {
+        file: file.to_owned(),
+        chunk,
+        record,
+        offset: offset as u64,
+        hint: reason.hint(),
+        reason,
+        raw: raw.to_vec(),
+    }
+}
+
 /// Reads the records of chunk `n` (whose bytes, padded to a full chunk, are `data` and start at
 /// file offset `start`) into `out`.
 fn read_chunk(
@@ -305,15 +309,7 @@ fn read_chunk(
     settings: &Arc<evtx::ParserSettings>,
     out: &mut Vec<Result<EvtxEvent, EvtxError>>,
 ) {
-    let err = |record, offset: usize, reason: EvtxErrorReason, raw: &[u8]| EvtxError {
-        file: file.to_owned(),
-        chunk: Some(n),
-        record,
-        offset: offset as u64,
-        hint: reason.hint(),
-        reason,
-        raw: raw.to_vec(),
-    };
+    let err = |record, offset, reason, raw: &[u8]| evtx_error(file, Some(n), record, offset, reason, raw);
     let mut chunk_data = match evtx::EvtxChunkData::new(data.clone(), false) {
         Ok(c) => c,
         Err(e) => {
