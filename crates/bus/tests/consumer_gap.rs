@@ -8,7 +8,10 @@
 //! frames and waited for record 0 for ever (filling max_ack_pending); now it waits
 //! `gap_timeout`, re-reads the stream from the start and catches up.
 
-use std::time::{Duration, Instant};
+mod common;
+use common::wait_until;
+
+use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::DeliverPolicy};
 use mamori_bus::local::NatsServer;
@@ -16,14 +19,6 @@ use mamori_bus::{BusConfig, Consumer, IndexSink, Publisher, ensure_stream};
 use mamori_ledger::{CheckpointSigner, EntryKind, Ledger, LedgerConfig, NewEntry};
 use mamori_store::Store;
 use mamori_tenant::TenantId;
-
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 #[test]
 fn consumer_ahead_of_its_sink_rereads_the_stream_and_catches_up() {

@@ -3,7 +3,10 @@
 //! stopped and restarted. Every event the ledger acknowledged ends up indexed exactly once, with
 //! its document, and indexing catches up after the restarts.
 
-use std::time::{Duration, Instant};
+mod common;
+use common::wait_until;
+
+use std::time::Duration;
 
 use mamori_bus::local::NatsServer;
 use mamori_bus::{BusConfig, Consumer, IndexSink, Publisher};
@@ -38,14 +41,6 @@ fn ingest(ledger: &Ledger, from: u64, batches: u64, per: u64) -> Vec<u64> {
         acked.extend(r.first_index..r.first_index + r.count);
     }
     acked
-}
-
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
