@@ -10,6 +10,7 @@
 
 use crate::Kind;
 use crate::lexicon::{ERAS, Hit, Label, Pat, lexicon};
+use std::cell::Cell;
 
 /// A finding in normalised coordinates.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,21 +35,53 @@ const OFFICE_WINDOW: usize = 90;
 struct Ctx<'a> {
     text: &'a str,
     hits: Vec<Hit>,
-    /// Indices into `hits` of context words, ascending.
-    labels: Vec<usize>,
+    /// The number/field labels among the hits (For, Decoy, Symbol), ascending: the only
+    /// ones [`Ctx::nearest_label`] returns (the nearest of them before a position is the
+    /// one it wants, since hits do not overlap and their ends ascend too).
+    num_labels: Vec<Hit>,
+    /// Job titles and the city hall's own words (for [`Ctx::near`]), ascending.
+    titles: Vec<Hit>,
+    offices: Vec<Hit>,
+    /// Cursors into the three lists: candidates are asked about in text order within each
+    /// pass, so the next answer is usually at or just after the last one.
+    num_cursor: Cell<usize>,
+    title_cursor: Cell<usize>,
+    office_cursor: Cell<usize>,
     hint: Option<Label>,
+}
+
+/// How many of `list` end at or before `pos`, walking on from the last answer (`cursor`) when
+/// `pos` did not go back, else by binary search.
+#[inline]
+fn ended_by(list: &[Hit], pos: usize, cursor: &Cell<usize>) -> usize {
+    let mut i = cursor.get();
+    if i > list.len() || (i > 0 && list[i - 1].end > pos) {
+        i = list.partition_point(|h| h.end <= pos);
+    } else {
+        let mut steps = 0;
+        while i < list.len() && list[i].end <= pos {
+            i += 1;
+            steps += 1;
+            if steps == 8 {
+                // A long way on: search the rest.
+                i += list[i..].partition_point(|h| h.end <= pos);
+                break;
+            }
+        }
+    }
+    cursor.set(i);
+    i
 }
 
 impl Ctx<'_> {
     /// The nearest label before `pos` among number/field labels (For, Decoy, Symbol).
     fn nearest_label(&self, pos: usize, window: usize) -> Option<(Label, usize)> {
-        let i = self.labels.partition_point(|&li| self.hits[li].end <= pos);
-        for &li in self.labels[..i].iter().rev() {
-            let h = self.hits[li];
-            if pos - h.end > window {
-                break;
-            }
-            if let Pat::Ctx(l @ (Label::For(_) | Label::Decoy | Label::Symbol)) = h.pat {
+        let i = ended_by(&self.num_labels, pos, &self.num_cursor);
+        if i > 0 {
+            let h = self.num_labels[i - 1];
+            if pos - h.end <= window
+                && let Pat::Ctx(l) = h.pat
+            {
                 return Some((l, pos - h.end));
             }
         }
@@ -71,17 +104,19 @@ impl Ctx<'_> {
         self.text[s..pos].contains("保険")
     }
 
-    /// Is a word of `label` within `before` bytes before `start` or `after` bytes after `end`?
+    /// Is a word of `label` (Title or Office) within `before` bytes before `start` or `after`
+    /// bytes after `end`?
     fn near(&self, start: usize, end: usize, label: Label, before: usize, after: usize) -> bool {
-        let i = self.labels.partition_point(|&li| self.hits[li].end <= start);
-        let back = self.labels[..i].iter().rev().take_while(|&&li| start - self.hits[li].end <= before);
-        if back.clone().any(|&li| self.hits[li].pat == Pat::Ctx(label)) {
+        let (list, cursor) = match label {
+            Label::Title => (&self.titles, &self.title_cursor),
+            Label::Office => (&self.offices, &self.office_cursor),
+            _ => unreachable!("near() is asked about titles and office words"),
+        };
+        let i = ended_by(list, start, cursor);
+        if i > 0 && start - list[i - 1].end <= before {
             return true;
         }
-        self.labels[i..]
-            .iter()
-            .take_while(|&&li| self.hits[li].start < end + after)
-            .any(|&li| self.hits[li].start >= end && self.hits[li].pat == Pat::Ctx(label))
+        list[i..].iter().take_while(|h| h.start < end + after).any(|h| h.start >= end)
     }
 
     fn hit_at(&self, pos: usize) -> Option<Hit> {
@@ -109,9 +144,23 @@ fn floor_char(s: &str, mut i: usize) -> usize {
 /// (a table column's header).
 pub fn detect(text: &str, hint: Option<Label>) -> Vec<Candidate> {
     let hits = lexicon().find(text);
-    let labels: Vec<usize> = (0..hits.len()).filter(|&i| matches!(hits[i].pat, Pat::Ctx(_))).collect();
-    let cx = Ctx { text, hits, labels, hint };
-    let mut out = Vec::new();
+    let of = |f: fn(Label) -> bool| -> Vec<Hit> { hits.iter().filter(|h| matches!(h.pat, Pat::Ctx(l) if f(l))).copied().collect() };
+    let num_labels = of(|l| matches!(l, Label::For(_) | Label::Decoy | Label::Symbol));
+    let titles = of(|l| l == Label::Title);
+    let offices = of(|l| l == Label::Office);
+    let cx = Ctx {
+        text,
+        num_labels,
+        titles,
+        offices,
+        num_cursor: Cell::new(0),
+        title_cursor: Cell::new(0),
+        office_cursor: Cell::new(0),
+        hits,
+        hint,
+    };
+    // About one candidate per ~100 bytes of dense records (and per hit): reserved once.
+    let mut out = Vec::with_capacity(cx.hits.len() / 2 + text.len() / 256);
     numbers(&cx, &mut out);
     emails(&cx, &mut out);
     words(&cx, &mut out);

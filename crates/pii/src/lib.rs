@@ -471,11 +471,16 @@ impl Buffer for Vec<u8> {
 fn scan_normalized(t: &str, n: &normalize::Normalized<'_>, place: &Place, member: Option<&str>, opts: &Options, out: &mut Vec<Finding>) {
     let cands = detect::detect(&n.text, None);
     let mut lines = LineIndex::new(t);
+    // Reserved at once: dense records give a finding every ~100 bytes, and growing a vector
+    // of findings by doubling copied it over and over.
+    out.reserve(cands.len());
+    // Candidates come in text order: one cursor through the offset map for all of them.
+    let mut cursor = 0;
     for c in cands {
         if c.confidence < opts.keep_above {
             continue;
         }
-        let (s, e) = n.orig_range(c.start, c.end);
+        let (s, e) = n.orig_range_at(c.start, c.end, &mut cursor);
         let location = match place {
             Place::Page(p) => Location::Page { page: *p },
             Place::Sheet(sheet) => Location::Cell {
@@ -506,24 +511,58 @@ fn scan_normalized(t: &str, n: &normalize::Normalized<'_>, place: &Place, member
 /// Up to 20 characters either side, newlines as spaces. Slices by byte offsets (one
 /// allocation each side): it runs once per finding, and dense records have many.
 pub(crate) fn snippet(t: &str, s: usize, e: usize) -> (String, String) {
-    let from = t[..s].char_indices().rev().nth(19).map_or(0, |(i, _)| i);
-    let to = t[e..].char_indices().nth(20).map_or(t.len(), |(i, _)| e + i);
-    // One allocation each (`str::replace` reallocated as it grew, once the largest cost on
-    // dense records); the runs between control characters are pushed as `&str`, without the
-    // UTF-8 re-validation that `String::from_utf8` of a patched byte copy cost (~450
-    // instructions a finding).
-    let clean = |x: &str| {
-        let mut v = String::with_capacity(x.len());
-        let mut last = 0;
-        for i in memchr::memchr3_iter(b'\n', b'\r', b'\t', x.as_bytes()) {
-            v.push_str(&x[last..i]);
-            v.push(' ');
-            last = i + 1;
+    let b = t.as_bytes();
+    // Characters counted by their lead bytes (UTF-8 continuation bytes are 10xxxxxx): the
+    // start of the 20th character before `s` (or 0), the start of the 21st from `e` (or the end).
+    let mut from = s;
+    let mut n = 0;
+    while from > 0 && n < 20 {
+        from -= 1;
+        n += (b[from] & 0xC0 != 0x80) as usize;
+    }
+    let mut to = e;
+    let mut n = 0;
+    while to < b.len() {
+        if b[to] & 0xC0 != 0x80 {
+            if n == 20 {
+                break;
+            }
+            n += 1;
         }
-        v.push_str(&x[last..]);
-        v
-    };
-    (clean(&t[from..s]), clean(&t[e..to]))
+        to += 1;
+    }
+    (clean_snippet(&t[from..s]), clean_snippet(&t[e..to]))
+}
+
+/// `x` with `\n`, `\r` and `\t` as spaces, in one allocation. The runs between them are
+/// pushed as `&str` (no UTF-8 re-validation); they are found 8 bytes at a time (a snippet
+/// side is ~60 bytes: `memchr3`'s set-up cost more than the search).
+fn clean_snippet(x: &str) -> String {
+    let mut v = String::with_capacity(x.len());
+    let xb = x.as_bytes();
+    let mut last = 0;
+    let mut i = 0;
+    while i < xb.len() {
+        if i + 8 <= xb.len() {
+            let w = u64::from_le_bytes(xb[i..i + 8].try_into().expect("8 bytes"));
+            // Is any byte below 0x0E (\t, \n and \r are)? Exact for "any" (bit hack `hasless`).
+            if w.wrapping_sub(0x0E0E_0E0E_0E0E_0E0E) & !w & 0x8080_8080_8080_8080 == 0 {
+                i += 8;
+                continue;
+            }
+        }
+        let stop = (i + 8).min(xb.len());
+        while i < stop {
+            if matches!(xb[i], b'\n' | b'\r' | b'\t') {
+                v.push_str(&x[last..i]);
+                v.push(' ');
+                last = i + 1;
+            }
+            i += 1;
+        }
+    }
+    v.push_str(&x[last..]);
+    v
 }
 
 /// Byte offset → (line, column) with a cursor (offsets asked in ascending order are O(n)).
@@ -558,5 +597,27 @@ impl<'a> LineIndex<'a> {
         self.pos = off;
         let col = self.text[self.line_start..off].chars().count() + 1;
         (self.line, col)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The snippet as it was first written (chars and `str::replace`), for comparison.
+    fn snippet_by_chars(t: &str, s: usize, e: usize) -> (String, String) {
+        let from = t[..s].char_indices().rev().nth(19).map_or(0, |(i, _)| i);
+        let to = t[e..].char_indices().nth(20).map_or(t.len(), |(i, _)| e + i);
+        let clean = |x: &str| x.replace(['\n', '\r', '\t'], " ");
+        (clean(&t[from..s]), clean(&t[e..to]))
+    }
+
+    #[test]
+    fn snippet_by_bytes_equals_snippet_by_chars() {
+        let t = "氏名\t山田 太郎\r\n住所 奈良県奈良市二条大路南1丁目1番1号\n\nTEL 090-1234-5678 abc\u{1F600}x\ty\n末尾";
+        let bounds: Vec<usize> = (0..=t.len()).filter(|&i| t.is_char_boundary(i)).collect();
+        for &s in &bounds {
+            for &e in bounds.iter().filter(|&&e| e >= s) {
+                assert_eq!(super::snippet(t, s, e), snippet_by_chars(t, s, e), "{s}..{e}");
+            }
+        }
     }
 }

@@ -48,6 +48,59 @@ impl Normalized<'_> {
         (s, e.max(s))
     }
 
+    /// [`Normalized::orig_range`] for ranges asked in ascending order of `start` (findings in
+    /// text order): `cursor` (start at 0) remembers how far into the offset map the last one
+    /// got, so each range costs a few steps instead of two binary searches. Any order still
+    /// gives the right answer (a smaller `start` searches again).
+    pub fn orig_range_at(&self, start: usize, end: usize, cursor: &mut usize) -> (usize, usize) {
+        let m = &self.map;
+        if m.is_empty() {
+            return (start, end);
+        }
+        // `le` = entries with offset <= start (what `orig` searches for).
+        let mut le = *cursor;
+        if le > m.len() || (le > 0 && m[le - 1].0 as usize > start) {
+            le = m.partition_point(|&(nn, _)| nn as usize <= start);
+        }
+        while le < m.len() && m[le].0 as usize <= start {
+            le += 1;
+        }
+        *cursor = le;
+        let at = |i: usize, n: usize| {
+            if i == 0 {
+                n
+            } else {
+                let (bn, bo) = m[i - 1];
+                (bo as usize + (n - bn as usize)).min(self.orig_len)
+            }
+        };
+        let s = at(le, start);
+        if end == 0 {
+            return (s, s);
+        }
+        // Entries with offset < end, then <= end (as `orig_end`), counted on from `le` when
+        // the range runs forward; an empty range (end <= start) searches afresh.
+        let (mut lt, mut le_end) = if end > start {
+            (le, le)
+        } else {
+            let lt = m.partition_point(|&(nn, _)| (nn as usize) < end);
+            (lt, lt)
+        };
+        while lt < m.len() && (m[lt].0 as usize) < end {
+            lt += 1;
+        }
+        let e = if lt < m.len() && m[lt].0 as usize == end {
+            m[lt].1 as usize
+        } else {
+            le_end = le_end.max(lt);
+            while le_end < m.len() && m[le_end].0 as usize <= end {
+                le_end += 1;
+            }
+            at(le_end, end)
+        };
+        (s, e.max(s))
+    }
+
     fn orig_end(&self, end: usize) -> usize {
         // Find the breakpoint at or after `end`: if a changed char ends exactly at `end` there
         // is a breakpoint there.
@@ -284,6 +337,29 @@ mod tests {
         }
         let want: Vec<usize> = s.char_indices().filter(|&(_, c)| may_change(c)).map(|(i, _)| i).collect();
         assert_eq!(found, want);
+    }
+
+    #[test]
+    fn cursor_ranges_equal_searched_ranges() {
+        let s = "氏名ｶﾞｸ　１２３－４５６７ ㍻元年 abc\u{FF21}\u{2212}９ 山田\u{3000}\u{3000}ﾊﾟ";
+        let n = normalize(s);
+        let len = n.text.len();
+        let bounds: Vec<usize> = (0..=len).filter(|&i| n.text.is_char_boundary(i)).collect();
+        let mut ranges = Vec::new();
+        for &a in &bounds {
+            for &b in bounds.iter().filter(|&&b| b > a) {
+                ranges.push((a, b));
+            }
+        }
+        // Ascending starts (one cursor over all ranges), then in reverse (the cursor resets).
+        for rev in [false, true] {
+            let mut cur = 0;
+            let it: Vec<&(usize, usize)> = if rev { ranges.iter().rev().collect() } else { ranges.iter().collect() };
+            for &&(a, b) in &it {
+                assert_eq!(n.orig_range_at(a, b, &mut cur), n.orig_range(a, b), "{a}..{b}");
+            }
+        }
+        assert_eq!(n.orig_range_at(0, 0, &mut 0), n.orig_range(0, 0));
     }
 
     #[test]
