@@ -90,13 +90,44 @@ fn broken_pdfs_and_junk_are_problems_not_panics() {
     }
 }
 
-/// Found by `pii_zip` (2026-12-03): an xlsx whose sheet XML makes calamine 0.30.1 index an
-/// empty vector (cells_reader.rs:356). The panic stays inside the guarded parser call: the
-/// file comes back with the reason, and the process goes on. (libFuzzer's panic hook aborts
-/// on any panic, caught or not, so this input is kept here rather than in the fuzz corpus.)
+/// Found by `pii_zip` (2026-12-03): a mutated xlsx whose central directory renames
+/// `xl/sharedStrings.xml` (and `_rels/.rels`). calamine 0.30.1 indexed the then-empty shared
+/// string table (cells_reader.rs:356) and panicked inside our guarded call; 0.38 refuses the
+/// package (no `_rels/.rels`). Either way the file comes back with a reason and no panic.
 #[test]
-fn calamine_panic_in_a_sheet_is_a_problem_not_a_crash() {
+fn fuzzed_xlsx_with_renamed_parts_is_a_problem_not_a_crash() {
     let b = include_bytes!("data/fuzz-calamine-cells-panic.zip");
     let r = scan_bytes("fuzz.zip", b, &Options::default());
-    assert!(r.problems.iter().any(|p| p.reason.contains("parser panicked")), "{:?}", r.problems);
+    assert!(!r.problems.is_empty(), "{r:?}");
+    assert!(r.problems.iter().all(|p| !p.reason.contains("parser panicked")), "{:?}", r.problems);
+}
+
+/// The same bug reached on a well-formed package: a sheet's `t="s"` cells point into a
+/// shared-string table that is not there. calamine 0.30.1 panicked (caught by `guarded`, but
+/// fatal under libFuzzer); 0.38 returns an error, reported as the sheet being unreadable.
+#[test]
+fn shared_string_cells_without_a_table_are_a_sheet_problem() {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet().set_name("名簿").unwrap();
+    ws.write_string(0, 0, "氏名").unwrap();
+    ws.write_string(1, 0, "山田 太郎").unwrap();
+    let full = wb.save_to_buffer().unwrap();
+    let mut src = zip::ZipArchive::new(std::io::Cursor::new(&full[..])).unwrap();
+    let mut members: Vec<(String, Vec<u8>)> = Vec::new();
+    for i in 0..src.len() {
+        let mut f = src.by_index(i).unwrap();
+        if f.name() == "xl/sharedStrings.xml" {
+            continue;
+        }
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut f, &mut b).unwrap();
+        members.push((f.name().to_string(), b));
+    }
+    assert!(members.iter().any(|(n, _)| n == "xl/worksheets/sheet1.xml"));
+    let refs: Vec<(&str, &[u8])> = members.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
+    let broken = zip_of(&refs);
+    let r = scan_bytes("no-strings.xlsx", &broken, &Options::default());
+    assert_eq!(r.format, "xlsx");
+    assert!(r.problems.iter().all(|p| !p.reason.contains("parser panicked")), "{:?}", r.problems);
+    assert!(r.problems.iter().any(|p| p.reason.contains("sheet 名簿 unreadable")), "{:?}", r.problems);
 }
