@@ -18,8 +18,27 @@ fn seg(member: Option<&str>, place: Place, content: Content) -> Segment {
     }
 }
 
+/// Words that label a value in a form's first column (氏名 | 山田 太郎).
+const FORM_LABELS: &[&str] = &[
+    "氏名", "名前", "フリガナ", "ふりがな", "住所", "所在地", "生年月日", "電話", "連絡先", "番号", "メール", "e-mail", "口座",
+    "保険", "免許", "旅券", "申請者", "届出人", "世帯主", "性別", "年齢", "職業", "勤務先",
+];
+
+/// A form laid out as a table (Word 申請書): in at least half of its rows (and at least two)
+/// the first cell is a short label. A roster has labels only in its header row.
+fn is_form(t: &[Vec<String>]) -> bool {
+    let labelled = t
+        .iter()
+        .filter(|r| {
+            r.first().is_some_and(|c| c.chars().count() <= 12 && FORM_LABELS.iter().any(|l| c.to_lowercase().contains(l)))
+        })
+        .count();
+    labelled >= 2 && labelled * 2 >= t.len()
+}
+
 /// Text of WordprocessingML / DrawingML: `w:t`/`a:t` runs, `w:p`/`a:p` ends a line, `w:tab`
-/// a tab; top-level `w:tbl` become tables.
+/// a tab; top-level `w:tbl` become tables, except forms ([`is_form`]), whose rows become lines
+/// of text (label, tab, value).
 fn ooxml_text(xml: &[u8], tables: &mut Vec<Vec<Vec<String>>>) -> Result<String, String> {
     let mut r = quick_xml::Reader::from_reader(xml);
     let mut buf = Vec::new();
@@ -74,7 +93,16 @@ fn ooxml_text(xml: &[u8], tables: &mut Vec<Vec<Vec<String>>>) -> Result<String, 
                 b"tbl" => {
                     tbl_depth = tbl_depth.saturating_sub(1);
                     if tbl_depth == 0 {
-                        tables.push(std::mem::take(&mut table));
+                        let t = std::mem::take(&mut table);
+                        if is_form(&t) {
+                            // 項目 | 内容 rows: lines of text, so each value keeps its label.
+                            for row in &t {
+                                out.push_str(&row.join("\t"));
+                                out.push('\n');
+                            }
+                        } else {
+                            tables.push(t);
+                        }
                     }
                 }
                 _ => {}

@@ -200,57 +200,7 @@ pub fn generate(n: usize) -> Vec<Doc> {
 
     // 1. Application forms (申請書), UTF-8 / CP932 / full-width.
     for (i, r) in residents.iter().enumerate() {
-        let s = i as u32;
-        let mut t = String::new();
-        let mut l = Vec::new();
-        t.push_str("転入届出書\n受付日 令和6年4月1日\n");
-        t.push_str(&format!("氏名 {}\n", r.name(i % 2 == 0)));
-        l.push((Kind::PersonName, r.name(false)));
-        t.push_str(&format!("生年月日 {}\n", r.birth_text(s)));
-        l.push((Kind::BirthDate, r.iso_birth()));
-        t.push_str(&format!("住所 〒{} {}\n", r.postal, r.address));
-        l.push((Kind::PostalCode, r.postal.clone()));
-        l.push((Kind::Address, r.address.clone()));
-        t.push_str(&format!("電話番号 {}\n", r.phone));
-        l.push((Kind::Phone, r.phone.clone()));
-        t.push_str(&format!("個人番号 {}\n", my_number_text(&r.my_number, s)));
-        l.push((Kind::MyNumber, r.my_number.clone()));
-        match i % 8 {
-            0 => {
-                t.push_str(&format!("基礎年金番号 {}\n", r.pension));
-                l.push((Kind::BasicPensionNumber, r.pension.clone()));
-            }
-            1 => {
-                t.push_str(&format!("振込先 ○○銀行 △△支店 普通 口座番号 {}\n", r.account));
-                l.push((Kind::BankAccount, r.account.clone()));
-            }
-            2 => {
-                t.push_str(&format!("被保険者証 記号 {} 番号 {}\n", &r.insurance[..4], &r.insurance[4..]));
-                l.push((Kind::HealthInsurance, r.insurance[..4].to_string()));
-                l.push((Kind::HealthInsurance, r.insurance[4..].to_string()));
-            }
-            3 => {
-                t.push_str(&format!("本人確認書類 運転免許証 番号 {}\n", r.license));
-                l.push((Kind::DriversLicense, r.license.clone()));
-            }
-            4 => {
-                t.push_str(&format!("旅券番号 {}\n", r.passport));
-                l.push((Kind::Passport, r.passport.clone()));
-            }
-            5 => {
-                t.push_str(&format!("クレジットカード番号 {} {} {} {}\n", &r.card[..4], &r.card[4..8], &r.card[8..12], &r.card[12..]));
-                l.push((Kind::CreditCard, r.card.clone()));
-            }
-            6 => {
-                t.push_str(&format!("住民票コード {}\n", r.juminhyo));
-                l.push((Kind::JuminhyoCode, r.juminhyo.clone()));
-            }
-            _ => {
-                t.push_str(&format!("メールアドレス {}\n", r.email));
-                l.push((Kind::Email, r.email.clone()));
-            }
-        }
-        t.push_str("備考 特になし\n");
+        let (t, l) = form_text(i, r);
         let (name, bytes) = match i % 3 {
             0 => (format!("form{i:04}.txt"), t.into_bytes()),
             1 => (format!("form{i:04}-sjis.txt"), encoding_rs::SHIFT_JIS.encode(&t).0.into_owned()),
@@ -381,7 +331,301 @@ pub fn generate(n: usize) -> Vec<Doc> {
     el.push((Kind::Email, "vendor@example.co.jp".into()));
     el.push((Kind::Email, "sato.k@city.example.lg.jp".into()));
     docs.push(Doc { name: "outgoing.eml".into(), bytes: eml, labels: el, what: "送信メール+添付 / mail with attachment" });
+    // Everything below was added after the documents above and draws nothing from `rng`, so
+    // the documents above (and their scores) are the same as before.
+    more_formats(&residents, &mut docs);
+    docs.extend(fixture_docs());
     docs
+}
+
+/// 7–11: forms in EUC-JP and UTF-16 (LE/BE, with and without BOM), a TSV roster, docx forms
+/// (a table of 項目/内容, as 申請書 are written in Word) and a docx roster, a pptx roster
+/// slide, and a zip inside a zip.
+fn more_formats(residents: &[Resident], docs: &mut Vec<Doc>) {
+    for (i, r) in residents.iter().enumerate().skip(3).step_by(9) {
+        let (t, l) = form_text(i, r);
+        let k = (i / 9) % 5;
+        let (name, bytes) = match k {
+            0 => (format!("form{i:04}-eucjp.txt"), encoding_rs::EUC_JP.encode(&t).0.into_owned()),
+            1 => (format!("form{i:04}-utf16le-bom.txt"), utf16(&t, false, true)),
+            2 => (format!("form{i:04}-utf16be-bom.txt"), utf16(&t, true, true)),
+            3 => (format!("form{i:04}-utf16le.txt"), utf16(&t, false, false)),
+            _ => (format!("form{i:04}-utf16be.txt"), utf16(&t, true, false)),
+        };
+        docs.push(Doc { name, bytes, labels: l, what: "申請書 EUC-JP/UTF-16" });
+    }
+    let mut tsv = String::from("番号\t氏名\t生年月日\t住所\t電話番号\n");
+    let mut l = Vec::new();
+    for (i, r) in residents.iter().enumerate() {
+        tsv.push_str(&format!("{}\t{}\t{}\t{}\t{}\n", i + 1, r.name(i.is_multiple_of(2)), r.birth_text(i as u32 + 2), r.address, r.phone));
+        l.extend([(Kind::PersonName, r.name(false)), (Kind::BirthDate, r.iso_birth()), (Kind::Address, r.address.clone()), (Kind::Phone, r.phone.clone())]);
+    }
+    docs.push(Doc { name: "roster.tsv".into(), bytes: tsv.into_bytes(), labels: l, what: "住民名簿 TSV" });
+    for (i, r) in residents.iter().enumerate().step_by(10) {
+        let (bytes, l) = form_docx(i, r);
+        docs.push(Doc { name: format!("form{i:04}.docx"), bytes, labels: l, what: "申請書 docx (表)" });
+    }
+    let some: Vec<&Resident> = residents.iter().take(30).collect();
+    let (bytes, l) = roster_docx(&some, false);
+    docs.push(Doc { name: "roster.docx".into(), bytes, labels: l, what: "住民名簿 docx" });
+    let (bytes, l) = roster_pptx(&residents[..residents.len().min(12)]);
+    docs.push(Doc { name: "roster.pptx".into(), bytes, labels: l, what: "名簿スライド pptx" });
+    // A zip in a zip (a handover folder zipped, then zipped again for mail).
+    let inner_form = form_text(1, &residents[1]);
+    let (docx, docx_l) = form_docx(0, &residents[0]);
+    let inner = zip_of(&[("申請書/form0001.txt", inner_form.0.as_bytes()), ("申請書/form0000.docx", &docx)]);
+    let outer = zip_of(&[("引継ぎ/2024年度.zip", &inner), ("引継ぎ/メモ.txt", "引継ぎ資料です。\n".as_bytes())]);
+    let mut zl = inner_form.1;
+    zl.extend(docx_l);
+    docs.push(Doc { name: "handover-nested.zip".into(), bytes: outer, labels: zl, what: "入れ子 zip / nested zip" });
+}
+
+fn utf16(t: &str, be: bool, bom: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    if bom {
+        out.extend_from_slice(if be { &[0xFE, 0xFF] } else { &[0xFF, 0xFE] });
+    }
+    for u in t.encode_utf16() {
+        out.extend_from_slice(&if be { u.to_be_bytes() } else { u.to_le_bytes() });
+    }
+    out
+}
+
+fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut zw = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (n, b) in members {
+        // Fixed times: the same seed gives the same bytes.
+        let o = zip::write::SimpleFileOptions::default().last_modified_time(zip::DateTime::default());
+        zw.start_file(*n, o).unwrap();
+        std::io::Write::write_all(&mut zw, b).unwrap();
+    }
+    zw.finish().unwrap().into_inner()
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// A WordprocessingML paragraph.
+fn w_p(t: &str) -> String {
+    format!("<w:p><w:r><w:t xml:space=\"preserve\">{}</w:t></w:r></w:p>", xml_escape(t))
+}
+
+/// A WordprocessingML table; `header` marks the first row as a heading row repeated on every
+/// page (Word's 「タイトル行の繰り返し」).
+fn w_tbl(rows: &[Vec<String>], header: bool, widths: &[u32]) -> String {
+    let mut x = String::from("<w:tbl><w:tblPr><w:tblW w:w=\"0\" w:type=\"auto\"/><w:tblBorders><w:top w:val=\"single\" w:sz=\"4\"/><w:left w:val=\"single\" w:sz=\"4\"/><w:bottom w:val=\"single\" w:sz=\"4\"/><w:right w:val=\"single\" w:sz=\"4\"/><w:insideH w:val=\"single\" w:sz=\"4\"/><w:insideV w:val=\"single\" w:sz=\"4\"/></w:tblBorders></w:tblPr><w:tblGrid>");
+    for w in widths {
+        x.push_str(&format!("<w:gridCol w:w=\"{w}\"/>"));
+    }
+    x.push_str("</w:tblGrid>");
+    for (i, r) in rows.iter().enumerate() {
+        x.push_str("<w:tr>");
+        if header && i == 0 {
+            x.push_str("<w:trPr><w:tblHeader/></w:trPr>");
+        }
+        for (c, cell) in r.iter().enumerate() {
+            x.push_str(&format!("<w:tc><w:tcPr><w:tcW w:w=\"{}\" w:type=\"dxa\"/></w:tcPr>{}</w:tc>", widths.get(c).copied().unwrap_or(2000), w_p(cell)));
+        }
+        x.push_str("</w:tr>");
+    }
+    x.push_str("</w:tbl>");
+    x
+}
+
+/// A docx (the parts Word and LibreOffice need) with `body` as the document body.
+fn docx(body: &str, landscape: bool, font: &str) -> Vec<u8> {
+    let sect = if landscape {
+        "<w:sectPr><w:pgSz w:w=\"16838\" w:h=\"11906\" w:orient=\"landscape\"/><w:pgMar w:top=\"720\" w:right=\"720\" w:bottom=\"720\" w:left=\"720\" w:header=\"0\" w:footer=\"0\" w:gutter=\"0\"/></w:sectPr>"
+    } else {
+        "<w:sectPr><w:pgSz w:w=\"11906\" w:h=\"16838\"/><w:pgMar w:top=\"1440\" w:right=\"1440\" w:bottom=\"1440\" w:left=\"1440\" w:header=\"0\" w:footer=\"0\" w:gutter=\"0\"/></w:sectPr>"
+    };
+    let ns = "xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\" xmlns:r=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships\"";
+    let document = format!("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<w:document {ns}><w:body>{body}{sect}</w:body></w:document>");
+    let styles = format!("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<w:styles {ns}><w:docDefaults><w:rPrDefault><w:rPr><w:rFonts w:ascii=\"{font}\" w:hAnsi=\"{font}\" w:eastAsia=\"{font}\"/><w:sz w:val=\"18\"/><w:lang w:val=\"ja-JP\" w:eastAsia=\"ja-JP\"/></w:rPr></w:rPrDefault></w:docDefaults></w:styles>");
+    zip_of(&[
+        ("[Content_Types].xml", b"<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\"><Default Extension=\"rels\" ContentType=\"application/vnd.openxmlformats-package.relationships+xml\"/><Default Extension=\"xml\" ContentType=\"application/xml\"/><Override PartName=\"/word/document.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml\"/><Override PartName=\"/word/styles.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.wordprocessingml.styles+xml\"/></Types>"),
+        ("_rels/.rels", b"<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\"><Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument\" Target=\"word/document.xml\"/></Relationships>"),
+        ("word/_rels/document.xml.rels", b"<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\"><Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles\" Target=\"styles.xml\"/></Relationships>"),
+        ("word/document.xml", document.as_bytes()),
+        ("word/styles.xml", styles.as_bytes()),
+    ])
+}
+
+/// Resident `i`'s application form as Word writes one: a title, then a table of
+/// 項目 | 内容 rows.
+fn form_docx(i: usize, r: &Resident) -> (Vec<u8>, Vec<(Kind, String)>) {
+    let rows = vec![
+        vec!["氏名".to_string(), r.name(i.is_multiple_of(2))],
+        vec!["生年月日".to_string(), r.birth_text(i as u32)],
+        vec!["住所".to_string(), format!("〒{} {}", r.postal, r.address)],
+        vec!["電話番号".to_string(), r.phone.clone()],
+        vec!["個人番号".to_string(), my_number_text(&r.my_number, i as u32)],
+    ];
+    let body = format!("{}{}{}{}", w_p("転入届出書"), w_p("受付日 令和6年4月1日"), w_tbl(&rows, false, &[2200, 6800]), w_p("備考 特になし"));
+    let l = vec![
+        (Kind::PersonName, r.name(false)),
+        (Kind::BirthDate, r.iso_birth()),
+        (Kind::PostalCode, r.postal.clone()),
+        (Kind::Address, r.address.clone()),
+        (Kind::Phone, r.phone.clone()),
+        (Kind::MyNumber, r.my_number.clone()),
+    ];
+    (docx(&body, false, "IPAexMincho"), l)
+}
+
+/// A roster (番号・氏名・住所・生年月日) as a Word table, heading row repeated on every page.
+fn roster_docx(rs: &[&Resident], landscape: bool) -> (Vec<u8>, Vec<(Kind, String)>) {
+    let mut rows = vec![vec!["番号".to_string(), "氏名".into(), "住所".into(), "生年月日".into()]];
+    let mut l = Vec::new();
+    for (i, r) in rs.iter().enumerate() {
+        rows.push(vec![(i + 1).to_string(), r.name(true), r.address.clone(), r.birth_text(i as u32 % 3 * 2 + (i as u32 / 3) % 2 * 5)]);
+        l.extend([(Kind::PersonName, r.name(false)), (Kind::Address, r.address.clone()), (Kind::BirthDate, r.iso_birth())]);
+    }
+    let body = format!("{}{}", w_p("令和6年度 ○○事業 参加者名簿"), w_tbl(&rows, true, &[900, 2600, 7600, 3000]));
+    (docx(&body, landscape, "IPAexGothic"), l)
+}
+
+/// A pptx with a roster slide (a DrawingML table) and a slide of running text.
+fn roster_pptx(rs: &[Resident]) -> (Vec<u8>, Vec<(Kind, String)>) {
+    let a_p = |t: &str| format!("<a:p><a:r><a:rPr lang=\"ja-JP\"/><a:t>{}</a:t></a:r></a:p>", xml_escape(t));
+    let cell = |t: &str| format!("<a:tc><a:txBody><a:bodyPr/>{}</a:txBody></a:tc>", a_p(t));
+    let mut tbl = String::from("<a:tbl><a:tblGrid><a:gridCol w=\"2000000\"/><a:gridCol w=\"5000000\"/><a:gridCol w=\"2000000\"/></a:tblGrid>");
+    tbl.push_str(&format!("<a:tr h=\"300000\">{}{}{}</a:tr>", cell("氏名"), cell("住所"), cell("生年月日")));
+    let mut l = Vec::new();
+    for (i, r) in rs.iter().enumerate() {
+        tbl.push_str(&format!("<a:tr h=\"300000\">{}{}{}</a:tr>", cell(&r.name(true)), cell(&r.address), cell(&r.birth_text(i as u32))));
+        l.extend([(Kind::PersonName, r.name(false)), (Kind::Address, r.address.clone()), (Kind::BirthDate, r.iso_birth())]);
+    }
+    tbl.push_str("</a:tbl>");
+    let ns = "xmlns:a=\"http://schemas.openxmlformats.org/drawingml/2006/main\" xmlns:r=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships\" xmlns:p=\"http://schemas.openxmlformats.org/presentationml/2006/main\"";
+    let slide = |shapes: String| format!("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<p:sld {ns}><p:cSld><p:spTree><p:nvGrpSpPr><p:cNvPr id=\"1\" name=\"\"/><p:cNvGrpSpPr/><p:nvPr/></p:nvGrpSpPr><p:grpSpPr/>{shapes}</p:spTree></p:cSld></p:sld>");
+    let title = |t: &str| format!("<p:sp><p:nvSpPr><p:cNvPr id=\"2\" name=\"Title\"/><p:cNvSpPr/><p:nvPr/></p:nvSpPr><p:spPr/><p:txBody><a:bodyPr/>{}</p:txBody></p:sp>", a_p(t));
+    let s1 = slide(format!("{}<p:graphicFrame><p:nvGraphicFramePr><p:cNvPr id=\"3\" name=\"Table\"/><p:cNvGraphicFramePr/><p:nvPr/></p:nvGraphicFramePr><p:xfrm><a:off x=\"0\" y=\"0\"/><a:ext cx=\"9000000\" cy=\"4000000\"/></p:xfrm><a:graphic><a:graphicData uri=\"http://schemas.openxmlformats.org/drawingml/2006/table\">{tbl}</a:graphicData></a:graphic></p:graphicFrame>", title("説明会 参加者一覧")));
+    let r0 = &rs[rs.len() - 1];
+    let s2 = slide(title("相談の経過") + &format!("<p:sp><p:nvSpPr><p:cNvPr id=\"4\" name=\"Body\"/><p:cNvSpPr/><p:nvPr/></p:nvSpPr><p:spPr/><p:txBody><a:bodyPr/>{}{}</p:txBody></p:sp>", a_p(&format!("申請者 {} 様", r0.name(false))), a_p(&format!("連絡先 {}", r0.phone))));
+    l.push((Kind::PersonName, r0.name(false)));
+    l.push((Kind::Phone, r0.phone.clone()));
+    let bytes = zip_of(&[
+        ("[Content_Types].xml", b"<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\"><Default Extension=\"rels\" ContentType=\"application/vnd.openxmlformats-package.relationships+xml\"/><Default Extension=\"xml\" ContentType=\"application/xml\"/><Override PartName=\"/ppt/presentation.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml\"/><Override PartName=\"/ppt/slides/slide1.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.presentationml.slide+xml\"/><Override PartName=\"/ppt/slides/slide2.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.presentationml.slide+xml\"/></Types>"),
+        ("_rels/.rels", b"<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\"><Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument\" Target=\"ppt/presentation.xml\"/></Relationships>"),
+        ("ppt/presentation.xml", format!("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<p:presentation {ns}><p:sldIdLst><p:sldId id=\"256\" r:id=\"rId2\"/><p:sldId id=\"257\" r:id=\"rId3\"/></p:sldIdLst><p:sldSz cx=\"9144000\" cy=\"6858000\"/></p:presentation>").as_bytes()),
+        ("ppt/_rels/presentation.xml.rels", b"<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\"><Relationship Id=\"rId2\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/slide\" Target=\"slides/slide1.xml\"/><Relationship Id=\"rId3\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/slide\" Target=\"slides/slide2.xml\"/></Relationships>"),
+        ("ppt/slides/slide1.xml", s1.as_bytes()),
+        ("ppt/slides/slide2.xml", s2.as_bytes()),
+    ]);
+    (bytes, l)
+}
+
+/// The Nara-like roster's residents: 397 (as many names as Nara published), living in 奈良県,
+/// from their own seed so the committed fixtures match a corpus of any size.
+pub fn nara_residents() -> Vec<Resident> {
+    let mut rng = StdRng::seed_from_u64(SEED + 397);
+    let munis: Vec<_> = municipalities().into_iter().filter(|(p, _)| *p == "奈良県").collect();
+    (0..397).map(|_| Resident::new(&mut rng, &munis)).collect()
+}
+
+/// The roster as HTML for Chromium's `--print-to-pdf` (a page of a city's web site: a styled
+/// table whose header row repeats on every printed page).
+fn roster_html(rs: &[Resident]) -> String {
+    let mut h = String::from("<!doctype html>\n<html lang=\"ja\"><head><meta charset=\"utf-8\"><title>参加者名簿</title><style>body{font-family:'IPAexGothic',sans-serif;font-size:10pt}table{border-collapse:collapse}th,td{border:1px solid #888;padding:2px 10px}</style></head><body><h1>令和6年度 ○○事業 参加者名簿</h1><table><thead><tr><th>番号</th><th>氏名</th><th>住所</th><th>生年月日</th></tr></thead><tbody>\n");
+    for (i, r) in rs.iter().enumerate() {
+        h.push_str(&format!("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n", i + 1, r.name(true), r.address, r.birth_text(i as u32 % 3 * 2 + (i as u32 / 3) % 2 * 5)));
+    }
+    h.push_str("</tbody></table></body></html>\n");
+    h
+}
+
+fn roster_labels(rs: &[Resident]) -> Vec<(Kind, String)> {
+    rs.iter().flat_map(|r| [(Kind::PersonName, r.name(false)), (Kind::Address, r.address.clone()), (Kind::BirthDate, r.iso_birth())]).collect()
+}
+
+/// Where the fixtures converted by real producers live (scripts/make-pii-fixtures.sh).
+pub const FIXTURE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/pii-corpus");
+
+/// The files scripts/make-pii-fixtures.sh converts: (name, bytes).
+pub fn fixture_sources() -> Vec<(String, Vec<u8>)> {
+    let nara = nara_residents();
+    let all: Vec<&Resident> = nara.iter().collect();
+    vec![
+        ("nara-roster.docx".into(), roster_docx(&all, true).0),
+        ("nara-roster.html".into(), roster_html(&nara).into_bytes()),
+        ("nara-form.docx".into(), form_docx(0, &nara[0]).0),
+        ("nara-roster50.xlsx".into(), roster_xlsx(&nara[..50])),
+    ]
+}
+
+/// Documents made by real producers from [`fixture_sources`] and committed: LibreOffice's PDF
+/// of the docx roster and of a form, Chromium's PDF of the HTML roster, LibreOffice's xls of
+/// the xlsx roster. Labels come from the same seed.
+pub fn fixture_docs() -> Vec<Doc> {
+    let nara = nara_residents();
+    let read = |n: &str| {
+        std::fs::read(format!("{FIXTURE_DIR}/{n}")).unwrap_or_else(|e| panic!("{FIXTURE_DIR}/{n}: {e} (run scripts/make-pii-fixtures.sh)"))
+    };
+    let xl: Vec<(Kind, String)> = nara[..50].iter().flat_map(|r| [(Kind::PersonName, r.name(false)), (Kind::BirthDate, r.iso_birth()), (Kind::Address, r.address.clone())]).collect();
+    vec![
+        Doc { name: "nara-roster-libreoffice.pdf".into(), bytes: read("nara-roster-libreoffice.pdf"), labels: roster_labels(&nara), what: "397人名簿 PDF (LibreOffice)" },
+        Doc { name: "nara-roster-chromium.pdf".into(), bytes: read("nara-roster-chromium.pdf"), labels: roster_labels(&nara), what: "397人名簿 PDF (Chromium)" },
+        Doc { name: "nara-form-libreoffice.pdf".into(), bytes: read("nara-form-libreoffice.pdf"), labels: form_docx(0, &nara[0]).1, what: "申請書 PDF 1ページ (LibreOffice)" },
+        Doc { name: "nara-roster50-libreoffice.xls".into(), bytes: read("nara-roster50-libreoffice.xls"), labels: xl, what: "名簿 xls (LibreOffice)" },
+    ]
+}
+
+/// The text of resident `i`'s application form (申請書) and its labels.
+fn form_text(i: usize, r: &Resident) -> (String, Vec<(Kind, String)>) {
+    let s = i as u32;
+    let mut t = String::new();
+    let mut l = Vec::new();
+    t.push_str("転入届出書\n受付日 令和6年4月1日\n");
+    t.push_str(&format!("氏名 {}\n", r.name(i.is_multiple_of(2))));
+    l.push((Kind::PersonName, r.name(false)));
+    t.push_str(&format!("生年月日 {}\n", r.birth_text(s)));
+    l.push((Kind::BirthDate, r.iso_birth()));
+    t.push_str(&format!("住所 〒{} {}\n", r.postal, r.address));
+    l.push((Kind::PostalCode, r.postal.clone()));
+    l.push((Kind::Address, r.address.clone()));
+    t.push_str(&format!("電話番号 {}\n", r.phone));
+    l.push((Kind::Phone, r.phone.clone()));
+    t.push_str(&format!("個人番号 {}\n", my_number_text(&r.my_number, s)));
+    l.push((Kind::MyNumber, r.my_number.clone()));
+    match i % 8 {
+        0 => {
+            t.push_str(&format!("基礎年金番号 {}\n", r.pension));
+            l.push((Kind::BasicPensionNumber, r.pension.clone()));
+        }
+        1 => {
+            t.push_str(&format!("振込先 ○○銀行 △△支店 普通 口座番号 {}\n", r.account));
+            l.push((Kind::BankAccount, r.account.clone()));
+        }
+        2 => {
+            t.push_str(&format!("被保険者証 記号 {} 番号 {}\n", &r.insurance[..4], &r.insurance[4..]));
+            l.push((Kind::HealthInsurance, r.insurance[..4].to_string()));
+            l.push((Kind::HealthInsurance, r.insurance[4..].to_string()));
+        }
+        3 => {
+            t.push_str(&format!("本人確認書類 運転免許証 番号 {}\n", r.license));
+            l.push((Kind::DriversLicense, r.license.clone()));
+        }
+        4 => {
+            t.push_str(&format!("旅券番号 {}\n", r.passport));
+            l.push((Kind::Passport, r.passport.clone()));
+        }
+        5 => {
+            t.push_str(&format!("クレジットカード番号 {} {} {} {}\n", &r.card[..4], &r.card[4..8], &r.card[8..12], &r.card[12..]));
+            l.push((Kind::CreditCard, r.card.clone()));
+        }
+        6 => {
+            t.push_str(&format!("住民票コード {}\n", r.juminhyo));
+            l.push((Kind::JuminhyoCode, r.juminhyo.clone()));
+        }
+        _ => {
+            t.push_str(&format!("メールアドレス {}\n", r.email));
+            l.push((Kind::Email, r.email.clone()));
+        }
+    }
+    t.push_str("備考 特になし\n");
+    (t, l)
 }
 
 fn roster_xlsx(residents: &[Resident]) -> Vec<u8> {
@@ -470,4 +714,49 @@ pub fn score(doc: &Doc, findings: &[Finding], min: f32, acc: &mut BTreeMap<Kind,
         }
     }
     (fps, fns)
+}
+
+/// One row of the per-format table: documents, and counts over all kinds.
+#[derive(Default, Debug, Clone, Copy)]
+pub struct FormatRow {
+    pub docs: usize,
+    pub c: Counts,
+}
+
+impl FormatRow {
+    /// Add one document's per-kind counts.
+    pub fn add(&mut self, _d: &Doc, per_doc: &BTreeMap<Kind, Counts>) {
+        self.docs += 1;
+        for c in per_doc.values() {
+            self.c.tp += c.tp;
+            self.c.fp += c.fp;
+            self.c.fn_ += c.fn_;
+        }
+    }
+}
+
+/// The format a document is reported under: the scanner's format, with the producer for the
+/// converted fixtures (`pdf (LibreOffice)`) and zip members' container named.
+pub fn format_of(name: &str, scanned: &str) -> String {
+    let producer = if name.contains("libreoffice") {
+        " (LibreOffice)"
+    } else if name.contains("chromium") {
+        " (Chromium)"
+    } else {
+        ""
+    };
+    let f = if name.ends_with(".tsv") {
+        "tsv".to_string()
+    } else if name.contains("nested") {
+        "zip (nested)".to_string()
+    } else if name.contains("-fw.") {
+        format!("{scanned} (full-width)")
+    } else if name.contains("-bom.") {
+        format!("{scanned} (BOM)")
+    } else if name.contains("utf16") {
+        format!("{scanned} (no BOM)")
+    } else {
+        scanned.to_string()
+    };
+    format!("{f}{producer}")
 }
