@@ -288,6 +288,14 @@ pub struct Lexicon {
     /// Flags per BMP character ([`KANJI`], [`CTX_FIRST`] …): one load per character decides
     /// whether anything needs looking up there.
     class: Box<[u8; 0x1_0000]>,
+    /// The fast path's view of `class` for 3-byte characters, indexed by their raw bytes
+    /// (`(lead & 0x0F) << 16 | second << 8 | third`, 1 MiB of which 256 KiB is ever touched):
+    /// bit 0 = stop here after a non-kanji, bit 1 = after a kanji, bits 2–3 = the stop mask
+    /// for the next character (1 after a non-kanji, 2 after a kanji). Saves the decoding.
+    step3: Box<[u8; 1 << 20]>,
+    /// The first two characters of every context word and surname when both are 3 bytes, as
+    /// raw bytes, in a bit filter (see [`skip3`]).
+    raw_pairs: Box<[u64; 1 << (RAW_PAIR_BITS - 6)]>,
     /// Prefectures and municipalities by name.
     places: FastMap<&'static str, Pat>,
     /// Longest place name in characters.
@@ -346,6 +354,49 @@ fn decode(b: &[u8], i: usize) -> (u32, usize) {
     }
 }
 
+/// From byte `i` of `w`, steps over the 3-byte characters at which [`Lexicon::find`] would
+/// find nothing (`step` is `Lexicon::step3`, `sm` its stop mask for the character at `i`):
+/// those that start no word and end no place, and those that may start a word but whose pair
+/// with the next character is not in `raw_pairs` (the first two characters of every context
+/// word and surname, as raw bytes). Returns where it stopped (a character that may need a
+/// look, one that is not 3 bytes, or fewer than 8 bytes left) and the stop mask there. Eight
+/// bytes are loaded at a time and classified by one table load, without decoding.
+#[inline(never)]
+fn skip3(step: &[u8; 1 << 20], raw_pairs: &[u64; 1 << (RAW_PAIR_BITS - 6)], w: &[u8], mut i: usize, mut sm: u8) -> (usize, u8) {
+    while let Some(q) = w.get(i..i + 8) {
+        let q = u64::from_be_bytes([q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7]]);
+        if q >> 60 != 0xE {
+            break;
+        }
+        let st = step[(q >> 40) as usize & 0xF_FFFF];
+        if st & sm != 0 {
+            // A place may end here (or 〒): always a look. Else the pair decides, if the next
+            // character is 3 bytes too.
+            if st & STEP_HARD != 0 || (q >> 36) & 0xF != 0xE {
+                break;
+            }
+            let bit = raw_pair_bit(q >> 16);
+            if raw_pairs[bit >> 6] & (1 << (bit & 63)) != 0 {
+                break;
+            }
+        }
+        sm = (st >> 2) & 3;
+        i += 3;
+    }
+    (i, sm)
+}
+
+/// Bits of the raw-pair filter of [`skip3`] (128 KiB).
+const RAW_PAIR_BITS: u32 = 20;
+/// `step3` bit: a place may end here, or a one-character word starts here.
+const STEP_HARD: u8 = 16;
+
+/// The filter bit of two 3-byte characters as raw bytes (48 bits, big-endian).
+#[inline(always)]
+fn raw_pair_bit(six_bytes: u64) -> usize {
+    ((six_bytes & 0xFFFF_FFFF_FFFF).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - RAW_PAIR_BITS)) as usize
+}
+
 /// Kanji (incl. 々 and the extension blocks): a name can only start where the character
 /// before is not one (see [`crate::detect`]).
 #[inline(always)]
@@ -372,6 +423,12 @@ impl Lexicon {
     /// them gave, which this replaced for speed). Surnames are only reported where a name can
     /// start: after a non-kanji character or right after a context word.
     pub fn find(&self, text: &str) -> Vec<Hit> {
+        self.find_impl(text, true)
+    }
+
+    /// [`Lexicon::find`]; `fast = false` leaves out the fast path (every character through
+    /// the general step: the reference the fast path must equal, see the tests).
+    fn find_impl(&self, text: &str, fast: bool) -> Vec<Hit> {
         let b = text.as_bytes();
         let n = b.len();
         let mut raw: Vec<Hit> = Vec::new();
@@ -387,58 +444,88 @@ impl Lexicon {
             // after a kanji only context-word starts and place ends matter. It stops at the end
             // of the last context word, where a surname may start after a kanji; everything it
             // stops at goes through the general step below, which it mirrors exactly.
-            if i != ctx_end {
+            if fast && i != ctx_end {
                 let lim = if ctx_end > i { ctx_end } else { n };
                 // Where a 3-byte character may start (`i + 2 < n`, as below).
                 let end3 = lim.min(n.saturating_sub(2));
-                // What to stop at: after a kanji no surname starts (bit arithmetic instead of
-                // a branch: SURNAME_FIRST is KANJI << 2).
-                let mut mask = CTX_FIRST | PLACE_LAST | if prev_kanji { 0 } else { SURNAME_FIRST };
                 let w = &b[..(end3 + 2).min(n)];
+                let step: &[u8; 1 << 20] = &self.step3;
+                // The stop mask of `step3` (1: after a non-kanji, 2: after a kanji).
+                let mut sm: u8 = if prev_kanji { 2 } else { 1 };
                 'fast: loop {
                     let from = i;
+                    // The characters that need no look (most), in `skip3`; then each one that
+                    // may need one, here.
+                    loop {
+                        (i, sm) = skip3(step, &self.raw_pairs, w, i, sm);
+                        if i + 4 > w.len() || w[i] & 0xF0 != 0xE0 {
+                            break;
+                        }
+                        let (x, y, z) = (w[i], w[i + 1], w[i + 2]);
+                        let st = step[((x as usize & 0x0F) << 16) | ((y as usize) << 8) | z as usize];
+                        let c = (((x as usize & 0x0F) << 12) | ((y as usize & 0x3F) << 6) | (z as usize & 0x3F)) & 0xFFFF;
+                        let fl = class[c];
+                        // Most context-word and surname first characters start nothing
+                        // here: the pair filters say so without leaving the fast path
+                        // (the same test as below, for a 3-byte next character).
+                        if fl & (PLACE_LAST | CTX_SINGLE) != 0 {
+                            break 'fast;
+                        }
+                        let c1 = match b.get(i + 3..i + 6) {
+                            Some(&[p, q, r]) if p & 0xF0 == 0xE0 => ((p as u32 & 0x0F) << 12) | ((q as u32 & 0x3F) << 6) | (r as u32 & 0x3F),
+                            _ => break 'fast,
+                        };
+                        let key = pair_key(c as u32, c1);
+                        let ctx = fl & CTX_FIRST != 0 && ctx_end < i && filter_has(&self.ctx_filter, filter_bit(key, CTX_FILTER_BITS));
+                        let name = sm == 1 && fl & SURNAME_FIRST != 0 && filter_has(&self.surname_filter, filter_bit(key, SURNAME_FILTER_BITS));
+                        if ctx || name {
+                            break 'fast;
+                        }
+                        sm = st >> 2;
+                        i += 3;
+                    }
+                    // The last character before `lim` (no fourth byte to load) as before.
                     while let Some(&[x, y, z]) = w.get(i..i + 3) {
                         if x & 0xF0 != 0xE0 {
                             break;
                         }
                         let c = (((x as usize & 0x0F) << 12) | ((y as usize & 0x3F) << 6) | (z as usize & 0x3F)) & 0xFFFF;
                         let fl = class[c];
+                        let mask = CTX_FIRST | PLACE_LAST | if sm == 1 { SURNAME_FIRST } else { 0 };
                         if fl & mask != 0 {
-                            // Most context-word and surname first characters start nothing
-                            // here: the pair filters say so without leaving the fast path
-                            // (the same test as below, for a 3-byte next character).
-                            if fl & (PLACE_LAST | CTX_SINGLE) != 0 {
-                                break 'fast;
-                            }
-                            let c1 = match b.get(i + 3..i + 6) {
-                                Some(&[p, q, r]) if p & 0xF0 == 0xE0 => ((p as u32 & 0x0F) << 12) | ((q as u32 & 0x3F) << 6) | (r as u32 & 0x3F),
-                                _ => break 'fast,
-                            };
-                            let key = pair_key(c as u32, c1);
-                            let ctx = fl & CTX_FIRST != 0 && ctx_end < i && filter_has(&self.ctx_filter, filter_bit(key, CTX_FILTER_BITS));
-                            let name = fl & mask & SURNAME_FIRST != 0 && filter_has(&self.surname_filter, filter_bit(key, SURNAME_FILTER_BITS));
-                            if ctx || name {
-                                break 'fast;
-                            }
+                            break 'fast;
                         }
-                        mask = CTX_FIRST | PLACE_LAST | (((fl & KANJI) ^ KANJI) << 2);
+                        sm = if fl & KANJI != 0 { 2 } else { 1 };
                         i += 3;
                     }
-                    // ASCII: only context words start here (no surname or place has ASCII).
+                    // ASCII: only context words start here (no surname or place has ASCII);
+                    // their first letters (e, t, M …) are common in English, so the pair
+                    // filter is asked here too, as the general step below would.
                     let a = &b[..lim];
                     while i < a.len() {
                         let x = a[i];
-                        if x >= 0x80 || class[x as usize] & CTX_FIRST != 0 {
+                        if x >= 0x80 {
                             break;
                         }
-                        mask = CTX_FIRST | PLACE_LAST | SURNAME_FIRST;
+                        let fl = class[x as usize];
+                        if fl & CTX_FIRST != 0 && i >= ctx_end {
+                            let c1 = match b.get(i + 1) {
+                                None => 0,
+                                Some(&y) if y < 0x80 => y as u32,
+                                Some(_) => break,
+                            };
+                            if fl & CTX_SINGLE != 0 || filter_has(&self.ctx_filter, filter_bit(pair_key(x as u32, c1), CTX_FILTER_BITS)) {
+                                break;
+                            }
+                        }
+                        sm = 1;
                         i += 1;
                     }
                     if i == from {
                         break;
                     }
                 }
-                prev_kanji = mask & SURNAME_FIRST == 0;
+                prev_kanji = sm == 2;
                 if i >= n {
                     break;
                 }
@@ -647,6 +734,30 @@ fn build() -> Lexicon {
     }
     // The ASCII fast path of `find` only looks for context words.
     assert!(class[..0x80].iter().all(|f| f & (SURNAME_FIRST | PLACE_LAST | KANJI) == 0));
+    let mut step3: Box<[u8; 1 << 20]> = vec![0u8; 1 << 20].into_boxed_slice().try_into().expect("1 Mi entries");
+    for x in 0xE0u32..0xF0 {
+        for y in 0x80u32..0xC0 {
+            for z in 0x80u32..0xC0 {
+                let c = ((x & 0x0F) << 12) | ((y & 0x3F) << 6) | (z & 0x3F);
+                let fl = class[c as usize];
+                let after_other = fl & (CTX_FIRST | PLACE_LAST | SURNAME_FIRST) != 0;
+                let after_kanji = fl & (CTX_FIRST | PLACE_LAST) != 0;
+                let next = if fl & KANJI != 0 { 2 } else { 1 };
+                let hard = if fl & (PLACE_LAST | CTX_SINGLE) != 0 { STEP_HARD } else { 0 };
+                step3[(((x & 0x0F) << 16) | (y << 8) | z) as usize] = after_other as u8 | (after_kanji as u8) << 1 | next << 2 | hard;
+            }
+        }
+    }
+    let mut raw_pairs: Box<[u64; 1 << (RAW_PAIR_BITS - 6)]> = vec![0u64; 1 << (RAW_PAIR_BITS - 6)].into_boxed_slice().try_into().expect("filter size");
+    let words = ctx_pairs.values().flat_map(|l| l.iter().map(|(w, _)| *w)).chain(surname_pairs.values().flatten().copied());
+    for w in words {
+        let wb = w.as_bytes();
+        if wb.len() >= 6 && wb[0] & 0xF0 == 0xE0 && wb[3] & 0xF0 == 0xE0 {
+            let six = wb[..6].iter().fold(0u64, |a, &x| (a << 8) | x as u64);
+            let bit = raw_pair_bit(six);
+            raw_pairs[bit >> 6] |= 1 << (bit & 63);
+        }
+    }
     let given = GIVEN.lines().filter(|l| !l.is_empty() && !STOP_GIVEN.contains(l)).collect();
     Lexicon {
         given,
@@ -658,6 +769,8 @@ fn build() -> Lexicon {
         ctx_filter,
         surname_filter,
         class,
+        step3,
+        raw_pairs,
         places,
         place_chars,
     }
@@ -675,3 +788,43 @@ const STOP_SURNAMES: &[&str] = &[
 const STOP_GIVEN: &[&str] = &[
     "市", "町", "村", "区", "県", "府", "都", "道", "様", "殿", "氏", "課", "係", "部", "室", "局",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Random text from pieces that start, end and almost start words (surnames, context
+    /// words, places, eras, their first characters alone, kana, ASCII, other scripts) must give
+    /// the same hits with and without the fast path.
+    #[test]
+    fn fast_path_equals_general_step() {
+        let lex = lexicon();
+        let mut pieces: Vec<String> = [
+            "山田", "佐藤", "鈴木", "高橋", "太郎", "花子", "氏名", "個人番号", "マイナンバー", "住所", "奈良県", "奈良市", "釜石市",
+            "北海道", "虻田郡", "洞爺湖町", "東京都", "千代田区", "昭和", "平成", "令和", "市", "町", "村", "区", "県", "〒", "課長",
+            "市役所", "の", "は", "を", "、", "。", "「", "」", "々", "ー", "ア", "ん", "お", "お名前", "TEL", "Tel", "tel", "email",
+            "E-mail", "Order", "My Number", "e", "t", "M", " ", "\n", "1", "0", "123-4567", "a", "é", "Ω", "😀", "𠮷", "\u{3000}",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // Some real surnames and municipalities too.
+        pieces.extend(SURNAMES.lines().step_by(97).take(60).map(str::to_string));
+        pieces.extend(MUNICIPALITIES.lines().filter(|l| !l.starts_with('#')).step_by(53).take(40).filter_map(|l| l.split('\t').nth(2).map(str::to_string)));
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        for round in 0..300 {
+            let mut t = String::new();
+            for _ in 0..(20 + round % 200) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                t.push_str(&pieces[(x % pieces.len() as u64) as usize]);
+            }
+            assert_eq!(lex.find_impl(&t, true), lex.find_impl(&t, false), "{t}");
+            // Every suffix too (the fast path's limits near the end of the text).
+            for (k, _) in t.char_indices().filter(|(k, _)| k % 7 == 0) {
+                assert_eq!(lex.find_impl(&t[k..], true), lex.find_impl(&t[k..], false), "{}", &t[k..]);
+            }
+        }
+    }
+}
