@@ -131,3 +131,87 @@ fn shared_string_cells_without_a_table_are_a_sheet_problem() {
     assert!(r.problems.iter().all(|p| !p.reason.contains("parser panicked")), "{:?}", r.problems);
     assert!(r.problems.iter().any(|p| p.reason.contains("sheet 名簿 unreadable")), "{:?}", r.problems);
 }
+
+/// Runs `scan_bytes` on `bytes` in a child process (this test binary, running only
+/// `child_scan`), so a crash no `catch_unwind` can stop (a stack overflow or an allocation
+/// failure aborts the process) fails one test instead of killing the whole run.
+fn scan_in_child(name: &str, bytes: &[u8]) -> (std::process::ExitStatus, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join(name);
+    std::fs::write(&p, bytes).unwrap();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["child_scan", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .env("MAMORI_HOSTILE_FILE", &p)
+        .output()
+        .unwrap();
+    (out.status, format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+#[ignore = "run by scan_in_child"]
+fn child_scan() {
+    let Some(p) = std::env::var_os("MAMORI_HOSTILE_FILE") else { return };
+    let p = std::path::PathBuf::from(p);
+    let bytes = std::fs::read(&p).unwrap();
+    let r = scan_bytes(p.file_name().unwrap().to_str().unwrap(), &bytes, &Options::default());
+    println!("CHILD-REPORT truncated={} problems={:?}", r.truncated, r.problems);
+}
+
+fn pdf_of(objs: &[Vec<u8>]) -> Vec<u8> {
+    let mut b = b"%PDF-1.4\n".to_vec();
+    let mut offs = Vec::new();
+    for (i, o) in objs.iter().enumerate() {
+        offs.push(b.len());
+        b.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        b.extend_from_slice(o);
+        b.extend_from_slice(b"\nendobj\n");
+    }
+    let x = b.len();
+    b.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objs.len() + 1).as_bytes());
+    for o in offs {
+        b.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    b.extend_from_slice(format!("trailer << /Root 1 0 R /Size {} >>\nstartxref\n{x}\n%%EOF\n", objs.len() + 1).as_bytes());
+    b
+}
+
+/// Found 2026-12-03 by hand (docs/pii.md, hostile files): 200,000 nested `[` (or `<<`) in an
+/// object or a content stream overflow the stack in lopdf 0.36's recursive parser, which
+/// aborts the process — the whole batch is lost. lopdf >= 0.42 limits the nesting depth
+/// ("Limit array and dictionary nesting depth"); the lopdf line of crates/pii/Cargo.toml and
+/// extract/pdf.rs belong to the PDF helper, so this stays ignored until that update lands.
+#[test]
+#[ignore = "lopdf 0.36 overflows the stack (process abort); un-ignore with lopdf >= 0.42"]
+fn deeply_nested_pdf_objects_are_a_problem_not_a_stack_overflow() {
+    let n = 200_000;
+    let cat = b"<< /Type /Catalog /Pages 2 0 R >>".to_vec();
+    let pages = b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec();
+    let page = b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_vec();
+    let font = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec();
+    let stream = |s: Vec<u8>| [format!("<< /Length {} >> stream\n", s.len()).into_bytes(), s, b"\nendstream".to_vec()].concat();
+    let ok = stream(b"BT /F1 12 Tf 72 700 Td (Tel 03-1234-5678) Tj ET".to_vec());
+    let arrays = [vec![b'['; n], vec![b']'; n]].concat();
+    let dicts = ["<< /A ".repeat(n), ">>".repeat(n)].concat().into_bytes();
+    let in_content = stream([b"BT /F1 12 Tf ".to_vec(), arrays.clone(), b" TJ ET".to_vec()].concat());
+    for (name, pdf) in [
+        ("arrays.pdf", pdf_of(&[cat.clone(), pages.clone(), page.clone(), ok.clone(), font.clone(), arrays])),
+        ("dicts.pdf", pdf_of(&[cat.clone(), pages.clone(), page.clone(), ok.clone(), font.clone(), dicts.into()])),
+        ("content.pdf", pdf_of(&[cat.clone(), pages.clone(), page.clone(), in_content, font.clone()])),
+    ] {
+        let (status, out) = scan_in_child(name, &pdf);
+        assert!(status.success() && out.contains("CHILD-REPORT"), "{name}: {status}\n{out}");
+    }
+}
+
+/// Found by `pii_zip` (2026-12-03, ASan build): a 13 KB mutated xls makes calamine 0.38's
+/// `Xls::new` build a dense 6.1 GB cell range (`from_sparse`, xls.rs:724) before any sheet is
+/// read — memory not bounded by `max_cells`. The fix belongs in extract/office.rs (owned by
+/// another helper): refuse sheets whose claimed extent times cell size exceeds the cell budget
+/// before calling `Xls::new` (read the BIFF DIMENSIONS records), or read xls sheets lazily.
+#[test]
+#[ignore = "calamine Xls::new allocates ~6 GB (process abort/OOM); un-ignore with the office.rs bound"]
+fn fuzzed_xls_with_a_huge_claimed_range_stays_bounded() {
+    let b = include_bytes!("data/fuzz-calamine-xls-oom.xls");
+    let (status, out) = scan_in_child("oom.xls", b);
+    assert!(status.success() && out.contains("CHILD-REPORT"), "{status}\n{out}");
+}
