@@ -652,21 +652,14 @@ fn serve(data: PathBuf, l: Listeners, demo: bool) -> Result<()> {
         let addr = listen.unwrap_or(cfg.server.listen.clone());
         let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
         let local = listener.local_addr()?;
-        if let Some(a) = syslog_tcp.or(cfg.server.syslog_tcp.clone()) {
-            let l = tokio::net::TcpListener::bind(&a).await.with_context(|| format!("binding syslog TCP {a}"))?;
-            println!("syslog TCP: {}", l.local_addr()?);
-            tokio::spawn(mamori_server::syslog::serve_tcp(st.clone(), l));
-        }
-        if let Some(a) = syslog_udp.or(cfg.server.syslog_udp.clone()) {
-            let s = tokio::net::UdpSocket::bind(&a).await.with_context(|| format!("binding syslog UDP {a}"))?;
-            println!("syslog UDP: {}", s.local_addr()?);
-            tokio::spawn(mamori_server::syslog::serve_udp(st.clone(), s));
-        }
-        if let Some(a) = syslog_tls.or(cfg.server.syslog_tls.clone()) {
-            let Some(tls) = tls.clone() else { bail!("syslog over TLS needs --tls-cert and --tls-key") };
-            let l = tokio::net::TcpListener::bind(&a).await.with_context(|| format!("binding syslog TLS {a}"))?;
-            println!("syslog TLS: {}", l.local_addr()?);
-            tokio::spawn(mamori_server::syslog::serve_tls(st.clone(), mamori_server::tls::TlsListener::new(l, tls)?));
+        // The syslog listeners (TCP, UDP, TLS), each flag overriding its `[server]` setting.
+        let set = mamori_server::syslog::ListenerSet {
+            tcp: syslog_tcp.or(cfg.server.syslog_tcp.clone()),
+            udp: syslog_udp.or(cfg.server.syslog_udp.clone()),
+            tls: syslog_tls.or(cfg.server.syslog_tls.clone()),
+        };
+        for b in mamori_server::syslog::bind_and_serve(&st, &set, tls.clone()).await? {
+            println!("syslog {}: {}", b.protocol, b.addr);
         }
         let scheme = if tls.is_some() { "https" } else { "http" };
         println!("mamori: {scheme}://{local}/ で待ち受けています / listening on {scheme}://{local}/");

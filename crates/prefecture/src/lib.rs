@@ -110,9 +110,17 @@ pub enum PrefectureError {
         "ロール {0:?} はありません(admin・officer・auditor・viewer・ingest・witness のいずれか)/ unknown role {0:?} (expected admin, officer, auditor, viewer, ingest or witness)"
     )]
     UnknownRole(String),
-    /// A city's syslog listener or its setting.
+    /// A city's syslog setting.
     #[error("syslog: {0}")]
     Syslog(String),
+    /// A city's syslog listener could not be started.
+    #[error("市町村 {tenant} / city {tenant}: {error}")]
+    SyslogListen {
+        /// The city.
+        tenant: TenantId,
+        /// Which listener (protocol, address) and why.
+        error: mamori_server::syslog::ListenError,
+    },
     /// The prefecture's witness key or a city's witness state.
     #[error("prefecture witness: {0}")]
     Witness(String),
@@ -1325,7 +1333,7 @@ pub async fn serve(
 pub struct SyslogListener {
     /// The city whose ledger its messages go to.
     pub tenant: TenantId,
-    /// `tcp` (RFC 6587 framing) or `udp`.
+    /// `tcp` (RFC 6587 framing) or `udp` ([`mamori_server::syslog::Protocol::name`]).
     pub proto: &'static str,
     /// The bound address (the actual port when the configuration asked for port 0).
     pub addr: std::net::SocketAddr,
@@ -1333,40 +1341,31 @@ pub struct SyslogListener {
 
 /// Starts every city's own syslog listeners, as configured in that city's `config.toml`
 /// (`[server] syslog_tcp`, `syslog_udp`; [`set_city_syslog`]), on the current tokio runtime.
-/// Each listener is the single-city server's receiver ([`mamori_server::syslog`]) over the
-/// city's own state: its messages are parsed, quarantined when unparsable, and appended to that
-/// city's ledger only — so they reach that city's index and detection and no other's.
+/// Each city's set is started by the single-city server's
+/// [`mamori_server::syslog::bind_and_serve`] over the city's own state: its messages are
+/// parsed, quarantined when unparsable, and appended to that city's ledger only — so they reach
+/// that city's index and detection and no other's. A listener that cannot be bound is
+/// [`PrefectureError::SyslogListen`] (the city, the protocol, the address and a hint); that
+/// city's listeners are then not started, those of the cities before it are (the caller stops).
 pub async fn serve_syslog(st: &Prefecture) -> Result<Vec<SyslogListener>, PrefectureError> {
     let mut out = Vec::new();
-    let bind_err = |t: &TenantId, a: &str, e: std::io::Error| {
-        PrefectureError::Syslog(format!(
-            "市町村 {t} の syslog 受信口 {a} を開けません / cannot bind city {t}'s syslog listener {a}: {e}"
-        ))
-    };
     for c in st.cities.values() {
-        let srv = &c.server.cfg.server;
-        if let Some(a) = &srv.syslog_tcp {
-            let l = tokio::net::TcpListener::bind(a)
-                .await
-                .map_err(|e| bind_err(&c.tenant, a, e))?;
-            out.push(SyslogListener {
+        // Syslog over TLS per city is not offered (no per-city certificate): only TCP and UDP.
+        let set = mamori_server::syslog::ListenerSet {
+            tls: None,
+            ..mamori_server::syslog::ListenerSet::from_config(&c.server.cfg.server)
+        };
+        let bound = mamori_server::syslog::bind_and_serve(&c.server, &set, None)
+            .await
+            .map_err(|error| PrefectureError::SyslogListen {
                 tenant: c.tenant.clone(),
-                proto: "tcp",
-                addr: l.local_addr().map_err(|e| bind_err(&c.tenant, a, e))?,
-            });
-            tokio::spawn(mamori_server::syslog::serve_tcp(c.server.clone(), l));
-        }
-        if let Some(a) = &srv.syslog_udp {
-            let sock = tokio::net::UdpSocket::bind(a)
-                .await
-                .map_err(|e| bind_err(&c.tenant, a, e))?;
-            out.push(SyslogListener {
-                tenant: c.tenant.clone(),
-                proto: "udp",
-                addr: sock.local_addr().map_err(|e| bind_err(&c.tenant, a, e))?,
-            });
-            tokio::spawn(mamori_server::syslog::serve_udp(c.server.clone(), sock));
-        }
+                error,
+            })?;
+        out.extend(bound.into_iter().map(|b| SyslogListener {
+            tenant: c.tenant.clone(),
+            proto: b.protocol.name(),
+            addr: b.addr,
+        }));
     }
     Ok(out)
 }

@@ -5,7 +5,8 @@
 //!   or the prefecture's `[server] secure_cookies`, and not without.
 //! * syslog per tenant: two cities, each with its own TCP and UDP listener from its own
 //!   `config.toml`; `logger` sends to each; every message lands in its own city's ledger, SQLite
-//!   index and ClickHouse rows, none in the other city's.
+//!   index and ClickHouse rows, none in the other city's. A city's port already taken is a
+//!   typed error naming the city, the protocol, the address and the hint "port in use".
 //! * detection per city from the bus: with NATS, each city's streaming detection is the durable
 //!   consumer `detect-<city>`; a city's Sigma rule fires once per matching event; reopened while
 //!   NATS is down, the detector raises nothing for events its ledger and index already hold
@@ -316,6 +317,38 @@ fn syslog_per_city_lands_only_in_its_own_tenant() {
                 "{m} in {t}'s ClickHouse rows"
             );
         }
+    }
+    pref.close();
+}
+
+#[test]
+fn a_city_syslog_port_already_taken_is_a_typed_error_naming_the_city() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_ch, cfg, root, ts) = setup(dir.path(), &["kamaishi", "miyako"]);
+    // miyako's TCP port is held by another program.
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = held.local_addr().unwrap().to_string();
+    set_city_syslog(&root, &ts[0], Some("127.0.0.1:0"), None).unwrap();
+    set_city_syslog(&root, &ts[1], Some(&taken), None).unwrap();
+    let pref = Arc::new(Prefecture::open(&root, &ts, cfg).unwrap());
+    let e = runtime().block_on(serve_syslog(&pref)).unwrap_err();
+    match &e {
+        mamori_prefecture::PrefectureError::SyslogListen { tenant, error } => {
+            assert_eq!(tenant, &ts[1]);
+            assert_eq!(error.protocol(), mamori_server::syslog::Protocol::Tcp);
+            assert_eq!(error.addr(), taken);
+        }
+        e => panic!("not a listener error: {e:?}"),
+    }
+    let msg = e.to_string();
+    for want in [
+        "市町村 miyako",
+        "syslog TCP の受信口",
+        taken.as_str(),
+        "ポートは使用中",
+        "port in use",
+    ] {
+        assert!(msg.contains(want), "{want:?} missing in: {msg}");
     }
     pref.close();
 }

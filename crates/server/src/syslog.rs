@@ -7,6 +7,11 @@
 //! file path ([`crate::pipeline::postfix_batch`]): a [`MailCorrelator`] per TCP/TLS connection
 //! and per UDP sender emits the message when qmgr logs `removed`; messages idle for
 //! [`MAIL_IDLE`] (or open when the connection closes) are emitted as incomplete.
+//!
+//! [`bind_and_serve`] binds a configuration's listener set ([`ListenerSet`]: TCP, UDP, TLS) and
+//! spawns their receivers into one ingest path (an [`AppState`]: one ledger); the single-city
+//! `mamori serve` and the prefecture's per-city listeners both start theirs with it. A listener
+//! that cannot be bound is a [`ListenError`] naming the protocol, the address and a hint.
 
 use crate::http::{AppState, append_batch};
 use crate::pipeline::{Batch, Origin};
@@ -14,6 +19,7 @@ use chrono::{FixedOffset, TimeDelta, Utc};
 use mamori_sources::{Framer, FramingMode, MailCorrelator, SyslogContext, parse_syslog};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, UdpSocket};
@@ -191,4 +197,172 @@ fn push_datagram(batch: &mut Batch, st: &AppState, data: &[u8], peer: SocketAddr
         return;
     }
     push_frame(batch, st, data, 0, peer, &origin, corr);
+}
+
+/// The syslog listeners to start: `IP:PORT` addresses (port 0 binds a free port), each off when
+/// `None`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListenerSet {
+    /// Syslog over TCP (RFC 6587 framing).
+    pub tcp: Option<String>,
+    /// Syslog over UDP (one message per datagram).
+    pub udp: Option<String>,
+    /// Syslog over TLS (RFC 5425); needs a TLS configuration.
+    pub tls: Option<String>,
+}
+
+impl ListenerSet {
+    /// The listeners a configuration asks for (`[server] syslog_tcp`, `syslog_udp`, `syslog_tls`).
+    pub fn from_config(srv: &crate::config::ServerConfig) -> Self {
+        ListenerSet { tcp: srv.syslog_tcp.clone(), udp: srv.syslog_udp.clone(), tls: srv.syslog_tls.clone() }
+    }
+
+    /// Whether no listener is asked for.
+    pub fn is_empty(&self) -> bool {
+        self.tcp.is_none() && self.udp.is_none() && self.tls.is_none()
+    }
+}
+
+/// A syslog transport.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Protocol {
+    /// TCP with RFC 6587 framing.
+    Tcp,
+    /// UDP.
+    Udp,
+    /// TLS (RFC 5425).
+    Tls,
+}
+
+impl Protocol {
+    /// `tcp`, `udp` or `tls`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+            Protocol::Tls => "tls",
+        }
+    }
+}
+
+impl std::fmt::Display for Protocol {
+    /// `TCP`, `UDP` or `TLS`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+            Protocol::Tls => "TLS",
+        })
+    }
+}
+
+/// A listener started by [`bind_and_serve`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BoundListener {
+    /// Its transport.
+    pub protocol: Protocol,
+    /// The bound address (the actual port when port 0 was asked for).
+    pub addr: SocketAddr,
+}
+
+/// Why the syslog listeners could not be started. Nothing was started then.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    /// A listener's address could not be bound. (The operating system's error is part of the
+    /// message, not a separate `source()`, so that printing the error chain does not repeat it.)
+    #[error("syslog {protocol} の受信口 {addr} を開けません({}) / cannot bind the syslog {protocol} listener {addr} ({}): {error}", bind_hint(error).0, bind_hint(error).1)]
+    Bind {
+        /// Its transport.
+        protocol: Protocol,
+        /// The address as configured.
+        addr: String,
+        /// What the operating system said.
+        error: std::io::Error,
+    },
+    /// Syslog over TLS was asked for without a certificate and key.
+    #[error("syslog TLS の受信口 {addr} には証明書と秘密鍵が必要です(--tls-cert・--tls-key、[server] tls_cert・tls_key)/ syslog over TLS ({addr}) needs a certificate and key (--tls-cert and --tls-key, or [server] tls_cert and tls_key)")]
+    NoTlsConfig {
+        /// The TLS listener's address as configured.
+        addr: String,
+    },
+}
+
+impl ListenError {
+    /// The transport of the listener that failed.
+    pub fn protocol(&self) -> Protocol {
+        match self {
+            ListenError::Bind { protocol, .. } => *protocol,
+            ListenError::NoTlsConfig { .. } => Protocol::Tls,
+        }
+    }
+
+    /// The failed listener's address as configured.
+    pub fn addr(&self) -> &str {
+        match self {
+            ListenError::Bind { addr, .. } | ListenError::NoTlsConfig { addr } => addr,
+        }
+    }
+}
+
+/// A hint for an operator, (Japanese, English), from why a bind failed.
+fn bind_hint(e: &std::io::Error) -> (&'static str, &'static str) {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::AddrInUse => ("ポートは使用中です。別のプログラムか別の受信口が使っています", "port in use: another program or another listener holds it"),
+        K::PermissionDenied => ("権限がありません。1024 未満のポートには root か CAP_NET_BIND_SERVICE が必要です", "permission denied: ports below 1024 need root or CAP_NET_BIND_SERVICE"),
+        K::AddrNotAvailable => ("このマシンにないアドレスです", "address not available: no interface of this machine has it"),
+        K::InvalidInput => ("アドレスは IP:ポート の形で指定してください", "expected IP:PORT"),
+        _ if e.to_string().contains("lookup") => ("アドレスを解決できません。IP:ポート の形で指定してください", "cannot resolve the address: expected IP:PORT"),
+        _ => ("OS のエラーを確認してください", "see the operating system's error"),
+    }
+}
+
+/// Binds the listeners of `set` and spawns their receivers on the current tokio runtime, every
+/// message going into `st`'s ingest path (its ledger; parsed, or quarantined when unparsable).
+/// `tls` is the server configuration of the TLS listener (see [`crate::tls::load_server_config`]).
+///
+/// Every listener is bound before any receiver starts: on an error (the first listener that
+/// could not be bound, in the order TCP, UDP, TLS) nothing is left listening. Returns the bound
+/// listeners in that order.
+pub async fn bind_and_serve(st: &AppState, set: &ListenerSet, tls: Option<Arc<rustls::ServerConfig>>) -> Result<Vec<BoundListener>, ListenError> {
+    fn bind_err(protocol: Protocol, addr: &str) -> impl FnOnce(std::io::Error) -> ListenError + '_ {
+        move |error| ListenError::Bind { protocol, addr: addr.to_owned(), error }
+    }
+    let tls_cfg = match (&set.tls, tls) {
+        (Some(a), None) => return Err(ListenError::NoTlsConfig { addr: a.clone() }),
+        (_, t) => t,
+    };
+    let mut tcp = None;
+    if let Some(a) = &set.tcp {
+        let l = TcpListener::bind(a).await.map_err(bind_err(Protocol::Tcp, a))?;
+        let local = l.local_addr().map_err(bind_err(Protocol::Tcp, a))?;
+        tcp = Some((l, local));
+    }
+    let mut udp = None;
+    if let Some(a) = &set.udp {
+        let s = UdpSocket::bind(a).await.map_err(bind_err(Protocol::Udp, a))?;
+        let local = s.local_addr().map_err(bind_err(Protocol::Udp, a))?;
+        udp = Some((s, local));
+    }
+    let mut tls = None;
+    if let (Some(a), Some(cfg)) = (&set.tls, tls_cfg) {
+        let l = TcpListener::bind(a).await.map_err(bind_err(Protocol::Tls, a))?;
+        let local = l.local_addr().map_err(bind_err(Protocol::Tls, a))?;
+        // Last of the three: its accept task starts only when everything else is bound.
+        tls = Some((crate::tls::TlsListener::new(l, cfg).map_err(bind_err(Protocol::Tls, a))?, local));
+    }
+    let mut out = Vec::new();
+    if let Some((l, addr)) = tcp {
+        tokio::spawn(serve_tcp(st.clone(), l));
+        out.push(BoundListener { protocol: Protocol::Tcp, addr });
+    }
+    if let Some((s, addr)) = udp {
+        tokio::spawn(serve_udp(st.clone(), s));
+        out.push(BoundListener { protocol: Protocol::Udp, addr });
+    }
+    if let Some((l, addr)) = tls {
+        tokio::spawn(serve_tls(st.clone(), l));
+        out.push(BoundListener { protocol: Protocol::Tls, addr });
+    }
+    Ok(out)
 }

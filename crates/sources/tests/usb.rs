@@ -194,7 +194,7 @@ fn journal_capture(dir: &str) -> Vec<Doc> {
     docs
 }
 
-fn usb<'a>(d: &'a Doc) -> &'a Value {
+fn usb(d: &Doc) -> &Value {
     &d["mamori"]["usb"]
 }
 
