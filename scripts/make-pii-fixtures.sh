@@ -2,7 +2,8 @@
 # Regenerates the PII corpus fixtures made by real producers (crates/pii/tests/data/pii-corpus):
 # the generator (fixed seed) writes a docx roster of 397 fictional residents of 奈良県, a docx
 # application form, an xlsx roster of 50 and the roster as an HTML page; LibreOffice converts
-# the docx files to PDF and the xlsx to xls, Chromium prints the HTML to PDF. The committed
+# the docx files to PDF and the xlsx to xls, Chromium prints the HTML to PDF (cells padded,
+# and with the browser's default 1 px padding). The committed
 # results are what tests/corpus_f1.rs and tests/pdf.rs read (their labels come from the same
 # seed). CI does not run this (it installs neither LibreOffice nor Chromium).
 #
@@ -21,11 +22,14 @@ $lo --convert-to xls --outdir "$src/lo" "$src/nara-roster50.xlsx" >/dev/null
 # the page content and fonts are the same either way.
 chromium --headless --no-sandbox --disable-gpu --disable-pdf-tagging --no-pdf-header-footer \
   --print-to-pdf="$src/chromium.pdf" "file://$src/nara-roster.html" 2>/dev/null
+chromium --headless --no-sandbox --disable-gpu --disable-pdf-tagging --no-pdf-header-footer \
+  --print-to-pdf="$src/chromium-tight.pdf" "file://$src/nara-roster-tight.html" 2>/dev/null
 mkdir -p "$out"
 cp "$src/lo/nara-roster.pdf" "$out/nara-roster-libreoffice.pdf"
 cp "$src/lo/nara-form.pdf" "$out/nara-form-libreoffice.pdf"
 cp "$src/lo/nara-roster50.xls" "$out/nara-roster50-libreoffice.xls"
 cp "$src/chromium.pdf" "$out/nara-roster-chromium.pdf"
+cp "$src/chromium-tight.pdf" "$out/nara-roster-tight-chromium.pdf"
 ls -l "$out"
 soffice --version 2>/dev/null | head -1
 chromium --version 2>/dev/null | head -1

@@ -78,7 +78,10 @@ fn nara_roster_pdfs_are_found_page_by_page_as_columns() {
         assert!(pages.len() >= 7 && pages.len() <= 12, "{}: {pages:?}", d.name);
         assert_eq!(pages[0], "1ページ / page 1");
         assert!(pages.iter().any(|p| p == "2ページ / page 2"), "{pages:?}");
-        assert!(names.iter().all(|f| f.confidence >= 0.9 && f.count >= 20), "{}", d.name);
+        // Every page but the last is full (the tight roster's last page holds 8 rows).
+        let summary = || names.iter().map(|f| (&f.location, f.confidence, f.count)).collect::<Vec<_>>();
+        assert!(names.iter().all(|f| f.confidence >= 0.9), "{}: {:?}", d.name, summary());
+        assert!(names[..names.len() - 1].iter().all(|f| f.count >= 20), "{}: {:?}", d.name, summary());
         assert_eq!(names.iter().map(|f| f.count).sum::<usize>(), 397, "{}", d.name);
         // The title above the table is page text, decoded through ToUnicode.
         let ex = mamori_pii::extract::extract(&d.name, &d.bytes, &Default::default());

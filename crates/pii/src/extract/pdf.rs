@@ -574,11 +574,33 @@ fn radicals_to_ideographs(t: String) -> String {
     out
 }
 
-/// Glyphs → lines (top to bottom) of cells (left to right). Within a cell a gap of more than
-/// half the size is a space (producers draw spaces as glyphs; LibreOffice adds about a quarter
-/// of an em between kanji and digits, which must not split `28番8号`); more than 0.8 of it
-/// starts a new cell.
-fn lines_of(mut glyphs: Vec<Glyph>) -> Vec<Vec<(f64, String)>> {
+/// A line's cell: its left edge, its text, and its glyphs (for re-cutting at column edges).
+#[derive(Debug, Clone)]
+struct Cell {
+    x0: f64,
+    text: String,
+    glyphs: Vec<Glyph>,
+}
+
+/// Glyphs in x order → text: a gap of more than half the size is a space (producers draw
+/// spaces as glyphs; LibreOffice adds about a quarter of an em between kanji and digits,
+/// which must not split `28番8号`).
+fn join_glyphs(glyphs: &[Glyph]) -> String {
+    let mut t = String::new();
+    let mut prev_end = f64::NEG_INFINITY;
+    for g in glyphs {
+        if g.x0 - prev_end > 0.5 * g.h.max(0.01) && !t.is_empty() && !t.ends_with(' ') && !g.text.starts_with(' ') {
+            t.push(' ');
+        }
+        t.push_str(&g.text);
+        prev_end = prev_end.max(g.x1);
+    }
+    t.trim().to_string()
+}
+
+/// Glyphs → lines (top to bottom) of cells (left to right): a horizontal gap of more than 0.8
+/// of the size starts a new cell.
+fn lines_of(mut glyphs: Vec<Glyph>) -> Vec<Vec<Cell>> {
     glyphs.retain(|g| g.x0.is_finite() && g.y.is_finite() && g.h.is_finite());
     glyphs.sort_by(|a, b| b.y.total_cmp(&a.y).then(a.x0.total_cmp(&b.x0)));
     let mut lines: Vec<Vec<Glyph>> = Vec::new();
@@ -591,24 +613,21 @@ fn lines_of(mut glyphs: Vec<Glyph>) -> Vec<Vec<(f64, String)>> {
     let mut out = Vec::new();
     for mut l in lines {
         l.sort_by(|a, b| a.x0.total_cmp(&b.x0));
-        let mut cells: Vec<(f64, String)> = Vec::new();
+        let mut groups: Vec<Vec<Glyph>> = Vec::new();
         let mut prev_end = f64::NEG_INFINITY;
         for g in l {
-            let gap = g.x0 - prev_end;
-            let h = g.h.max(0.01);
-            match cells.last_mut() {
-                Some(c) if gap <= 0.8 * h => {
-                    if gap > 0.5 * h && !c.1.ends_with(' ') && !g.text.starts_with(' ') {
-                        c.1.push(' ');
-                    }
-                    c.1.push_str(&g.text);
-                }
-                _ => cells.push((g.x0, g.text.clone())),
+            let x1 = g.x1;
+            match groups.last_mut() {
+                Some(c) if g.x0 - prev_end <= 0.8 * g.h.max(0.01) => c.push(g),
+                _ => groups.push(vec![g]),
             }
-            prev_end = prev_end.max(g.x1);
+            prev_end = prev_end.max(x1);
         }
-        cells.iter_mut().for_each(|c| c.1 = c.1.trim().to_string());
-        cells.retain(|c| !c.1.is_empty());
+        let cells: Vec<Cell> = groups
+            .into_iter()
+            .map(|g| Cell { x0: g[0].x0, text: join_glyphs(&g), glyphs: g })
+            .filter(|c| !c.text.is_empty())
+            .collect();
         if !cells.is_empty() {
             out.push(cells);
         }
@@ -616,35 +635,48 @@ fn lines_of(mut glyphs: Vec<Glyph>) -> Vec<Vec<(f64, String)>> {
     out
 }
 
-/// Lines in runs of ≥ 3 with ≥ 3 cells each form a table (cells placed under the columns of
-/// the run's first line); the other lines are text, cells joined by tabs.
-fn split_tables(lines: &[Vec<(f64, String)>]) -> (String, Vec<Vec<String>>) {
+/// Lines → page text and table rows. A run of lines with at least two cells, in which at
+/// least three lines have the run's most common cell count and that count is at least three,
+/// is a table (the first line its header). Its column edges are the leftmost start of each
+/// column over those lines, and every glyph of every line in the run is placed in the column
+/// whose edge is at or left of it: a cell whose text ran into the next one (a cell padded by
+/// 1 px, the longest entry of a column) is cut apart again, and a short row's cells land under
+/// the right columns even when the header is centred. Other lines are text, cells joined by
+/// tabs.
+fn split_tables(lines: &[Vec<Cell>]) -> (String, Vec<Vec<String>>) {
     let mut text = String::new();
     let mut table: Vec<Vec<String>> = Vec::new();
     let mut i = 0;
     while i < lines.len() {
         let mut j = i;
-        while j < lines.len() && lines[j].len() >= 3 {
+        while j < lines.len() && lines[j].len() >= 2 {
             j += 1;
         }
-        if j - i >= 3 {
-            let head = &lines[i];
-            let centers: Vec<f64> = head.iter().map(|c| c.0).collect();
-            for l in &lines[i..j] {
-                if l.len() == head.len() {
-                    table.push(l.iter().map(|c| c.1.clone()).collect());
-                } else {
-                    // Place each cell under the nearest header column start to its left.
-                    let mut row = vec![String::new(); head.len()];
-                    for c in l {
-                        let k = centers.iter().rposition(|&x| x <= c.0 + 1.0).unwrap_or(0);
-                        if !row[k].is_empty() {
-                            row[k].push(' ');
-                        }
-                        row[k].push_str(&c.1);
-                    }
-                    table.push(row);
+        let run = &lines[i..j];
+        let mut counts: std::collections::BTreeMap<usize, usize> = std::collections::BTreeMap::new();
+        for l in run {
+            *counts.entry(l.len()).or_default() += 1;
+        }
+        let (mode, n_mode) = counts.iter().max_by_key(|(k, n)| (**n, **k)).map(|(k, n)| (*k, *n)).unwrap_or((0, 0));
+        if mode >= 3 && n_mode >= 3 {
+            let mut edges = vec![f64::INFINITY; mode];
+            for l in run.iter().filter(|l| l.len() == mode) {
+                for (k, c) in l.iter().enumerate() {
+                    edges[k] = edges[k].min(c.x0);
                 }
+            }
+            let ordered = edges.windows(2).all(|w| w[0] < w[1]);
+            for l in run {
+                if l.len() == mode || !ordered {
+                    table.push(l.iter().map(|c| c.text.clone()).collect());
+                    continue;
+                }
+                let mut cols: Vec<Vec<Glyph>> = vec![Vec::new(); mode];
+                for g in l.iter().flat_map(|c| &c.glyphs) {
+                    let k = edges.iter().rposition(|&e| e <= g.x0 + 0.25 * g.h).unwrap_or(0);
+                    cols[k].push(g.clone());
+                }
+                table.push(cols.iter().map(|g| join_glyphs(g)).collect());
             }
             // A blank row keeps two tables of one page apart.
             table.push(Vec::new());
@@ -652,7 +684,7 @@ fn split_tables(lines: &[Vec<(f64, String)>]) -> (String, Vec<Vec<String>>) {
         } else {
             let end = j.max(i + 1);
             for l in &lines[i..end] {
-                let cells: Vec<&str> = l.iter().map(|c| c.1.as_str()).collect();
+                let cells: Vec<&str> = l.iter().map(|c| c.text.as_str()).collect();
                 text.push_str(&cells.join("\t"));
                 text.push('\n');
             }
@@ -669,34 +701,55 @@ fn split_tables(lines: &[Vec<(f64, String)>]) -> (String, Vec<Vec<String>>) {
 mod tests {
     use super::*;
 
-    fn line(cells: &[(f64, &str)]) -> Vec<(f64, String)> {
-        cells.iter().map(|(x, s)| (*x, s.to_string())).collect()
+    fn g(x0: f64, y: f64, t: &str) -> Glyph {
+        Glyph { x0, x1: x0 + 10.0 * t.chars().count() as f64, y, h: 10.0, text: t.into() }
     }
 
-    #[test]
-    fn aligned_lines_become_a_table_and_the_rest_text() {
-        let lines = vec![
-            line(&[(10.0, "住民名簿")]),
-            line(&[(10.0, "番号"), (40.0, "氏名"), (100.0, "住所")]),
-            line(&[(10.0, "1"), (40.0, "山田 太郎"), (100.0, "奈良県奈良市")]),
-            line(&[(10.0, "2"), (40.0, "佐藤 花子"), (100.0, "奈良県生駒市")]),
-            line(&[(10.0, "3"), (40.0, "鈴木"), (60.0, "一郎"), (100.0, "奈良県天理市")]),
-            line(&[(10.0, "以上")]),
-            line(&[(10.0, "a"), (40.0, "b"), (100.0, "c")]),
-            line(&[(10.0, "d"), (40.0, "e")]),
-        ];
-        let (text, table) = split_tables(&lines);
-        // Two lines of three cells are not a table; a four-cell row goes under the header's columns.
-        assert_eq!(text, "住民名簿\n以上\na\tb\tc\nd\te\n");
-        assert_eq!(table.len(), 4, "{table:?}");
-        assert_eq!(table[1], vec!["1", "山田 太郎", "奈良県奈良市"]);
-        assert_eq!(table[3], vec!["3", "鈴木 一郎", "奈良県天理市"]);
+    fn texts(lines: &[Vec<Cell>]) -> Vec<Vec<String>> {
+        lines.iter().map(|l| l.iter().map(|c| c.text.clone()).collect()).collect()
     }
 
     #[test]
     fn gaps_split_cells_and_small_gaps_are_spaces() {
-        let g = |x0: f64, t: &str| Glyph { x0, x1: x0 + 10.0, y: 700.0, h: 10.0, text: t.into() };
-        let lines = lines_of(vec![g(0.0, "山"), g(10.0, "田"), g(26.0, "太"), g(36.0, "郎"), g(55.0, "奈"), g(65.0, "良"), g(67.0, "1")]);
-        assert_eq!(lines, vec![vec![(0.0, "山田 太郎".to_string()), (55.0, "奈良1".to_string())]]);
+        let lines = lines_of(vec![g(0.0, 700.0, "山"), g(10.0, 700.0, "田"), g(26.0, 700.0, "太"), g(36.0, 700.0, "郎"), g(55.0, 700.0, "奈"), g(65.0, 700.0, "良"), g(77.0, 700.0, "1")]);
+        assert_eq!(texts(&lines), vec![vec!["山田 太郎", "奈良1"]]);
+    }
+
+    #[test]
+    fn aligned_lines_become_a_table_cut_at_the_column_edges() {
+        let mut gl = vec![g(0.0, 800.0, "住民名簿")];
+        // Header centred over its columns; row 2's name ran into its address (no gap).
+        let rows: [&[(f64, &str)]; 4] = [
+            &[(5.0, "番号"), (60.0, "氏名"), (160.0, "住所")],
+            &[(0.0, "1"), (40.0, "山田太郎"), (120.0, "奈良県奈良市")],
+            &[(0.0, "2"), (45.0, "佐々木真由美子"), (120.0, "奈良県生駒市")],
+            &[(0.0, "3"), (40.0, "鈴木一郎"), (120.0, "奈良県天理市")],
+        ];
+        for (r, cells) in rows.iter().enumerate() {
+            for (x, t) in cells.iter() {
+                // One glyph per character, as drawn.
+                for (k, ch) in t.chars().enumerate() {
+                    gl.push(g(x + 10.0 * k as f64, 780.0 - 20.0 * r as f64, &ch.to_string()));
+                }
+            }
+        }
+        gl.push(g(0.0, 600.0, "以上"));
+        gl.push(g(0.0, 580.0, "a"));
+        gl.push(g(40.0, 580.0, "b"));
+        let (text, table) = split_tables(&lines_of(gl));
+        assert_eq!(text, "住民名簿\n以上\na\tb\n");
+        assert_eq!(table.len(), 4, "{table:?}");
+        assert_eq!(table[0], vec!["番号", "氏名", "住所"]);
+        assert_eq!(table[1], vec!["1", "山田太郎", "奈良県奈良市"]);
+        assert_eq!(table[2], vec!["2", "佐々木真由美子", "奈良県生駒市"], "cut at the edge of 住所 (x 120)");
+        assert_eq!(table[3], vec!["3", "鈴木一郎", "奈良県天理市"]);
+    }
+
+    #[test]
+    fn two_column_forms_stay_text() {
+        let gl = vec![g(0.0, 700.0, "氏名"), g(100.0, 700.0, "山田太郎"), g(0.0, 680.0, "住所"), g(100.0, 680.0, "奈良県奈良市"), g(0.0, 660.0, "電話"), g(100.0, 660.0, "090-1234-5678")];
+        let (text, table) = split_tables(&lines_of(gl));
+        assert!(table.is_empty());
+        assert_eq!(text, "氏名\t山田太郎\n住所\t奈良県奈良市\n電話\t090-1234-5678\n");
     }
 }

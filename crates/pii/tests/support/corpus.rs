@@ -245,8 +245,11 @@ pub fn generate(n: usize) -> Vec<Doc> {
         let last = (bad.as_bytes()[11] - b'0' + 1) % 10;
         bad.replace_range(11.., &last.to_string());
         let corp_base = digits(&mut rng, 12);
+        // A labelled 住民票コード whose check digit is wrong, made without drawing from the
+        // seed (so every later document stays the same).
+        let bad_juminhyo = format!("{}{}", &mn[..10], (juminhyo_check(&mn[..10]) + 1) % 10);
         let t = format!(
-            "請求書\n請求書番号 {}\n注文番号 {mn}\n伝票番号 {}-{}\n製品コード AB{}\n品番 XJ-{}\n個人番号 {bad}\n発行日 令和6年{}月{}日\n金額 123,456円\n",
+            "請求書\n請求書番号 {}\n注文番号 {mn}\n伝票番号 {}-{}\n製品コード AB{}\n品番 XJ-{}\n個人番号 {bad}\n住民票コード {bad_juminhyo}\n発行日 令和6年{}月{}日\n金額 123,456円\n",
             digits(&mut rng, 10),
             digits(&mut rng, 4),
             digits(&mut rng, 6),
@@ -525,10 +528,12 @@ pub fn nara_residents() -> Vec<Resident> {
     (0..397).map(|_| Resident::new(&mut rng, &munis)).collect()
 }
 
-/// The roster as HTML for Chromium's `--print-to-pdf` (a page of a city's web site: a styled
-/// table whose header row repeats on every printed page).
-fn roster_html(rs: &[Resident]) -> String {
-    let mut h = String::from("<!doctype html>\n<html lang=\"ja\"><head><meta charset=\"utf-8\"><title>参加者名簿</title><style>body{font-family:'IPAexGothic',sans-serif;font-size:10pt}table{border-collapse:collapse}th,td{border:1px solid #888;padding:2px 10px}</style></head><body><h1>令和6年度 ○○事業 参加者名簿</h1><table><thead><tr><th>番号</th><th>氏名</th><th>住所</th><th>生年月日</th></tr></thead><tbody>\n");
+/// The roster as HTML for Chromium's `--print-to-pdf` (a page of a city's web site: a table
+/// whose header row repeats on every printed page). `padded`: cells padded 2px 10px; else the
+/// browser's default 1 px, so the longest entry of a column nearly touches the next column.
+fn roster_html(rs: &[Resident], padded: bool) -> String {
+    let td = if padded { "th,td{border:1px solid #888;padding:2px 10px}" } else { "th,td{border:1px solid #888}" };
+    let mut h = format!("<!doctype html>\n<html lang=\"ja\"><head><meta charset=\"utf-8\"><title>参加者名簿</title><style>body{{font-family:'IPAexGothic',sans-serif;font-size:10pt}}table{{border-collapse:collapse}}{td}</style></head><body><h1>令和6年度 ○○事業 参加者名簿</h1><table><thead><tr><th>番号</th><th>氏名</th><th>住所</th><th>生年月日</th></tr></thead><tbody>\n");
     for (i, r) in rs.iter().enumerate() {
         h.push_str(&format!("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n", i + 1, r.name(true), r.address, r.birth_text(i as u32 % 3 * 2 + (i as u32 / 3) % 2 * 5)));
     }
@@ -549,15 +554,17 @@ pub fn fixture_sources() -> Vec<(String, Vec<u8>)> {
     let all: Vec<&Resident> = nara.iter().collect();
     vec![
         ("nara-roster.docx".into(), roster_docx(&all, true).0),
-        ("nara-roster.html".into(), roster_html(&nara).into_bytes()),
+        ("nara-roster.html".into(), roster_html(&nara, true).into_bytes()),
+        ("nara-roster-tight.html".into(), roster_html(&nara, false).into_bytes()),
         ("nara-form.docx".into(), form_docx(0, &nara[0]).0),
         ("nara-roster50.xlsx".into(), roster_xlsx(&nara[..50])),
     ]
 }
 
 /// Documents made by real producers from [`fixture_sources`] and committed: LibreOffice's PDF
-/// of the docx roster and of a form, Chromium's PDF of the HTML roster, LibreOffice's xls of
-/// the xlsx roster. Labels come from the same seed.
+/// of the docx roster and of a form, Chromium's PDF of the HTML roster (padded cells, and the
+/// browser's default 1 px), LibreOffice's xls of the xlsx roster. Labels come from the same
+/// seed.
 pub fn fixture_docs() -> Vec<Doc> {
     let nara = nara_residents();
     let read = |n: &str| {
@@ -567,6 +574,7 @@ pub fn fixture_docs() -> Vec<Doc> {
     vec![
         Doc { name: "nara-roster-libreoffice.pdf".into(), bytes: read("nara-roster-libreoffice.pdf"), labels: roster_labels(&nara), what: "397人名簿 PDF (LibreOffice)" },
         Doc { name: "nara-roster-chromium.pdf".into(), bytes: read("nara-roster-chromium.pdf"), labels: roster_labels(&nara), what: "397人名簿 PDF (Chromium)" },
+        Doc { name: "nara-roster-tight-chromium.pdf".into(), bytes: read("nara-roster-tight-chromium.pdf"), labels: roster_labels(&nara), what: "397人名簿 PDF (Chromium, 既定の余白)" },
         Doc { name: "nara-form-libreoffice.pdf".into(), bytes: read("nara-form-libreoffice.pdf"), labels: form_docx(0, &nara[0]).1, what: "申請書 PDF 1ページ (LibreOffice)" },
         Doc { name: "nara-roster50-libreoffice.xls".into(), bytes: read("nara-roster50-libreoffice.xls"), labels: xl, what: "名簿 xls (LibreOffice)" },
     ]
