@@ -31,6 +31,9 @@ pub struct Candidate {
 const LABEL_WINDOW: usize = 150;
 /// How far the city hall's own words reach (public notices).
 const OFFICE_WINDOW: usize = 90;
+/// Confidence of a labelled 住民票コード whose check digit fails (see the 11-digit rule):
+/// below the CLI's default `--min-confidence` of 0.5.
+pub const JUMINHYO_UNCHECKED_CONFIDENCE: f32 = 0.4;
 
 struct Ctx<'a> {
     text: &'a str,
@@ -470,15 +473,27 @@ fn classify(cx: &Ctx, t: &Tok, out: &mut Vec<Candidate>) {
         return;
     }
     // 11 digits: 住民票コード.
-    if n == 11 && (single || t.shape(&[4, 4, 3]) || t.shape(&[3, 4, 4])) && crate::checkdigit::juminhyo_code(d) {
-        let c = match lv(&[Kind::JuminhyoCode]) {
-            LabelVerdict::Yes => 0.9,
-            LabelVerdict::Decoy => 0.05,
-            LabelVerdict::Other => 0.1,
-            LabelVerdict::None => 0.3,
-        };
-        push(out, Kind::JuminhyoCode, t.start, t.end, d.to_string(), c);
-        return;
+    if n == 11 && (single || t.shape(&[4, 4, 3]) || t.shape(&[3, 4, 4])) {
+        let labelled = lv(&[Kind::JuminhyoCode]);
+        if crate::checkdigit::juminhyo_code(d) {
+            let c = match labelled {
+                LabelVerdict::Yes => 0.9,
+                LabelVerdict::Decoy => 0.05,
+                LabelVerdict::Other => 0.1,
+                LabelVerdict::None => 0.3,
+            };
+            push(out, Kind::JuminhyoCode, t.start, t.end, d.to_string(), c);
+            return;
+        }
+        // The check-digit weights are not confirmed from 平成14年総務省告示第436号 itself
+        // (docs/pii.md). So that an error in them cannot hide real codes, a *labelled*
+        // 11-digit number that fails the check is still reported, below the default
+        // --min-confidence (0.5): an invalid-check decoy stays out of the default output, and
+        // `--min-confidence 0.4` shows every labelled code whatever the weights.
+        if labelled == LabelVerdict::Yes {
+            push(out, Kind::JuminhyoCode, t.start, t.end, d.to_string(), JUMINHYO_UNCHECKED_CONFIDENCE);
+            return;
+        }
     }
     // 10 digits: 基礎年金番号 (4-6).
     if n == 10 && (t.shape(&[4, 6]) || single) {
@@ -1116,6 +1131,18 @@ mod tests {
     #[test]
     fn invalid_check_digit_is_not_my_number() {
         assert!(kinds("個人番号 123456789019", 0.0).is_empty());
+    }
+
+    #[test]
+    fn labelled_juminhyo_code_failing_the_check_is_reported_below_the_default() {
+        // 24727059608 is a published sample code; 24727059609 fails the check digit.
+        assert_eq!(kinds("住民票コード 24727059608", 0.5), vec![(Kind::JuminhyoCode, "24727059608".into())]);
+        assert!(kinds("住民票コード 24727059609", 0.5).is_empty(), "a decoy at the default confidence");
+        let low = detect(&crate::normalize::normalize("住民票コード 24727059609").text, None);
+        assert_eq!(low.len(), 1, "{low:?}");
+        assert_eq!((low[0].kind, low[0].confidence), (Kind::JuminhyoCode, JUMINHYO_UNCHECKED_CONFIDENCE));
+        // Without the label, a failing 11-digit number is nothing.
+        assert!(kinds("お問い合わせ番号 24727059609", 0.0).iter().all(|(k, _)| *k != Kind::JuminhyoCode));
     }
 
     #[test]
