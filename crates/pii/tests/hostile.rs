@@ -203,15 +203,27 @@ fn deeply_nested_pdf_objects_are_a_problem_not_a_stack_overflow() {
     }
 }
 
+/// Peak RSS (KiB on Linux) of the largest child this test process has waited for.
+fn children_peak_rss_kib() -> i64 {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) }, 0);
+    ru.ru_maxrss
+}
+
 /// Found by `pii_zip` (2026-12-03, ASan build): a 13 KB mutated xls makes calamine 0.38's
 /// `Xls::new` build a dense 6.1 GB cell range (`from_sparse`, xls.rs:724) before any sheet is
-/// read — memory not bounded by `max_cells`. The fix belongs in extract/office.rs (owned by
-/// another helper): refuse sheets whose claimed extent times cell size exceeds the cell budget
-/// before calling `Xls::new` (read the BIFF DIMENSIONS records), or read xls sheets lazily.
+/// read. extract/biff.rs walks the BIFF records first and refuses the workbook, naming the
+/// sheet, the claimed rows × columns and the limit. Run in a child process so that, should the
+/// bound break, the allocation fails one test and not the run; the child's peak RSS (an upper
+/// bound: RUSAGE_CHILDREN is the largest child of this binary) shows it never got near 6 GB.
 #[test]
-#[ignore = "calamine Xls::new allocates ~6 GB (process abort/OOM); un-ignore with the office.rs bound"]
 fn fuzzed_xls_with_a_huge_claimed_range_stays_bounded() {
     let b = include_bytes!("data/fuzz-calamine-xls-oom.xls");
     let (status, out) = scan_in_child("oom.xls", b);
-    assert!(status.success() && out.contains("CHILD-REPORT"), "{status}\n{out}");
+    assert!(status.success() && out.contains("CHILD-REPORT truncated=true"), "{status}\n{out}");
+    assert!(out.contains("over the max_cells limit 5000000: not read") && out.contains("上限max_cells"), "{out}");
+    assert!(out.contains(" rows × ") && out.contains(" columns = "), "{out}");
+    let peak = children_peak_rss_kib();
+    eprintln!("{out}\nchild peak RSS {peak} KiB");
+    assert!(peak < 512 * 1024, "child peak RSS {peak} KiB");
 }

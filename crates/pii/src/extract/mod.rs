@@ -7,6 +7,7 @@
 //! parser runs under `catch_unwind`, so a parser bug on a hostile file is a problem, not a
 //! crash; sizes, depth, zip ratios, cell counts and time are bounded by [`Limits`].
 
+mod biff;
 mod mail;
 mod office;
 mod pdf;

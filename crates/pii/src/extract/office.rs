@@ -1,6 +1,8 @@
 //! Office files: docx (paragraph text + tables), pptx (slide text), xlsx (streamed cells,
-//! so a sheet claiming A1:XFD1048576 costs only its real cells) and xls (calamine).
+//! so a sheet claiming A1:XFD1048576 costs only its real cells) and xls (calamine, after the
+//! allocation pre-check of biff.rs).
 
+use super::biff::{self, Precheck};
 use super::zipfile::read_member;
 use super::{Budget, Content, Extracted, Place, Segment, guarded, problem};
 use calamine::{Data, DataRef, Reader, Xls, Xlsx};
@@ -311,6 +313,21 @@ pub(crate) fn extract_xlsx(member: Option<&str>, bytes: &[u8], budget: &mut Budg
 }
 
 pub(crate) fn extract_xls(member: Option<&str>, bytes: &[u8], budget: &mut Budget, ex: &mut Extracted) -> String {
+    // calamine builds every sheet densely before one is asked for: check what it would
+    // allocate first, and let it read the checked stream (biff.rs).
+    let clean;
+    let bytes = match biff::precheck(bytes, budget.limits) {
+        Precheck::Unopened => bytes,
+        Precheck::Refused(reason) => {
+            ex.truncated = true;
+            problem(ex, member, reason);
+            return "xls".into();
+        }
+        Precheck::Clean(b) => {
+            clean = b;
+            &clean[..]
+        }
+    };
     let wb = guarded(|| Xls::new(Cursor::new(bytes)).map_err(|e| e.to_string()));
     let mut wb = match wb {
         Ok(w) => w,

@@ -1,0 +1,709 @@
+//! Pre-check of .xls (BIFF) workbooks before calamine reads them.
+//!
+//! calamine 0.38's `Xls::new` parses every sheet up front and stores each one as a dense
+//! `Range` sized from the lowest and highest row and column of its cell records
+//! (`Range::from_sparse`): two cells at A1 and at row 65536, column 12000 cost 6 GB before a
+//! single sheet is asked for. It has no size hook, so this module walks the `Workbook` stream
+//! the way calamine's xls.rs does (its `RecordIter` with CONTINUE records, the globals loop,
+//! the per-sheet loop with nested BOF/EOF substreams, the same cell records and the same
+//! row/column fields) and refuses the workbook when what calamine would allocate is over
+//! [`Limits::max_cells`]: per sheet and summed, for the value ranges and the formula ranges.
+//! It also bounds the shared strings that LABELSST cells copy (calamine clones the string for
+//! every cell that points at it; 14 bytes of record may copy 190 KB).
+//!
+//! calamine then reads a compound file rebuilt here holding only that stream, so what it parses
+//! is exactly what was checked (its own CFB reader follows sector chains without loop checks),
+//! with two neutral edits that change no cell value:
+//! - DIMENSIONS records are zeroed: calamine only uses them to `reserve(rows × cols)` cells,
+//!   and a claimed 4 × 10⁹ rows would abort on allocation failure;
+//! - every FORMULA's token array becomes one missing-argument token (printed as ""): mamori
+//!   never reads formula text, and calamine's formula printer inserts up to 255 spaces per
+//!   4-byte token one `insert` at a time (quadratic time, 60× the record's size in memory).
+//!   The cached value is kept.
+
+use super::Limits;
+use std::io::{Cursor, Read, Write};
+
+const BOF: u16 = 0x0809;
+const EOF: u16 = 0x000A;
+const CONTINUE: u16 = 0x003C;
+const BOUNDSHEET: u16 = 0x0085;
+const CODEPAGE: u16 = 0x0042;
+const SST: u16 = 0x00FC;
+const DIMENSIONS: u16 = 0x0200;
+const NUMBER: u16 = 0x0203;
+const LABEL: u16 = 0x0204;
+const RSTRING: u16 = 0x00D6;
+const BOOLERR: u16 = 0x0205;
+const STRING: u16 = 0x0207;
+const RK: u16 = 0x027E;
+const LABELSST: u16 = 0x00FD;
+const MULRK: u16 = 0x00BD;
+const FORMULA: u16 = 0x0006;
+
+/// What the pre-check decided.
+#[derive(Debug)]
+pub(crate) enum Precheck {
+    /// Not a compound file with a workbook stream that the `cfb` crate reads: calamine gets
+    /// the original bytes and reports what it finds, as before.
+    Unopened,
+    /// Over a limit; the reason (Japanese / English) names the sheet and the numbers.
+    Refused(String),
+    /// Within the limits: a compound file holding only the checked workbook stream.
+    Clean(Vec<u8>),
+}
+
+fn u16_at(b: &[u8], i: usize) -> Option<u16> {
+    b.get(i..i + 2).map(|s| u16::from_le_bytes([s[0], s[1]]))
+}
+
+fn u32_at(b: &[u8], i: usize) -> Option<u32> {
+    b.get(i..i + 4).map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+/// One record and the CONTINUE records calamine appends to it.
+struct Rec<'a> {
+    typ: u16,
+    /// Offset of `data` in the stream.
+    at: usize,
+    data: &'a [u8],
+    cont: Vec<&'a [u8]>,
+}
+
+/// calamine's `RecordIter`: `None` at the end, one `Err` where a record runs past the stream
+/// (calamine stops the whole workbook there).
+struct Records<'a> {
+    s: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Result<Rec<'a>, ()>;
+    fn next(&mut self) -> Option<Self::Item> {
+        let rest = &self.s[self.pos..];
+        if rest.len() < 4 {
+            self.pos = self.s.len();
+            return if rest.is_empty() { None } else { Some(Err(())) };
+        }
+        let typ = u16::from_le_bytes([rest[0], rest[1]]);
+        let len = u16::from_le_bytes([rest[2], rest[3]]) as usize;
+        if rest.len() < len + 4 {
+            self.pos = self.s.len();
+            return Some(Err(()));
+        }
+        let at = self.pos + 4;
+        let data = &rest[4..4 + len];
+        self.pos += 4 + len;
+        let mut cont = Vec::new();
+        // calamine: `next.len() > 4` and then `stream.len() > 4` (a bare 4-byte CONTINUE at
+        // the very end stays a record of its own).
+        let mut next = &self.s[self.pos..];
+        while next.len() > 4 && u16::from_le_bytes([next[0], next[1]]) == CONTINUE {
+            let l = u16::from_le_bytes([next[2], next[3]]) as usize;
+            if next.len() < l + 4 {
+                self.pos = self.s.len();
+                return Some(Err(()));
+            }
+            cont.push(&next[4..4 + l]);
+            self.pos += 4 + l;
+            next = &self.s[self.pos..];
+        }
+        Some(Ok(Rec { typ, at, data, cont }))
+    }
+}
+
+/// A record's data with its CONTINUE pieces, consumed the way calamine's `Record` is.
+struct Cursor2<'a> {
+    data: &'a [u8],
+    cont: std::slice::Iter<'a, &'a [u8]>,
+}
+
+impl Cursor2<'_> {
+    fn continue_record(&mut self) -> bool {
+        match self.cont.next() {
+            Some(d) => {
+                self.data = d;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn skip(&mut self, mut len: usize) -> Result<(), ()> {
+        while len > 0 {
+            if self.data.is_empty() && !self.continue_record() {
+                return Err(());
+            }
+            let l = len.min(self.data.len());
+            self.data = &self.data[l..];
+            len -= l;
+        }
+        Ok(())
+    }
+
+    /// `read_rich_extended_string`: the string's length in characters.
+    fn rich_string(&mut self) -> Result<u32, ()> {
+        if self.data.is_empty() {
+            return Ok(0);
+        }
+        if self.data.len() < 3 {
+            return Err(());
+        }
+        let cch = u16::from_le_bytes([self.data[0], self.data[1]]) as usize;
+        let flags = self.data[2];
+        self.data = &self.data[3..];
+        let mut high = flags & 1 != 0;
+        let mut runs = 0usize;
+        let mut ext = 0usize;
+        if flags & 8 != 0 {
+            runs = u16_at(self.data, 0).ok_or(())? as usize;
+            self.data = &self.data[2..];
+        }
+        if flags & 4 != 0 {
+            // calamine: `read_i32(..) as usize`, a negative size is huge.
+            ext = u32_at(self.data, 0).ok_or(())? as i32 as usize;
+            self.data = &self.data[4..];
+        }
+        let mut left = cch;
+        while left > 0 {
+            let (l, at) = if high {
+                let l = (self.data.len() / 2).min(left);
+                (l, 2 * l)
+            } else {
+                let l = self.data.len().min(left);
+                (l, l)
+            };
+            self.data = &self.data[at..];
+            left -= l;
+            if left > 0 {
+                if !self.continue_record() || self.data.is_empty() {
+                    return Err(());
+                }
+                high = self.data[0] & 1 != 0;
+                self.data = &self.data[1..];
+            }
+        }
+        self.skip(runs * 4)?;
+        self.skip(ext)?;
+        Ok(cch as u32)
+    }
+}
+
+/// `parse_sst`: the character count of every shared string calamine will hold.
+fn sst_lengths(r: &Rec) -> Vec<u32> {
+    let mut out = Vec::new();
+    if r.data.len() < 8 {
+        return out;
+    }
+    let mut c = Cursor2 { data: &r.data[8..], cont: r.cont.iter() };
+    while !c.data.is_empty() || c.continue_record() {
+        match c.rich_string() {
+            Ok(n) => out.push(n),
+            // calamine fails the workbook here; what was read so far is an upper bound.
+            Err(()) => break,
+        }
+    }
+    out
+}
+
+/// Lowest and highest row and column of the cells pushed, as `Range::from_sparse` sees them.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Extent {
+    /// Cells pushed (one may land on another's position).
+    pub n: u64,
+    r0: u32,
+    r1: u32,
+    c0: u32,
+    c1: u32,
+}
+
+impl Extent {
+    fn add(&mut self, r: u32, c: u32) {
+        if self.n == 0 {
+            (self.r0, self.r1, self.c0, self.c1) = (r, r, c, c);
+        } else {
+            self.r0 = self.r0.min(r);
+            self.r1 = self.r1.max(r);
+            self.c0 = self.c0.min(c);
+            self.c1 = self.c1.max(c);
+        }
+        self.n += 1;
+    }
+
+    /// Rows of the dense range (0 when empty).
+    pub fn rows(&self) -> u64 {
+        if self.n == 0 { 0 } else { (self.r1 - self.r0) as u64 + 1 }
+    }
+
+    /// Columns of the dense range (0 when empty).
+    pub fn cols(&self) -> u64 {
+        if self.n == 0 { 0 } else { (self.c1 - self.c0) as u64 + 1 }
+    }
+
+    /// Cells of the dense range calamine allocates.
+    pub fn cells(&self) -> u64 {
+        self.rows() * self.cols()
+    }
+}
+
+/// What calamine will build for one sheet.
+#[derive(Debug, Default)]
+pub(crate) struct SheetClaim {
+    pub name: String,
+    /// Value cells (`Range<Data>`, 32 bytes a cell).
+    pub values: Extent,
+    /// Formula cells (`Range<String>`, 24 bytes a cell).
+    pub formulas: Extent,
+    /// Bytes of shared strings the sheet's LABELSST cells copy (3 per character: the most a
+    /// UTF-16 unit or a legacy byte decodes to).
+    pub sst_bytes: u64,
+}
+
+/// The walk of a workbook stream: the sheets as calamine will build them, and the offsets to
+/// neutralise (see the module comment).
+#[derive(Debug, Default)]
+pub(crate) struct Walk {
+    pub sheets: Vec<SheetClaim>,
+    /// (offset in the stream, bytes to write there).
+    patches: Vec<(usize, &'static [u8])>,
+}
+
+fn decode_name(b: &[u8], biff8: bool, codepage: u16) -> String {
+    // parse_short_string: cch (1 byte), in BIFF8 a flags byte, then the characters.
+    let Some(&cch) = b.first() else { return String::new() };
+    let cch = cch as usize;
+    let mut s = if biff8 {
+        let high = b.get(1).is_some_and(|f| f & 1 != 0);
+        let chars = b.get(2..).unwrap_or(&[]);
+        if high {
+            let n = (chars.len() / 2).min(cch);
+            let units: Vec<u16> = (0..n).map(|i| u16::from_le_bytes([chars[2 * i], chars[2 * i + 1]])).collect();
+            String::from_utf16_lossy(&units)
+        } else {
+            chars.iter().take(cch).map(|&c| c as char).collect()
+        }
+    } else {
+        let chars = &b[1..][..cch.min(b.len() - 1)];
+        let enc = match codepage {
+            932 => encoding_rs::SHIFT_JIS,
+            65001 => encoding_rs::UTF_8,
+            _ => encoding_rs::WINDOWS_1252,
+        };
+        enc.decode(chars).0.into_owned()
+    };
+    s.retain(|c| c != '\0');
+    s
+}
+
+/// Walk a workbook stream as calamine 0.38's `parse_workbook` does. Where calamine would stop
+/// with an error the walk counts what came before (an upper bound of what calamine keeps).
+pub(crate) fn walk(stream: &[u8]) -> Walk {
+    let mut w = Walk::default();
+    let mut sheets: Vec<(usize, String)> = Vec::new();
+    let mut sst: Vec<u32> = Vec::new();
+    let mut biff8 = true;
+    let mut codepage = 1200u16;
+    for r in (Records { s: stream, pos: 0 }) {
+        let Ok(r) = r else { break };
+        match r.typ {
+            CODEPAGE => codepage = u16_at(r.data, 0).unwrap_or(codepage),
+            BOF => {
+                // parse_bof: version 0x0200/0x0002/0x0007/0x0300/0x0400/0x0500 are before
+                // BIFF8; 0 means BIFF5 when dt is 0x1000; anything else is BIFF8.
+                let v = u16_at(r.data, 0).unwrap_or(0x0600);
+                let dt = u16_at(r.data, 2).unwrap_or(0);
+                biff8 = !matches!(v, 0x0200 | 0x0002 | 0x0007 | 0x0300 | 0x0400 | 0x0500) && !(v == 0 && dt == 0x1000);
+            }
+            BOUNDSHEET => {
+                let Some(pos) = u32_at(r.data, 0) else { break };
+                let name = decode_name(r.data.get(6..).unwrap_or(&[]), biff8, codepage);
+                sheets.push((pos as usize, name));
+            }
+            SST => sst = sst_lengths(&r),
+            EOF => break,
+            _ => {}
+        }
+    }
+    for (pos, name) in sheets {
+        let mut claim = SheetClaim { name, ..Default::default() };
+        // calamine slices `&stream[pos..]` (a panic past the end, caught as an error).
+        if pos <= stream.len() {
+            walk_sheet(stream, pos, &sst, &mut claim, &mut w.patches);
+        }
+        w.sheets.push(claim);
+    }
+    w
+}
+
+fn walk_sheet(stream: &[u8], pos: usize, sst: &[u32], c: &mut SheetClaim, patches: &mut Vec<(usize, &'static [u8])>) {
+    let mut fmla_pos = (0u32, 0u32);
+    let mut seen_bof = false;
+    let mut depth = 0usize;
+    for r in (Records { s: stream, pos }) {
+        let Ok(r) = r else { break };
+        if depth > 0 {
+            match r.typ {
+                BOF => depth += 1,
+                EOF => depth -= 1,
+                _ => {}
+            }
+            continue;
+        }
+        let d = r.data;
+        let rc = || (u16_at(d, 0).unwrap_or(0) as u32, u16_at(d, 2).unwrap_or(0) as u32);
+        match r.typ {
+            BOF => {
+                if seen_bof {
+                    depth += 1;
+                } else {
+                    seen_bof = true;
+                }
+            }
+            DIMENSIONS if matches!(d.len(), 10 | 14 | 16) => patches.push((r.at, &[0; 16][..d.len()])),
+            NUMBER if d.len() >= 14 => c.values.add(rc().0, rc().1),
+            LABEL | RSTRING if d.len() >= 6 => c.values.add(rc().0, rc().1),
+            BOOLERR if d.len() >= 8 => c.values.add(rc().0, rc().1),
+            STRING => c.values.add(fmla_pos.0, fmla_pos.1),
+            RK if d.len() >= 10 => c.values.add(rc().0, rc().1),
+            LABELSST if d.len() >= 10 => {
+                let i = u32_at(d, 6).unwrap_or(u32::MAX) as usize;
+                if let Some(&n) = sst.get(i) {
+                    c.values.add(rc().0, rc().1);
+                    c.sst_bytes += 3 * n as u64;
+                }
+            }
+            MULRK if d.len() >= 6 => {
+                let (row, first) = rc();
+                let last = u16_at(d, d.len() - 2).unwrap_or(0);
+                // calamine checks the length with u16 arithmetic (wrapping in release builds),
+                // then pushes one cell per 6-byte chunk from `first` on, as u32 columns.
+                let span = last.wrapping_sub(first as u16).wrapping_add(1) as usize;
+                if d.len() == 6 + 6 * span {
+                    let n = (d.len() - 6) / 6;
+                    if n > 0 {
+                        c.values.add(row, first);
+                        c.values.add(row, first + n as u32 - 1);
+                        c.values.n = c.values.n + n as u64 - 2;
+                    }
+                }
+            }
+            FORMULA if d.len() >= 20 => {
+                fmla_pos = rc();
+                // The cached value (a string result comes in the next STRING record).
+                c.values.add(fmla_pos.0, fmla_pos.1);
+                c.formulas.add(fmla_pos.0, fmla_pos.1);
+                // cce = 1, ptgMissArg: calamine prints "" (an empty array is an error message).
+                if d.len() >= 23 {
+                    patches.push((r.at + 20, &[1, 0, 0x16]));
+                } else if d.len() == 22 {
+                    patches.push((r.at + 20, &[0, 0]));
+                }
+            }
+            EOF => break,
+            _ => {}
+        }
+    }
+}
+
+/// Check an OLE file before calamine reads it (see the module comment).
+pub(crate) fn precheck(bytes: &[u8], limits: &Limits) -> Precheck {
+    let opened = super::guarded(|| {
+        let cf = cfb::CompoundFile::open(Cursor::new(bytes)).map_err(|e| e.to_string())?;
+        // calamine: the first directory entry named Workbook, else Book, any case.
+        let find = |want: &str| {
+            cf.walk()
+                .find(|e| e.is_stream() && e.name().eq_ignore_ascii_case(want))
+                .map(|e| (e.name().to_string(), e.path().to_path_buf(), e.len()))
+        };
+        let Some((name, path, len)) = find("Workbook").or_else(|| find("Book")) else {
+            return Ok(None);
+        };
+        // A stream's sectors are distinct sectors of the file, so it is never longer than
+        // the file; read no more than that whatever the directory claims.
+        let cap = (bytes.len() as u64).min(limits.max_file_bytes);
+        if len > cap {
+            return Ok(Some(Err((name, len, cap))));
+        }
+        let mut cf = cf;
+        let mut stream = Vec::with_capacity(len as usize);
+        cf.open_stream(&path).map_err(|e| e.to_string())?.take(cap).read_to_end(&mut stream).map_err(|e| e.to_string())?;
+        Ok(Some(Ok((name, stream))))
+    });
+    let (name, mut stream) = match opened {
+        Ok(Some(Ok(s))) => s,
+        Ok(Some(Err((name, len, cap)))) => {
+            return Precheck::Refused(format!(
+                "xlsの{name}ストリームが{len}バイトと宣言(上限{cap}バイト)のため読みません / \
+                 xls {name} stream claims {len} bytes, over the {cap}-byte bound (file size): not read"
+            ));
+        }
+        Ok(None) | Err(_) => return Precheck::Unopened,
+    };
+    let w = walk(&stream);
+    if let Some(reason) = refusal(&w, limits) {
+        return Precheck::Refused(reason);
+    }
+    for &(at, b) in &w.patches {
+        stream[at..at + b.len()].copy_from_slice(b);
+    }
+    match rebuild(&name, &stream) {
+        Ok(b) => Precheck::Clean(b),
+        Err(_) => Precheck::Unopened,
+    }
+}
+
+/// The first limit the walk breaks, as an officer-facing reason.
+pub(crate) fn refusal(w: &Walk, limits: &Limits) -> Option<String> {
+    let max = limits.max_cells;
+    for s in &w.sheets {
+        for (what_ja, what_en, e) in [("セル範囲", "cells", &s.values), ("数式の範囲", "formulas", &s.formulas)] {
+            if e.cells() > max {
+                return Some(format!(
+                    "xlsのシート「{}」の{what_ja}が{}行×{}列={}セルで上限max_cells {max}を超えるため読みません / \
+                     xls sheet {} spans {} rows × {} columns = {} {what_en}, over the max_cells limit {max}: not read",
+                    s.name,
+                    e.rows(),
+                    e.cols(),
+                    e.cells(),
+                    s.name,
+                    e.rows(),
+                    e.cols(),
+                    e.cells()
+                ));
+            }
+        }
+    }
+    let sum = |f: fn(&SheetClaim) -> u64| w.sheets.iter().map(f).sum::<u64>();
+    let total = sum(|s| s.values.cells()).max(sum(|s| s.formulas.cells()));
+    if total > max {
+        return Some(format!(
+            "xlsの全{}シートのセル範囲の合計{total}セルが上限max_cells {max}を超えるため読みません / \
+             xls sheets span {total} cells in all ({} sheets), over the max_cells limit {max}: not read",
+            w.sheets.len(),
+            w.sheets.len()
+        ));
+    }
+    let records = sum(|s| s.values.n).max(sum(|s| s.formulas.n));
+    if records > max {
+        return Some(format!(
+            "xlsのセルレコード{records}件が上限max_cells {max}を超えるため読みません / \
+             xls has {records} cell records, over the max_cells limit {max}: not read"
+        ));
+    }
+    let sst = sum(|s| s.sst_bytes);
+    if sst > limits.max_unpacked_bytes {
+        return Some(format!(
+            "xlsの共有文字列セルが最大{sst}バイトを複製するため読みません(上限max_unpacked_bytes {}) / \
+             xls shared-string cells would copy up to {sst} bytes, over the max_unpacked_bytes limit {}: not read",
+            limits.max_unpacked_bytes, limits.max_unpacked_bytes
+        ));
+    }
+    None
+}
+
+/// A version-3 compound file holding `stream` under `name`.
+fn rebuild(name: &str, stream: &[u8]) -> std::io::Result<Vec<u8>> {
+    let buf = Cursor::new(Vec::with_capacity(stream.len() + stream.len() / 64 + 8192));
+    let mut cf = cfb::CompoundFile::create_with_version(cfb::Version::V3, buf)?;
+    {
+        let mut s = cf.create_stream(format!("/{name}"))?;
+        s.write_all(stream)?;
+        s.flush()?;
+    }
+    cf.flush()?;
+    Ok(cf.into_inner().into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(typ: u16, data: &[u8]) -> Vec<u8> {
+        [&typ.to_le_bytes()[..], &(data.len() as u16).to_le_bytes(), data].concat()
+    }
+
+    fn number(row: u16, col: u16, v: f64) -> Vec<u8> {
+        rec(NUMBER, &[&row.to_le_bytes()[..], &col.to_le_bytes(), &[0, 0], &v.to_le_bytes()].concat())
+    }
+
+    /// Globals (BOF, one BOUNDSHEET, EOF) and one sheet substream with `cells`.
+    fn workbook(cells: &[Vec<u8>]) -> Vec<u8> {
+        let bof = rec(BOF, &[0x00, 0x06, 0x05, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        let sheet_bof = rec(BOF, &[0x00, 0x06, 0x10, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        let name = b"Sheet1";
+        let bs = |pos: u32| rec(BOUNDSHEET, &[&pos.to_le_bytes()[..], &[0, 0, name.len() as u8, 0], name].concat());
+        let globals_len = bof.len() + bs(0).len() + 4;
+        let mut s = [bof, bs(globals_len as u32), rec(EOF, &[])].concat();
+        s.extend(sheet_bof);
+        // DIMENSIONS claiming the whole BIFF8 sheet, as the zeroing must leave values alone.
+        s.extend(rec(DIMENSIONS, &[&0u32.to_le_bytes()[..], &65536u32.to_le_bytes(), &0u16.to_le_bytes(), &256u16.to_le_bytes(), &[0, 0]].concat()));
+        for c in cells {
+            s.extend_from_slice(c);
+        }
+        s.extend(rec(EOF, &[]));
+        s
+    }
+
+    fn xls(stream: &[u8]) -> Vec<u8> {
+        rebuild("Workbook", stream).unwrap()
+    }
+
+    #[test]
+    fn a_cell_at_the_last_row_and_column_is_refused() {
+        let limits = Limits::default();
+        let far = xls(&workbook(&[number(0, 0, 1.0), number(65535, 255, 2.0)]));
+        let Precheck::Refused(reason) = precheck(&far, &limits) else { panic!("not refused") };
+        assert!(reason.contains("Sheet1") && reason.contains("65536 rows × 256 columns = 16777216 cells"), "{reason}");
+        assert!(reason.contains("max_cells limit 5000000"), "{reason}");
+    }
+
+    #[test]
+    fn a_normal_sheet_passes_and_calamine_reads_the_rebuilt_file() {
+        use calamine::Reader;
+        let limits = Limits::default();
+        let ok = xls(&workbook(&[number(0, 0, 1.0), number(99, 5, 2.0)]));
+        let Precheck::Clean(clean) = precheck(&ok, &limits) else { panic!("refused") };
+        let w = walk(&workbook(&[number(0, 0, 1.0), number(99, 5, 2.0)]));
+        assert_eq!((w.sheets[0].values.rows(), w.sheets[0].values.cols()), (100, 6));
+        let mut wb = calamine::Xls::new(Cursor::new(clean)).unwrap();
+        let r = wb.worksheet_range("Sheet1").unwrap();
+        assert_eq!(r.get_value((99, 5)), Some(&calamine::Data::Float(2.0)));
+        assert_eq!(r.get_size(), (100, 6));
+    }
+
+    #[test]
+    fn mulrk_spans_continue_and_shared_strings_are_counted_as_calamine_does() {
+        // MULRK row 7, columns 10..=12.
+        let mut m = vec![7, 0, 10, 0];
+        for _ in 0..3 {
+            m.extend([0, 0, 0, 0, 0xF0, 0x3F]);
+        }
+        m.extend(12u16.to_le_bytes());
+        // SST of two strings, the second (400 chars, UTF-16) split by a CONTINUE.
+        let mut sst = vec![2, 0, 0, 0, 2, 0, 0, 0];
+        sst.extend([3, 0, 0, b'a', b'b', b'c']);
+        sst.extend([0x90, 0x01, 1]);
+        sst.extend(std::iter::repeat_n([0x30, 0x75], 100).flatten());
+        let mut cont = vec![1];
+        cont.extend(std::iter::repeat_n([0x30, 0x75], 300).flatten());
+        let label = |row: u16, i: u32| rec(LABELSST, &[&row.to_le_bytes()[..], &[0, 0, 0, 0], &i.to_le_bytes()].concat());
+        let mut s = workbook(&[rec(MULRK, &m), label(20, 1), label(21, 1), label(22, 5)]);
+        // Put the SST (and its CONTINUE) into the globals, before their EOF: rebuild the
+        // offsets by inserting ahead of the BOUNDSHEET's target.
+        let extra = [rec(SST, &sst), rec(CONTINUE, &cont)].concat();
+        let bof_len = 20;
+        let bs_len = 4 + 4 + 4 + 6;
+        let pos = u32::from_le_bytes(s[bof_len + 4..bof_len + 8].try_into().unwrap()) + extra.len() as u32;
+        s[bof_len + 4..bof_len + 8].copy_from_slice(&pos.to_le_bytes());
+        s.splice(bof_len + bs_len..bof_len + bs_len, extra);
+        let w = walk(&s);
+        let sh = &w.sheets[0];
+        assert_eq!(sh.name, "Sheet1");
+        // 3 MULRK cells + 2 LABELSST cells (index 5 does not exist: calamine skips it).
+        assert_eq!(sh.values.n, 5);
+        assert_eq!((sh.values.rows(), sh.values.cols()), (21 - 7 + 1, 13));
+        assert_eq!(sh.sst_bytes, 2 * 3 * 400);
+        use calamine::Reader;
+        let Precheck::Clean(clean) = precheck(&xls(&s), &Limits::default()) else { panic!("refused") };
+        let mut wb = calamine::Xls::new(Cursor::new(clean)).unwrap();
+        let r = wb.worksheet_range("Sheet1").unwrap();
+        assert_eq!((r.start(), r.end()), (Some((7, 0)), Some((21, 12))));
+        assert_eq!(r.get_value((21, 0)).and_then(|v| calamine::DataType::get_string(v)).map(|s| s.chars().count()), Some(400));
+        let mut limits = Limits::default();
+        limits.max_unpacked_bytes = 2000;
+        let Precheck::Refused(reason) = precheck(&xls(&s), &limits) else { panic!("not refused") };
+        assert!(reason.contains("2400 bytes"), "{reason}");
+    }
+
+    #[test]
+    fn formulas_keep_their_value_and_lose_their_tokens() {
+        use calamine::Reader;
+        // FORMULA at B3 with cached value 42 and 4 tokens of 255 spaces each after a
+        // missing-argument token: calamine would print 1,020 spaces.
+        let mut rgce = vec![0x16];
+        for _ in 0..4 {
+            rgce.extend([0x19, 0x40, 0x00, 0xFF]);
+        }
+        let f = [&2u16.to_le_bytes()[..], &1u16.to_le_bytes(), &[0, 0], &42f64.to_le_bytes(), &[0, 0, 0, 0, 0, 0], &(rgce.len() as u16).to_le_bytes(), &rgce].concat();
+        let s = workbook(&[rec(FORMULA, &f)]);
+        let mut wb = calamine::Xls::new(Cursor::new(xls(&s))).unwrap();
+        assert_eq!(wb.worksheet_formula("Sheet1").unwrap().get_value((2, 1)).map(|f| f.len()), Some(1020));
+        let Precheck::Clean(clean) = precheck(&xls(&s), &Limits::default()) else { panic!("refused") };
+        let mut wb = calamine::Xls::new(Cursor::new(clean)).unwrap();
+        assert_eq!(wb.worksheet_range("Sheet1").unwrap().get_value((2, 1)), Some(&calamine::Data::Float(42.0)));
+        assert_eq!(wb.worksheet_formula("Sheet1").unwrap().get_value((2, 1)).map(|f| f.len()), Some(0));
+    }
+
+    #[test]
+    fn not_a_workbook_is_left_to_calamine() {
+        assert!(matches!(precheck(b"not a compound file", &Limits::default()), Precheck::Unopened));
+        let other = rebuild("WordDocument", b"x").unwrap();
+        assert!(matches!(precheck(&other, &Limits::default()), Precheck::Unopened));
+    }
+
+    /// Every sheet calamine reads from `original` it reads the same from the checked copy, and
+    /// the walk's extents are the ranges calamine built. Returns a line for the report.
+    fn same_as_calamine(name: &str, original: &[u8]) -> String {
+        use calamine::Reader;
+        let open = |b: &[u8]| {
+            let b = b.to_vec();
+            std::panic::catch_unwind(move || calamine::Xls::new(Cursor::new(b)).map_err(|e| e.to_string())).unwrap_or_else(|_| Err("panic".into()))
+        };
+        let before = open(original);
+        let checked = precheck(original, &Limits::default());
+        let Ok(mut a) = before else {
+            let pre = match checked {
+                Precheck::Unopened => "passed through".to_string(),
+                Precheck::Refused(r) => format!("refused: {r}"),
+                Precheck::Clean(_) => "checked copy".to_string(),
+            };
+            return format!("{name}: calamine refuses the original ({}); pre-check: {pre}", before.err().unwrap());
+        };
+        let clean = match checked {
+            Precheck::Clean(c) => c,
+            Precheck::Unopened => return format!("{name}: calamine reads it, cfb does not open it (passed through)"),
+            Precheck::Refused(r) => panic!("{name}: calamine reads it but the pre-check refuses it: {r}"),
+        };
+        let mut b = open(&clean).unwrap_or_else(|e| panic!("{name}: calamine refuses the checked copy: {e}"));
+        assert_eq!(a.sheet_names(), b.sheet_names(), "{name}");
+        // The walk of the checked stream (patches change no cell position).
+        let mut cf = cfb::CompoundFile::open(Cursor::new(&clean[..])).unwrap();
+        let path = cf.walk().find(|e| e.is_stream()).unwrap().path().to_path_buf();
+        let mut stream = Vec::new();
+        cf.open_stream(path).unwrap().read_to_end(&mut stream).unwrap();
+        let w = walk(&stream);
+        let (mut cells, mut exact) = (0, 0);
+        for (i, sh) in a.sheet_names().iter().enumerate() {
+            let (ra, rb) = (a.worksheet_range(sh).unwrap(), b.worksheet_range(sh).unwrap());
+            assert_eq!((ra.start(), ra.end()), (rb.start(), rb.end()), "{name} {sh}");
+            assert!(ra.cells().zip(rb.cells()).all(|(x, y)| x == y), "{name} {sh}: cells differ");
+            let n = (ra.get_size().0 * ra.get_size().1) as u64;
+            // calamine keeps the last sheet of a repeated name; the walk counts each.
+            let claimed = w.sheets.iter().filter(|c| c.name == *sh).map(|c| c.values.cells()).max().unwrap_or(w.sheets.get(i).map_or(0, |c| c.values.cells()));
+            assert!(claimed >= n, "{name} {sh}: walk {claimed} < calamine {n}");
+            exact += usize::from(claimed == n);
+            cells += n;
+        }
+        format!("{name}: same {} sheets, {cells} cells, walk extent exact on {exact}", a.sheet_names().len())
+    }
+
+    #[test]
+    fn the_libreoffice_fixture_reads_the_same_through_the_pre_check() {
+        let b = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/pii-corpus/nara-roster50-libreoffice.xls")).unwrap();
+        let line = same_as_calamine("nara-roster50-libreoffice.xls", &b);
+        assert!(line.contains("same 1 sheets"), "{line}");
+    }
+
+    /// `MAMORI_XLS_DIR=DIR cargo test --release -p mamori-pii --lib -- --ignored xls_dir`: the
+    /// same comparison for every .xls in DIR (calamine's own test files were checked this way).
+    #[test]
+    #[ignore = "needs MAMORI_XLS_DIR"]
+    fn xls_dir_reads_the_same_through_the_pre_check() {
+        let dir = std::env::var("MAMORI_XLS_DIR").expect("MAMORI_XLS_DIR");
+        let mut paths: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        paths.sort();
+        for p in paths.iter().filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("xls"))) {
+            println!("{}", same_as_calamine(&p.file_name().unwrap().to_string_lossy(), &std::fs::read(p).unwrap()));
+        }
+    }
+}
