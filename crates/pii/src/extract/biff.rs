@@ -437,7 +437,12 @@ pub(crate) fn precheck(bytes: &[u8], limits: &Limits) -> Precheck {
                  xls {name} stream claims {len} bytes, over the {cap}-byte bound (file size): not read"
             ));
         }
-        Ok(None) | Err(_) => return Precheck::Unopened,
+        Ok(None) | Err(_) => {
+            return match calamine_cfb_loops(bytes) {
+                Some(reason) => Precheck::Refused(reason),
+                None => Precheck::Unopened,
+            };
+        }
     };
     let w = walk(&stream);
     if let Some(reason) = refusal(&w, limits) {
@@ -450,6 +455,135 @@ pub(crate) fn precheck(bytes: &[u8], limits: &Limits) -> Precheck {
         Ok(b) => Precheck::Clean(b),
         Err(_) => Precheck::Unopened,
     }
+}
+
+/// For a compound file the `cfb` crate refuses: whether calamine 0.38's own reader
+/// (cfb.rs `Cfb::new`, `get_stream`) would read more sectors than the file has, i.e. follow
+/// a sector chain round a loop. It reads the directory chain with no length bound (a loop
+/// grows the buffer until allocation fails and the process aborts: a 10 KB file did), and
+/// other chains up to the length a directory entry claims (4 GB in version 3). It also
+/// reads each FAT sector the DIFAT lists, however often it is listed. The walk below follows
+/// the same header fields and chains, counting sectors instead of copying them.
+fn calamine_cfb_loops(b: &[u8]) -> Option<String> {
+    const ENDOFCHAIN: u32 = 0xFFFF_FFFE;
+    const RESERVED: u32 = 0xFFFF_FFFA;
+    const DIFSECT: u32 = 0xFFFF_FFFC;
+    if b.len() < 512 || !b.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
+        return None;
+    }
+    let size: usize = match u16_at(b, 30)? {
+        9 => 512,
+        12 => 4096,
+        _ => return None,
+    };
+    if u16_at(b, 32)? != 6 || b.len() < size {
+        return None;
+    }
+    let u = |i: usize| u32_at(b, i).unwrap_or(0);
+    let (version, dir_start, mini_fat_start, mini_fat_len, difat_start) = (u16_at(b, 26)?, u(48), u(60), u(64) as usize, u(68));
+    let maxid = b.len() / size;
+    // Sector `id` follows the header, which takes one sector; past the end it reads as zeros.
+    let sector = |id: u32| -> Option<Vec<u32>> {
+        if id as usize > maxid {
+            return None; // calamine: SectorBeyondEof
+        }
+        let at = (id as usize + 1) * size;
+        let bytes = b.get(at..).unwrap_or(&[]);
+        Some((0..size / 4).map(|i| u32_at(bytes, 4 * i).unwrap_or(0)).collect())
+    };
+    let too_many = |what: &str, n: usize| {
+        format!(
+            "xlsの複合ファイル構造({what})が{n}セクタを指し、ファイルの{}セクタを超えるため(循環)読みません / \
+             compound file's {what} runs through {n} sectors, more than the file's {}: a loop, not read",
+            maxid + 1,
+            maxid + 1
+        )
+    };
+    let mut difat: Vec<u32> = (0..109).map(|i| u(76 + 4 * i)).collect();
+    let mut id = difat_start;
+    let mut n = 0;
+    while id < RESERVED {
+        n += 1;
+        if n > maxid + 1 {
+            return None; // calamine refuses a DIFAT chain this long
+        }
+        difat.extend(sector(id)?);
+        id = difat.pop()?;
+    }
+    let listed: Vec<u32> = difat.into_iter().filter(|&i| i < DIFSECT).collect();
+    if listed.len() > maxid + 1 {
+        return Some(too_many("FAT", listed.len()));
+    }
+    let mut fat = Vec::with_capacity(listed.len() * size / 4);
+    for i in listed {
+        fat.extend(sector(i)?);
+    }
+    // Sectors calamine reads for a chain from `start` bounded by `len` bytes (None: unbounded);
+    // Err(()) where calamine stops with an error or a caught panic.
+    let chain = |start: u32, len: Option<usize>| -> Result<usize, ()> {
+        let (mut id, mut n, mut got) = (start, 0usize, 0usize);
+        while id != ENDOFCHAIN {
+            if id as usize > maxid {
+                return Err(());
+            }
+            n += 1;
+            if n > maxid + 1 {
+                return Ok(n);
+            }
+            // Partial sectors at the end of the file count as what they hold.
+            got += size.min(b.len().saturating_sub((id as usize + 1) * size));
+            if len.is_some_and(|l| got >= l) {
+                break;
+            }
+            id = *fat.get(id as usize).ok_or(())?;
+        }
+        Ok(n)
+    };
+    let dirs = match chain(dir_start, None) {
+        Ok(n) if n > maxid + 1 => return Some(too_many("directory chain", n)),
+        Ok(n) => n,
+        Err(()) => return None,
+    };
+    // Directory entries: 128 bytes each, from the chain's sectors.
+    let mut entries = Vec::new();
+    let mut id = dir_start;
+    for _ in 0..dirs {
+        let at = (id as usize + 1) * size;
+        for e in 0..size / 128 {
+            let d = b.get(at + 128 * e..at + 128 * (e + 1)).unwrap_or(&[]);
+            if d.len() == 128 {
+                let name: Vec<u16> = (0..32).map(|i| u16::from_le_bytes([d[2 * i], d[2 * i + 1]])).take_while(|&c| c != 0).collect();
+                let len = if size == 512 { u32_at(d, 120)? as u64 } else { u64::from_le_bytes(d[120..128].try_into().ok()?) };
+                entries.push((String::from_utf16_lossy(&name), u32_at(d, 116)?, len as usize));
+            }
+        }
+        match fat.get(id as usize) {
+            Some(&next) => id = next,
+            None => break,
+        }
+    }
+    let (_, root_start, root_len) = *entries.first()?;
+    if version != 3 && root_start == ENDOFCHAIN {
+        return None;
+    }
+    if mini_fat_len > 0 {
+        for (what, start, len) in [("mini stream", root_start, root_len), ("mini FAT", mini_fat_start, mini_fat_len.saturating_mul(size))] {
+            match chain(start, Some(len)) {
+                Ok(n) if n > maxid + 1 => return Some(too_many(what, n)),
+                Ok(_) => {}
+                Err(()) => return None,
+            }
+        }
+    }
+    let wb = ["Workbook", "Book"].iter().find_map(|w| entries.iter().find(|e| e.0.eq_ignore_ascii_case(w)))?;
+    if wb.2 >= 4096 {
+        if let Ok(n) = chain(wb.1, Some(wb.2)) {
+            if n > maxid + 1 {
+                return Some(too_many(&format!("{} stream", wb.0), n));
+            }
+        }
+    }
+    None
 }
 
 /// The first limit the walk breaks, as an officer-facing reason.
@@ -634,6 +768,50 @@ mod tests {
         assert_eq!(wb.worksheet_formula("Sheet1").unwrap().get_value((2, 1)).map(|f| f.len()), Some(0));
     }
 
+    /// A workbook padded to 8 KB (so its stream is in regular sectors, not the mini stream).
+    fn padded() -> Vec<u8> {
+        rebuild("Workbook", &[workbook(&[number(0, 0, 1.0)]), vec![0; 8192]].concat()).unwrap()
+    }
+
+    /// [`padded`] with one FAT entry changed so that a chain loops.
+    fn looped(kind: &str) -> Vec<u8> {
+        let mut b = padded();
+        let at = |b: &[u8], i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap()) as usize;
+        let fat = 512 + at(&b, 76) * 512;
+        let dir = at(&b, 48);
+        let entry = 512 + dir * 512 + 128;
+        let start = at(&b, entry + 116);
+        let (slot, to) = match kind {
+            // The directory chain's first sector points back at itself.
+            "dir" => (dir, dir),
+            // The Workbook stream claims 4 GB - 1 and its first sector loops.
+            _ => {
+                b[entry + 120..entry + 124].copy_from_slice(&u32::MAX.to_le_bytes());
+                (start, start)
+            }
+        };
+        b[fat + 4 * slot..fat + 4 * slot + 4].copy_from_slice(&(to as u32).to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn sector_chain_loops_are_refused_before_calamine_follows_them() {
+        // Both abort calamine 0.38 (allocation of 4 GB and more failed, 1.5 s each, measured in
+        // a separate program with ulimit -v 4 GB): not run through calamine here.
+        let limits = Limits::default();
+        let dir = looped("dir");
+        assert!(cfb::CompoundFile::open(Cursor::new(&dir[..])).is_err(), "the cfb crate sees the loop");
+        let Precheck::Refused(reason) = precheck(&dir, &limits) else { panic!("directory loop not refused") };
+        assert!(reason.contains("directory chain runs through") && reason.contains("a loop"), "{reason}");
+        let stream = looped("stream");
+        let Precheck::Refused(reason) = precheck(&stream, &limits) else { panic!("stream loop not refused") };
+        assert!(reason.contains("stream claims 4294967295 bytes"), "{reason}");
+        // Unlooped, neither walk refuses: the mirror of calamine's reader passes a sound file.
+        assert_eq!(calamine_cfb_loops(&padded()), None);
+        assert!(matches!(precheck(&padded(), &limits), Precheck::Clean(_)));
+        assert!(calamine_cfb_loops(&looped("stream")).is_some_and(|r| r.contains("Workbook stream runs through")));
+    }
+
     #[test]
     fn not_a_workbook_is_left_to_calamine() {
         assert!(matches!(precheck(b"not a compound file", &Limits::default()), Precheck::Unopened));
@@ -651,6 +829,9 @@ mod tests {
         };
         let before = open(original);
         let checked = precheck(original, &Limits::default());
+        if before.is_ok() {
+            assert_eq!(calamine_cfb_loops(original), None, "{name}: calamine reads it, the loop check refuses it");
+        }
         let Ok(mut a) = before else {
             let pre = match checked {
                 Precheck::Unopened => "passed through".to_string(),
