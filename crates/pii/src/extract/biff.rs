@@ -41,6 +41,12 @@ const LABELSST: u16 = 0x00FD;
 const MULRK: u16 = 0x00BD;
 const FORMULA: u16 = 0x0006;
 
+/// CONTINUE records after one record. calamine takes each with `Vec::remove(0)`, quadratic
+/// in their number: an SST followed by 200,000 empty ones (an 800 KB file) took 6.9 s, by
+/// the square 2 million take about 11 minutes (measured 2026-12-03, release build). Writers
+/// fill each to 8,224 bytes, so 32,768 of them are 270 MB, more than `max_file_bytes`.
+const MAX_CONTINUES: usize = 32_768;
+
 /// What the pre-check decided.
 #[derive(Debug)]
 pub(crate) enum Precheck {
@@ -264,6 +270,14 @@ pub(crate) struct SheetClaim {
 #[derive(Debug, Default)]
 pub(crate) struct Walk {
     pub sheets: Vec<SheetClaim>,
+    /// Most CONTINUE records calamine attaches to one record.
+    pub continues: usize,
+    /// Records in the stream, and records the sheet loops read (sheets whose BOUNDSHEET
+    /// offsets overlap read the same records again; calamine does too).
+    pub records: u64,
+    pub walked: u64,
+    /// The sheet loops stopped at their bound (see [`walk`]).
+    pub overwalked: bool,
     /// (offset in the stream, bytes to write there).
     patches: Vec<(usize, &'static [u8])>,
 }
@@ -305,6 +319,7 @@ pub(crate) fn walk(stream: &[u8]) -> Walk {
     let mut codepage = 1200u16;
     for r in (Records { s: stream, pos: 0 }) {
         let Ok(r) = r else { break };
+        w.continues = w.continues.max(r.cont.len());
         match r.typ {
             CODEPAGE => codepage = u16_at(r.data, 0).unwrap_or(codepage),
             BOF => {
@@ -324,23 +339,35 @@ pub(crate) fn walk(stream: &[u8]) -> Walk {
             _ => {}
         }
     }
+    // Sheets are disjoint substreams: their loops together read each record about once. A
+    // file whose thousands of BOUNDSHEETs point at one offset makes calamine (and this walk)
+    // read the stream once per sheet, so the walk stops at twice the stream's records.
+    w.records = (Records { s: stream, pos: 0 }).count() as u64;
+    let bound = 2 * w.records + 10_000;
     for (pos, name) in sheets {
         let mut claim = SheetClaim { name, ..Default::default() };
         // calamine slices `&stream[pos..]` (a panic past the end, caught as an error).
-        if pos <= stream.len() {
-            walk_sheet(stream, pos, &sst, &mut claim, &mut w.patches);
+        if pos <= stream.len() && !w.overwalked {
+            walk_sheet(stream, pos, &sst, &mut claim, &mut w, bound);
         }
         w.sheets.push(claim);
     }
     w
 }
 
-fn walk_sheet(stream: &[u8], pos: usize, sst: &[u32], c: &mut SheetClaim, patches: &mut Vec<(usize, &'static [u8])>) {
+fn walk_sheet(stream: &[u8], pos: usize, sst: &[u32], c: &mut SheetClaim, w: &mut Walk, bound: u64) {
     let mut fmla_pos = (0u32, 0u32);
     let mut seen_bof = false;
     let mut depth = 0usize;
+    let patches = &mut w.patches;
     for r in (Records { s: stream, pos }) {
         let Ok(r) = r else { break };
+        w.walked += 1;
+        if w.walked > bound {
+            w.overwalked = true;
+            break;
+        }
+        w.continues = w.continues.max(r.cont.len());
         if depth > 0 {
             match r.typ {
                 BOF => depth += 1,
@@ -588,6 +615,23 @@ fn calamine_cfb_loops(b: &[u8]) -> Option<String> {
 
 /// The first limit the walk breaks, as an officer-facing reason.
 pub(crate) fn refusal(w: &Walk, limits: &Limits) -> Option<String> {
+    if w.continues > MAX_CONTINUES {
+        return Some(format!(
+            "xlsのレコードに{}個のCONTINUEレコードが続くため読みません(上限{MAX_CONTINUES}) / \
+             an xls record is followed by {} CONTINUE records, over the bound of {MAX_CONTINUES}: not read",
+            w.continues, w.continues
+        ));
+    }
+    if w.overwalked {
+        return Some(format!(
+            "xlsの{}シートの開始位置が重なり、ストリームの{}レコードを何度も読むことになるため読みません / \
+             xls sheets overlap: {} sheets would read the stream's {} records more than twice over: not read",
+            w.sheets.len(),
+            w.records,
+            w.sheets.len(),
+            w.records
+        ));
+    }
     let max = limits.max_cells;
     for s in &w.sheets {
         for (what_ja, what_en, e) in [("セル範囲", "cells", &s.values), ("数式の範囲", "formulas", &s.formulas)] {
@@ -810,6 +854,53 @@ mod tests {
         assert_eq!(calamine_cfb_loops(&padded()), None);
         assert!(matches!(precheck(&padded(), &limits), Precheck::Clean(_)));
         assert!(calamine_cfb_loops(&looped("stream")).is_some_and(|r| r.contains("Workbook stream runs through")));
+    }
+
+    #[test]
+    fn many_continue_records_and_overlapping_sheets_are_refused() {
+        let limits = Limits::default();
+        // An SST of no strings followed by 40,000 empty CONTINUE records, in the globals.
+        let mut s = workbook(&[number(0, 0, 1.0)]);
+        let extra = [rec(SST, &[0; 8]), rec(CONTINUE, &[]).repeat(40_000)].concat();
+        let pos = u32::from_le_bytes(s[24..28].try_into().unwrap()) + extra.len() as u32;
+        s[24..28].copy_from_slice(&pos.to_le_bytes());
+        s.splice(38..38, extra);
+        assert_eq!(walk(&s).sheets[0].values.n, 1, "the sheet is still found");
+        let Some(reason) = refusal(&walk(&s), &limits) else { panic!("not refused") };
+        assert!(reason.contains("followed by 40000 CONTINUE records"), "{reason}");
+        // 3,000 BOUNDSHEETs at one sheet of 200 cells: 600,000 records to read for 3,200.
+        let cells: Vec<Vec<u8>> = (0..200).map(|r| number(r, 0, 1.0)).collect();
+        let one = workbook(&cells);
+        let bs = one[20..38].to_vec();
+        let mut many = one[..20].to_vec();
+        for _ in 0..3000 {
+            many.extend_from_slice(&bs);
+        }
+        let shift = (many.len() - 38) as u32;
+        for i in 0..3000 {
+            let at = 20 + 18 * i + 4;
+            let p = u32::from_le_bytes(many[at..at + 4].try_into().unwrap()) + shift;
+            many[at..at + 4].copy_from_slice(&p.to_le_bytes());
+        }
+        many.extend_from_slice(&one[38..]);
+        let w = walk(&many);
+        assert!(w.overwalked && w.walked <= 2 * w.records + 10_001, "{} of {}", w.walked, w.records);
+        let Some(reason) = refusal(&w, &limits) else { panic!("not refused") };
+        assert!(reason.contains("sheets overlap: 3000 sheets"), "{reason}");
+        // The same sheet under 10 BOUNDSHEETs is only 2,000 records: read.
+        let mut few = one[..20].to_vec();
+        for _ in 0..10 {
+            few.extend_from_slice(&bs);
+        }
+        let shift = (few.len() - 38) as u32;
+        for i in 0..10 {
+            let at = 20 + 18 * i + 4;
+            let p = u32::from_le_bytes(few[at..at + 4].try_into().unwrap()) + shift;
+            few[at..at + 4].copy_from_slice(&p.to_le_bytes());
+        }
+        few.extend_from_slice(&one[38..]);
+        let w = walk(&few);
+        assert_eq!((w.sheets.len(), w.overwalked, w.sheets[9].values.n), (10, false, 200));
     }
 
     #[test]
