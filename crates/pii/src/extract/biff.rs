@@ -47,6 +47,10 @@ const FORMULA: u16 = 0x0006;
 /// fill each to 8,224 bytes, so 32,768 of them are 270 MB, more than `max_file_bytes`.
 const MAX_CONTINUES: usize = 32_768;
 
+/// BOUNDSHEET records. calamine keeps a name, a sheet entry and two ranges for each (some
+/// 300 bytes from an 8-byte record); no workbook a person uses has this many sheets.
+const MAX_SHEETS: usize = 65_536;
+
 /// What the pre-check decided.
 #[derive(Debug)]
 pub(crate) enum Precheck {
@@ -278,6 +282,8 @@ pub(crate) struct Walk {
     pub walked: u64,
     /// The sheet loops stopped at their bound (see [`walk`]).
     pub overwalked: bool,
+    /// More than [`MAX_SHEETS`] BOUNDSHEET records (the walk stopped reading them).
+    pub too_many_sheets: bool,
     /// (offset in the stream, bytes to write there).
     patches: Vec<(usize, &'static [u8])>,
 }
@@ -330,6 +336,10 @@ pub(crate) fn walk(stream: &[u8]) -> Walk {
                 biff8 = !matches!(v, 0x0200 | 0x0002 | 0x0007 | 0x0300 | 0x0400 | 0x0500) && !(v == 0 && dt == 0x1000);
             }
             BOUNDSHEET => {
+                if sheets.len() == MAX_SHEETS {
+                    w.too_many_sheets = true;
+                    break;
+                }
                 let Some(pos) = u32_at(r.data, 0) else { break };
                 let name = decode_name(r.data.get(6..).unwrap_or(&[]), biff8, codepage);
                 sheets.push((pos as usize, name));
@@ -622,6 +632,11 @@ pub(crate) fn refusal(w: &Walk, limits: &Limits) -> Option<String> {
             w.continues, w.continues
         ));
     }
+    if w.too_many_sheets {
+        return Some(format!(
+            "xlsのシートが{MAX_SHEETS}を超えるため読みません / xls declares more than {MAX_SHEETS} sheets: not read"
+        ));
+    }
     if w.overwalked {
         return Some(format!(
             "xlsの{}シートの開始位置が重なり、ストリームの{}レコードを何度も読むことになるため読みません / \
@@ -887,6 +902,13 @@ mod tests {
         assert!(w.overwalked && w.walked <= 2 * w.records + 10_001, "{} of {}", w.walked, w.records);
         let Some(reason) = refusal(&w, &limits) else { panic!("not refused") };
         assert!(reason.contains("sheets overlap: 3000 sheets"), "{reason}");
+        // 70,000 BOUNDSHEETs: refused without walking them all.
+        let mut lots = one[..20].to_vec();
+        lots.extend(bs.repeat(70_000));
+        lots.extend_from_slice(&one[38..]);
+        let w = walk(&lots);
+        assert_eq!((w.too_many_sheets, w.sheets.len()), (true, MAX_SHEETS));
+        assert!(refusal(&w, &limits).is_some_and(|r| r.contains("more than 65536 sheets")));
         // The same sheet under 10 BOUNDSHEETs is only 2,000 records: read.
         let mut few = one[..20].to_vec();
         for _ in 0..10 {
