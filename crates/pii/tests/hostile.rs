@@ -227,3 +227,17 @@ fn fuzzed_xls_with_a_huge_claimed_range_stays_bounded() {
     eprintln!("{out}\nchild peak RSS {peak} KiB");
     assert!(peak < 512 * 1024, "child peak RSS {peak} KiB");
 }
+
+/// Found by `pii_zip` (2026-12-03, with the pre-check of 86283fb): a 16 KB mutated xls whose
+/// Workbook directory entry has a wrong name-length field. The cfb crate refuses it, so it went
+/// to calamine unchecked, and calamine (which ignores that field) reserved 476 GB for the
+/// DIMENSIONS record's claimed extent: the allocation failed and the process aborted.
+/// biff.rs now reads such files as calamine does and checks them the same way; with its
+/// DIMENSIONS record zeroed this one is read without a problem.
+#[test]
+fn fuzzed_xls_the_cfb_crate_refuses_is_still_checked() {
+    let b = include_bytes!("data/fuzz-calamine-xls-dimensions.xls");
+    let (status, out) = scan_in_child("dims.xls", b);
+    assert!(status.success() && out.contains("CHILD-REPORT truncated=false problems=[]"), "{status}\n{out}");
+    assert!(children_peak_rss_kib() < 512 * 1024, "child peak RSS {} KiB", children_peak_rss_kib());
+}

@@ -474,12 +474,11 @@ pub(crate) fn precheck(bytes: &[u8], limits: &Limits) -> Precheck {
                  xls {name} stream claims {len} bytes, over the {cap}-byte bound (file size): not read"
             ));
         }
-        Ok(None) | Err(_) => {
-            return match calamine_cfb_loops(bytes) {
-                Some(reason) => Precheck::Refused(reason),
-                None => Precheck::Unopened,
-            };
-        }
+        Ok(None) | Err(_) => match calamine_view(bytes, (bytes.len() as u64).min(limits.max_file_bytes)) {
+            CalamineView::Stream(name, stream) => (name, stream),
+            CalamineView::Loops(reason) => return Precheck::Refused(reason),
+            CalamineView::Fails | CalamineView::NoWorkbook => return Precheck::Unopened,
+        },
     };
     let w = walk(&stream);
     if let Some(reason) = refusal(&w, limits) {
@@ -494,47 +493,64 @@ pub(crate) fn precheck(bytes: &[u8], limits: &Limits) -> Precheck {
     }
 }
 
-/// For a compound file the `cfb` crate refuses: whether calamine 0.38's own reader
-/// (cfb.rs `Cfb::new`, `get_stream`) would read more sectors than the file has, i.e. follow
-/// a sector chain round a loop. It reads the directory chain with no length bound (a loop
-/// grows the buffer until allocation fails and the process aborts: a 10 KB file did), and
-/// other chains up to the length a directory entry claims (4 GB in version 3). It also
-/// reads each FAT sector the DIFAT lists, however often it is listed. The walk below follows
-/// the same header fields and chains, counting sectors instead of copying them.
-fn calamine_cfb_loops(b: &[u8]) -> Option<String> {
+/// calamine's own view of a compound file.
+#[derive(Debug, PartialEq)]
+enum CalamineView {
+    /// calamine's reader stops with an error (or a caught panic) before any stream is parsed.
+    Fails,
+    /// No directory entry named Workbook or Book: calamine reports that.
+    NoWorkbook,
+    /// calamine would follow a chain round a loop, or read FAT sectors over and over.
+    Loops(String),
+    /// The stream calamine would parse, and its entry's name.
+    Stream(String, Vec<u8>),
+}
+
+/// What calamine 0.38's own compound-file reader (cfb.rs `Cfb::new`, `get_stream`) reads
+/// from `b`: used when the `cfb` crate does not give a workbook stream (it is stricter: a
+/// directory entry whose name length field is wrong, found by `pii_zip`, is refused there
+/// but read by calamine), so that no stream reaches calamine's parser unchecked. It follows
+/// the same header fields, DIFAT, FAT and chains; where calamine copies sectors without a
+/// bound it counts them: the directory chain is read with no length limit (a loop grows the
+/// buffer until allocation fails and the process aborts: a 10 KB file did), other chains up
+/// to the length an entry claims (4 GB in version 3), and each FAT sector the DIFAT lists is
+/// read however often it is listed. A chain through more sectors than the file has is a loop.
+fn calamine_view(b: &[u8], cap: u64) -> CalamineView {
+    use CalamineView::*;
     const ENDOFCHAIN: u32 = 0xFFFF_FFFE;
     const RESERVED: u32 = 0xFFFF_FFFA;
     const DIFSECT: u32 = 0xFFFF_FFFC;
     if b.len() < 512 || !b.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
-        return None;
+        return Fails;
     }
-    let size: usize = match u16_at(b, 30)? {
-        9 => 512,
-        12 => 4096,
-        _ => return None,
+    let size: usize = match u16_at(b, 30) {
+        Some(9) => 512,
+        Some(12) => 4096,
+        _ => return Fails,
     };
-    if u16_at(b, 32)? != 6 || b.len() < size {
-        return None;
+    if u16_at(b, 32) != Some(6) || b.len() < size {
+        return Fails;
     }
     let u = |i: usize| u32_at(b, i).unwrap_or(0);
-    let (version, dir_start, mini_fat_start, mini_fat_len, difat_start) = (u16_at(b, 26)?, u(48), u(60), u(64) as usize, u(68));
+    let (version, dir_start, mini_fat_start, mini_fat_len, difat_start) = (u16_at(b, 26).unwrap_or(0), u(48), u(60), u(64) as usize, u(68));
     let maxid = b.len() / size;
-    // Sector `id` follows the header, which takes one sector; past the end it reads as zeros.
-    let sector = |id: u32| -> Option<Vec<u32>> {
+    // Sector `id` follows the header, which takes one sector; a sector cut by the end of the
+    // file is short, one past it is empty.
+    let sector = |id: u32| -> Option<&[u8]> {
         if id as usize > maxid {
             return None; // calamine: SectorBeyondEof
         }
         let at = (id as usize + 1) * size;
-        let bytes = b.get(at..).unwrap_or(&[]);
-        Some((0..size / 4).map(|i| u32_at(bytes, 4 * i).unwrap_or(0)).collect())
+        Some(b.get(at..(at + size).min(b.len())).unwrap_or(&[]))
     };
-    let too_many = |what: &str, n: usize| {
-        format!(
+    let words = |s: &[u8]| (0..s.len() / 4).map(|i| u32_at(s, 4 * i).unwrap_or(0)).collect::<Vec<u32>>();
+    let looped = |what: &str, n: usize| {
+        Loops(format!(
             "xlsの複合ファイル構造({what})が{n}セクタを指し、ファイルの{}セクタを超えるため(循環)読みません / \
              compound file's {what} runs through {n} sectors, more than the file's {}: a loop, not read",
             maxid + 1,
             maxid + 1
-        )
+        ))
     };
     let mut difat: Vec<u32> = (0..109).map(|i| u(76 + 4 * i)).collect();
     let mut id = difat_start;
@@ -542,85 +558,103 @@ fn calamine_cfb_loops(b: &[u8]) -> Option<String> {
     while id < RESERVED {
         n += 1;
         if n > maxid + 1 {
-            return None; // calamine refuses a DIFAT chain this long
+            return Fails; // calamine refuses a DIFAT chain this long
         }
-        difat.extend(sector(id)?);
-        id = difat.pop()?;
+        let Some(s) = sector(id) else { return Fails };
+        difat.extend(words(s));
+        let Some(next) = difat.pop() else { return Fails };
+        id = next;
     }
     let listed: Vec<u32> = difat.into_iter().filter(|&i| i < DIFSECT).collect();
     if listed.len() > maxid + 1 {
-        return Some(too_many("FAT", listed.len()));
+        return looped("FAT", listed.len());
     }
     let mut fat = Vec::with_capacity(listed.len() * size / 4);
     for i in listed {
-        fat.extend(sector(i)?);
+        let Some(s) = sector(i) else { return Fails };
+        fat.extend(words(s));
     }
-    // Sectors calamine reads for a chain from `start` bounded by `len` bytes (None: unbounded);
-    // Err(()) where calamine stops with an error or a caught panic.
-    let chain = |start: u32, len: Option<usize>| -> Result<usize, ()> {
-        let (mut id, mut n, mut got) = (start, 0usize, 0usize);
+    // calamine's `get_chain`: sectors from `start` until ENDOFCHAIN or `len` bytes.
+    // Err(None): calamine fails (a sector past the end, a FAT index out of range).
+    let chain = |sectors: &dyn Fn(u32) -> Option<Vec<u8>>, fat: &[u32], start: u32, len: usize, most: usize| -> Result<Vec<u8>, Option<usize>> {
+        let (mut id, mut n, mut out) = (start, 0usize, Vec::new());
         while id != ENDOFCHAIN {
-            if id as usize > maxid {
-                return Err(());
-            }
             n += 1;
-            if n > maxid + 1 {
-                return Ok(n);
+            if n > most {
+                return Err(Some(n));
             }
-            // Partial sectors at the end of the file count as what they hold.
-            got += size.min(b.len().saturating_sub((id as usize + 1) * size));
-            if len.is_some_and(|l| got >= l) {
+            let s = sectors(id).ok_or(None)?;
+            out.extend_from_slice(&s[..s.len().min(len - out.len())]);
+            if out.len() >= len {
                 break;
             }
-            id = *fat.get(id as usize).ok_or(())?;
+            id = *fat.get(id as usize).ok_or(None)?;
         }
-        Ok(n)
+        Ok(out)
     };
-    let dirs = match chain(dir_start, None) {
-        Ok(n) if n > maxid + 1 => return Some(too_many("directory chain", n)),
-        Ok(n) => n,
-        Err(()) => return None,
+    let big = |id: u32| sector(id).map(<[u8]>::to_vec);
+    let dirs = match chain(&big, &fat, dir_start, usize::MAX, maxid + 1) {
+        Ok(d) => d,
+        Err(Some(n)) => return looped("directory chain", n),
+        Err(None) => return Fails,
     };
-    // Directory entries: 128 bytes each, from the chain's sectors.
+    // Directory entries: name (UTF-16, to the first NUL), start sector, length.
     let mut entries = Vec::new();
-    let mut id = dir_start;
-    for _ in 0..dirs {
-        let at = (id as usize + 1) * size;
-        for e in 0..size / 128 {
-            let d = b.get(at + 128 * e..at + 128 * (e + 1)).unwrap_or(&[]);
-            if d.len() == 128 {
-                let name: Vec<u16> = (0..32).map(|i| u16::from_le_bytes([d[2 * i], d[2 * i + 1]])).take_while(|&c| c != 0).collect();
-                let len = if size == 512 { u32_at(d, 120)? as u64 } else { u64::from_le_bytes(d[120..128].try_into().ok()?) };
-                entries.push((String::from_utf16_lossy(&name), u32_at(d, 116)?, len as usize));
-            }
-        }
-        match fat.get(id as usize) {
-            Some(&next) => id = next,
-            None => break,
-        }
+    for d in dirs.chunks_exact(128) {
+        let name: Vec<u16> = (0..32).map(|i| u16::from_le_bytes([d[2 * i], d[2 * i + 1]])).take_while(|&c| c != 0).collect();
+        let len = if size == 512 { u32_at(d, 120).unwrap_or(0) as u64 } else { u64::from_le_bytes(d[120..128].try_into().unwrap_or([0; 8])) };
+        entries.push((String::from_utf16_lossy(&name), u32_at(d, 116).unwrap_or(0), len));
     }
-    let (_, root_start, root_len) = *entries.first()?;
+    let Some(&(_, root_start, root_len)) = entries.first() else { return Fails };
     if version != 3 && root_start == ENDOFCHAIN {
-        return None;
+        return Fails;
     }
-    if mini_fat_len > 0 {
-        for (what, start, len) in [("mini stream", root_start, root_len), ("mini FAT", mini_fat_start, mini_fat_len.saturating_mul(size))] {
-            match chain(start, Some(len)) {
-                Ok(n) if n > maxid + 1 => return Some(too_many(what, n)),
-                Ok(_) => {}
-                Err(()) => return None,
-            }
+    let (mini, minifat) = if mini_fat_len > 0 {
+        let mini = match chain(&big, &fat, root_start, root_len as usize, maxid + 1) {
+            Ok(m) => m,
+            Err(Some(n)) => return looped("mini stream", n),
+            Err(None) => return Fails,
+        };
+        let minifat = match chain(&big, &fat, mini_fat_start, mini_fat_len.saturating_mul(size), maxid + 1) {
+            Ok(m) => words(&m),
+            Err(Some(n)) => return looped("mini FAT", n),
+            Err(None) => return Fails,
+        };
+        (mini, minifat)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    // calamine reads a mini sector past the mini stream from wherever its reader is; zeros here
+    // (the content differs only in a broken file, and calamine parses what is checked here).
+    let small = |id: u32| -> Option<Vec<u8>> {
+        if id as usize > maxid * 8 {
+            return None;
+        }
+        let at = id as usize * 64;
+        let mut s = mini.get(at..(at + 64).min(mini.len())).unwrap_or(&[]).to_vec();
+        s.resize(64, 0);
+        Some(s)
+    };
+    // `get_stream("Workbook").or_else(|_| get_stream("Book"))`: the first entry of that name.
+    let mut found = false;
+    for want in ["Workbook", "Book"] {
+        let Some((name, start, len)) = entries.iter().find(|e| e.0.eq_ignore_ascii_case(want)) else { continue };
+        found = true;
+        if *len > cap {
+            return Loops(format!(
+                "xlsの{name}ストリームが{len}バイトと宣言(上限{cap}バイト)のため読みません / \
+                 xls {name} stream claims {len} bytes, over the {cap}-byte bound (file size): not read"
+            ));
+        }
+        let len = *len as usize;
+        let got = if len < 4096 { chain(&small, &minifat, *start, len, usize::MAX) } else { chain(&big, &fat, *start, len, maxid + 1) };
+        match got {
+            Ok(s) => return Stream(name.clone(), s),
+            Err(Some(n)) => return looped(&format!("{name} stream"), n),
+            Err(None) => continue,
         }
     }
-    let wb = ["Workbook", "Book"].iter().find_map(|w| entries.iter().find(|e| e.0.eq_ignore_ascii_case(w)))?;
-    if wb.2 >= 4096 {
-        if let Ok(n) = chain(wb.1, Some(wb.2)) {
-            if n > maxid + 1 {
-                return Some(too_many(&format!("{} stream", wb.0), n));
-            }
-        }
-    }
-    None
+    if found { Fails } else { NoWorkbook }
 }
 
 /// The first limit the walk breaks, as an officer-facing reason.
@@ -866,9 +900,10 @@ mod tests {
         let Precheck::Refused(reason) = precheck(&stream, &limits) else { panic!("stream loop not refused") };
         assert!(reason.contains("stream claims 4294967295 bytes"), "{reason}");
         // Unlooped, neither walk refuses: the mirror of calamine's reader passes a sound file.
-        assert_eq!(calamine_cfb_loops(&padded()), None);
+        assert!(matches!(calamine_view(&padded(), u64::MAX), CalamineView::Stream(..)));
         assert!(matches!(precheck(&padded(), &limits), Precheck::Clean(_)));
-        assert!(calamine_cfb_loops(&looped("stream")).is_some_and(|r| r.contains("Workbook stream runs through")));
+        let CalamineView::Loops(r) = calamine_view(&looped("stream"), u64::MAX) else { panic!("stream loop not seen") };
+        assert!(r.contains("Workbook stream runs through"), "{r}");
     }
 
     #[test]
@@ -926,6 +961,27 @@ mod tests {
     }
 
     #[test]
+    fn a_directory_entry_the_cfb_crate_refuses_is_read_as_calamine_reads_it() {
+        use calamine::Reader;
+        // The Workbook entry's name-length field says 26,880 bytes (as in the file pii_zip
+        // found): the cfb crate refuses the file, calamine ignores the field and reads it.
+        let mut b = padded();
+        let dir = u32::from_le_bytes(b[48..52].try_into().unwrap()) as usize;
+        let entry = 512 + dir * 512 + 128;
+        b[entry + 64..entry + 66].copy_from_slice(&26_880u16.to_le_bytes());
+        assert!(cfb::CompoundFile::open(Cursor::new(&b[..])).is_err());
+        assert!(calamine::Xls::new(Cursor::new(&b[..])).is_ok());
+        let Precheck::Clean(clean) = precheck(&b, &Limits::default()) else { panic!("not checked") };
+        let mut wb = calamine::Xls::new(Cursor::new(clean)).unwrap();
+        assert_eq!(wb.worksheet_range("Sheet1").unwrap().get_value((0, 0)), Some(&calamine::Data::Float(1.0)));
+        // And what calamine would allocate is checked on that path too.
+        let mut far = rebuild("Workbook", &[workbook(&[number(0, 0, 1.0), number(65535, 255, 2.0)]), vec![0; 8192]].concat()).unwrap();
+        far[entry + 64..entry + 66].copy_from_slice(&26_880u16.to_le_bytes());
+        assert!(cfb::CompoundFile::open(Cursor::new(&far[..])).is_err());
+        assert!(matches!(precheck(&far, &Limits::default()), Precheck::Refused(r) if r.contains("16777216 cells")));
+    }
+
+    #[test]
     fn not_a_workbook_is_left_to_calamine() {
         assert!(matches!(precheck(b"not a compound file", &Limits::default()), Precheck::Unopened));
         let other = rebuild("WordDocument", b"x").unwrap();
@@ -943,7 +999,13 @@ mod tests {
         let before = open(original);
         let checked = precheck(original, &Limits::default());
         if before.is_ok() {
-            assert_eq!(calamine_cfb_loops(original), None, "{name}: calamine reads it, the loop check refuses it");
+            // calamine's view, read here, is the stream the cfb crate gives.
+            let CalamineView::Stream(_, mine) = calamine_view(original, u64::MAX) else { panic!("{name}: calamine reads it, its view here does not") };
+            let mut cf = cfb::CompoundFile::open(Cursor::new(original)).unwrap();
+            let p = ["Workbook", "Book"].iter().find_map(|w| cf.walk().find(|e| e.is_stream() && e.name().eq_ignore_ascii_case(w)).map(|e| e.path().to_path_buf())).unwrap();
+            let mut theirs = Vec::new();
+            cf.open_stream(p).unwrap().read_to_end(&mut theirs).unwrap();
+            assert!(mine == theirs, "{name}: calamine's view {} bytes, cfb {} bytes", mine.len(), theirs.len());
         }
         let Ok(mut a) = before else {
             let pre = match checked {
