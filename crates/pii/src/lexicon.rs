@@ -504,6 +504,19 @@ impl Lexicon {
                     let a = &b[..lim];
                     while i < a.len() {
                         let x = a[i];
+                        // From a byte below 0x40 (digits, spaces, punctuation: no context word
+                        // starts with one, see `build`), up to eight such bytes at a time: the
+                        // first with bit 6 or 7 set (a letter, a lead byte) ends the skip.
+                        // Letters stay byte by byte (English prose would pay for the test).
+                        if x < 0x40 {
+                            let skip = match a.get(i..i + 8) {
+                                Some(q) => ((u64::from_le_bytes(q.try_into().expect("8 bytes")) & 0xC0C0_C0C0_C0C0_C0C0).trailing_zeros() / 8) as usize,
+                                None => 1,
+                            };
+                            sm = 1;
+                            i += skip;
+                            continue;
+                        }
                         if x >= 0x80 {
                             break;
                         }
@@ -734,6 +747,8 @@ fn build() -> Lexicon {
     }
     // The ASCII fast path of `find` only looks for context words.
     assert!(class[..0x80].iter().all(|f| f & (SURNAME_FIRST | PLACE_LAST | KANJI) == 0));
+    // It skips bytes below 0x40 eight at a time: no context word may start with one.
+    assert!(class[..0x40].iter().all(|f| f & CTX_FIRST == 0));
     let mut step3: Box<[u8; 1 << 20]> = vec![0u8; 1 << 20].into_boxed_slice().try_into().expect("1 Mi entries");
     for x in 0xE0u32..0xF0 {
         for y in 0x80u32..0xC0 {
@@ -803,7 +818,7 @@ mod tests {
             "山田", "佐藤", "鈴木", "高橋", "太郎", "花子", "氏名", "個人番号", "マイナンバー", "住所", "奈良県", "奈良市", "釜石市",
             "北海道", "虻田郡", "洞爺湖町", "東京都", "千代田区", "昭和", "平成", "令和", "市", "町", "村", "区", "県", "〒", "課長",
             "市役所", "の", "は", "を", "、", "。", "「", "」", "々", "ー", "ア", "ん", "お", "お名前", "TEL", "Tel", "tel", "email",
-            "E-mail", "Order", "My Number", "e", "t", "M", " ", "\n", "1", "0", "123-4567", "a", "é", "Ω", "😀", "𠮷", "\u{3000}",
+            "E-mail", "Order", "My Number", "e", "t", "M", " ", "\n", "1", "0", "123-4567", "0120-123-456 (9:00-17:00) ", "12345678901234567890", "TEL:090-1234-5678", "a", "é", "Ω", "😀", "𠮷", "\u{3000}",
         ]
         .iter()
         .map(|s| s.to_string())
