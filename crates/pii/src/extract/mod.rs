@@ -248,7 +248,7 @@ pub(crate) fn extract_into(
         Format::Zip => zipfile::extract_zip(name, member, bytes, depth, budget, ex),
         Format::Ole => office::extract_xls(member, bytes, budget, ex),
         Format::Pdf => {
-            pdf::extract_pdf(member, bytes, ex);
+            pdf::extract_pdf(member, bytes, budget, ex);
             "pdf".into()
         }
         Format::Mail => {

@@ -17,29 +17,212 @@
 //! (`UniJIS-UCS2-H`, `90ms-RKSJ-H`, `EUC-H`) or the simple encodings `lopdf` knows. Vertical
 //! writing (`Identity-V`) is read as horizontal text of its columns: each column is a "line".
 
-use super::{Content, Extracted, Place, Segment, guarded, problem};
+use super::{Budget, Content, Extracted, Place, Segment, guarded, problem};
 use lopdf::content::Content as Ops;
-use lopdf::{Dictionary, Document, Encoding, Object};
+use lopdf::{DecompressError, Dictionary, Document, Encoding, Error as PdfError, LoadOptions, Object, ObjectId};
 use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Instant;
 
 /// Form XObjects nested deeper than this are not followed (a loop in a hostile file).
 const MAX_FORM_DEPTH: usize = 8;
 /// Glyphs read from one page at most (a hostile content stream cannot make the sort costly).
 const MAX_GLYPHS: usize = 2_000_000;
+/// A ToUnicode CMap inflates to at most this much: a full 65,536-entry CMap is about 1.5 MB,
+/// and each parsed entry costs more than its bytes, so a CMap bomb must stop well below the
+/// per-file budget.
+const MAX_CMAP_BYTES: usize = 8 << 20;
+/// Content operations between two looks at the clock.
+const OPS_PER_CLOCK: usize = 4096;
+/// Nesting of `[`, `<<` and `(` refused before lopdf parses the file. lopdf 0.47 limits
+/// arrays and dictionaries to 100 levels, but see [`nesting_depth`].
+const MAX_NESTING: usize = 256;
 
-pub(crate) fn extract_pdf(member: Option<&str>, bytes: &[u8], ex: &mut Extracted) {
-    let doc = match guarded(|| Document::load_mem(bytes).map_err(|e| e.to_string())) {
+/// Why a page's walk stopped early.
+enum Stop {
+    Time,
+    /// The per-file unpacked-bytes budget ran out (what, bytes wanted).
+    Unpacked(String),
+}
+
+/// What one file may still spend: decompressed stream bytes (charged to the file's
+/// [`Budget`], shared with archives it sits in) and wall time.
+struct Spend {
+    room: u64,
+    spent: u64,
+    started: Instant,
+    max_time: std::time::Duration,
+    stop: Option<Stop>,
+    /// Content streams that could not be decoded (kept as raw bytes or skipped).
+    notes: Vec<String>,
+}
+
+impl Spend {
+    fn out_of_time(&self) -> bool {
+        self.started.elapsed() > self.max_time
+    }
+    fn left(&self) -> usize {
+        usize::try_from(self.room.saturating_sub(self.spent)).unwrap_or(usize::MAX)
+    }
+    /// Inflate a stream within what is left of the budget (a flate bomb stops at the
+    /// budget: lopdf reads at most `left + 1` bytes and refuses the stream).
+    fn inflate(&mut self, s: &lopdf::Stream, what: &str) -> Option<Vec<u8>> {
+        let left = self.left();
+        match s.decompressed_content_with_limit(left) {
+            Ok(d) => {
+                self.spent += d.len() as u64;
+                Some(d)
+            }
+            Err(PdfError::Decompress(DecompressError::MemoryLimitExceeded { .. })) => {
+                self.stop = Some(Stop::Unpacked(what.to_string()));
+                None
+            }
+            // An unknown filter or a corrupt stream: its raw bytes, as lopdf's own
+            // get_page_content does (DCT/JBIG2 images are not content anyway).
+            Err(e) if s.content.len() <= left => {
+                self.notes.push(format!("{what}: {e} (its raw bytes scanned)"));
+                self.spent += s.content.len() as u64;
+                Some(s.content.clone())
+            }
+            Err(_) => {
+                self.stop = Some(Stop::Unpacked(what.to_string()));
+                None
+            }
+        }
+    }
+}
+
+/// The deepest nesting of arrays, dictionaries and literal strings in `b`, outside comments
+/// and strings, stopping once it passes `limit`. lopdf 0.47 bounds arrays and dictionaries at
+/// 100 levels per parse, but its nom parsers take several stack frames per level and the
+/// limit restarts in each indirect object and content stream, so a file-level bound here
+/// keeps every shape (and every future parser change) off the stack: no real PDF nests
+/// anywhere near 256 levels (a deep outline or page tree nests by reference, not in place).
+fn nesting_depth(b: &[u8], limit: usize) -> usize {
+    let (mut depth, mut max, mut paren) = (0usize, 0usize, 0usize);
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if paren > 0 {
+            match c {
+                b'\\' => i += 1,
+                b'(' => {
+                    paren += 1;
+                    max = max.max(depth + paren);
+                }
+                b')' => paren -= 1,
+                _ => {}
+            }
+        } else {
+            match c {
+                b'%' => {
+                    // A comment runs to the end of the line (binary after `stream` too:
+                    // the bytes of a stream are not PDF syntax, and are skipped below).
+                    while i < b.len() && b[i] != b'\n' && b[i] != b'\r' {
+                        i += 1;
+                    }
+                }
+                b'(' => {
+                    paren = 1;
+                    max = max.max(depth + 1);
+                }
+                b'[' => {
+                    depth += 1;
+                    max = max.max(depth);
+                }
+                b'<' if b.get(i + 1) == Some(&b'<') => {
+                    depth += 1;
+                    max = max.max(depth);
+                    i += 1;
+                }
+                b']' => depth = depth.saturating_sub(1),
+                b'>' if b.get(i + 1) == Some(&b'>') => {
+                    depth = depth.saturating_sub(1);
+                    i += 1;
+                }
+                b's' if b[i..].starts_with(b"stream") => {
+                    // Stream data is opaque here (compressed content is checked by lopdf's
+                    // limit after inflation); the dictionary before it closed already.
+                    match memchr::memmem::find(&b[i + 6..], b"endstream") {
+                        Some(k) => i += 6 + k + 8,
+                        None => return max,
+                    }
+                    depth = 0;
+                }
+                _ => {}
+            }
+        }
+        if max > limit {
+            return max;
+        }
+        i += 1;
+    }
+    max
+}
+
+pub(crate) fn extract_pdf(member: Option<&str>, bytes: &[u8], budget: &mut Budget, ex: &mut Extracted) {
+    let depth = nesting_depth(bytes, MAX_NESTING);
+    if depth > MAX_NESTING {
+        ex.truncated = true;
+        problem(
+            ex,
+            member,
+            format!("PDFの入れ子が深すぎます(上限{MAX_NESTING}段)/ PDF objects nested deeper than {MAX_NESTING} levels: not parsed"),
+        );
+        return;
+    }
+    let mut spend = Spend {
+        room: budget.limits.max_unpacked_bytes.saturating_sub(budget.unpacked),
+        spent: 0,
+        started: budget.started,
+        max_time: budget.limits.max_time,
+        stop: None,
+        notes: Vec::new(),
+    };
+    // Object and cross-reference streams are inflated while loading: the same budget bounds
+    // each of them (they are not charged to it: lopdf does not say how much it inflated).
+    let opts = LoadOptions {
+        max_decompressed_size: Some(spend.left()),
+        ..LoadOptions::default()
+    };
+    let doc = match guarded(|| Document::load_mem_with_options(bytes, opts).map_err(|e| e.to_string())) {
         Ok(d) => d,
         Err(e) => {
             problem(ex, member, format!("PDFを読めません / unreadable PDF: {e}"));
             return;
         }
     };
-    let pages: Vec<(u32, lopdf::ObjectId)> = doc.get_pages().into_iter().collect();
+    let pages: Vec<(u32, ObjectId)> = doc.get_pages().into_iter().collect();
+    let n_pages = pages.len();
     let mut any_text = false;
     let mut undecoded = 0usize;
+    // Fonts are shared by pages: each is loaded (its ToUnicode parsed) once per file.
+    let mut font_cache: HashMap<*const Dictionary, Rc<Font>> = HashMap::new();
     for (p, id) in pages {
-        match guarded(|| page_glyphs(&doc, id)) {
+        if spend.out_of_time() {
+            spend.stop = Some(Stop::Time);
+        }
+        if let Some(stop) = spend.stop.take() {
+            ex.truncated = true;
+            let why = match stop {
+                Stop::Time => format!(
+                    "時間制限({} 秒)/ time limit ({} s) reached at page {p} of {n_pages}: pages {p}-{n_pages} not scanned",
+                    budget.limits.max_time.as_secs_f64(),
+                    budget.limits.max_time.as_secs_f64()
+                ),
+                Stop::Unpacked(what) => format!(
+                    "展開サイズの上限 / unpacked-bytes limit ({} bytes) reached before page {p} of {n_pages} ({what}): pages {p}-{n_pages} not scanned",
+                    budget.limits.max_unpacked_bytes
+                ),
+            };
+            problem(ex, member, why);
+            break;
+        }
+        let page = guarded(|| page_glyphs(&doc, id, &mut font_cache, &mut spend));
+        for n in std::mem::take(&mut spend.notes) {
+            problem(ex, member, format!("PDFの{p}ページの一部を読めません / page {p} partly unreadable: {n}"));
+        }
+        match page {
             Ok((glyphs, missing)) => {
                 undecoded += missing;
                 let lines = lines_of(glyphs);
@@ -63,7 +246,40 @@ pub(crate) fn extract_pdf(member: Option<&str>, bytes: &[u8], ex: &mut Extracted
             }
             Err(e) => problem(ex, member, format!("PDFの{p}ページを読めません / page {p} unreadable: {e}")),
         }
+        // A stop inside the page: what was read of it is kept (above), and the message names
+        // the page it stopped in.
+        match spend.stop.take() {
+            Some(Stop::Time) => {
+                ex.truncated = true;
+                problem(
+                    ex,
+                    member,
+                        format!(
+                        "時間制限({} 秒)/ time limit ({} s) reached in page {p} of {n_pages}: the rest of page {p}{} not scanned",
+                        budget.limits.max_time.as_secs_f64(),
+                        budget.limits.max_time.as_secs_f64(),
+                        if (p as usize) < n_pages { format!(" and pages {}-{n_pages}", p + 1) } else { String::new() }
+                    ),
+                );
+                break;
+            }
+            Some(Stop::Unpacked(what)) => {
+                // One stream over the budget is refused; the page's other streams and the
+                // next pages still run on what is left (a bomb cannot hide what follows).
+                ex.truncated = true;
+                problem(
+                    ex,
+                    member,
+                    format!(
+                        "展開サイズの上限 / unpacked-bytes limit ({} bytes) reached: page {p} of {n_pages}, {what} not scanned (zip/flate bomb?)",
+                        budget.limits.max_unpacked_bytes
+                    ),
+                );
+            }
+            None => {}
+        }
     }
+    budget.unpacked += spend.spent;
     if undecoded > 0 {
         problem(
             ex,
@@ -71,7 +287,7 @@ pub(crate) fn extract_pdf(member: Option<&str>, bytes: &[u8], ex: &mut Extracted
             format!("PDFの{undecoded}文字は文字コードに変換できません(ToUnicodeなし)/ {undecoded} glyphs without a Unicode mapping not scanned"),
         );
     }
-    if !any_text {
+    if !any_text && !ex.truncated {
         problem(
             ex,
             member,
@@ -161,7 +377,8 @@ fn dict_of<'a>(doc: &'a Document, o: &'a Object) -> Option<&'a Dictionary> {
     }
 }
 
-fn load_font<'a>(doc: &'a Document, font: &'a Dictionary) -> Font<'a> {
+/// `cmap_limit`: the most a ToUnicode CMap may inflate to.
+fn load_font<'a>(doc: &'a Document, font: &'a Dictionary, cmap_limit: usize) -> Font<'a> {
     let subtype = font.get(b"Subtype").and_then(Object::as_name).unwrap_or(b"");
     let enc_name = font.get(b"Encoding").map(|o| deref(doc, o)).and_then(Object::as_name).ok();
     let has_to_unicode = font.get(b"ToUnicode").is_ok();
@@ -237,7 +454,7 @@ fn load_font<'a>(doc: &'a Document, font: &'a Dictionary) -> Font<'a> {
         if two_byte {
             d.set("Encoding", Object::Name(b"Identity-H".to_vec()));
         }
-        match d.get_font_encoding(doc) {
+        match d.get_font_encoding_with_limit(doc, cmap_limit) {
             Ok(Encoding::UnicodeMapEncoding(m)) => Decoder::Lopdf(Encoding::UnicodeMapEncoding(m)),
             _ => predefined(enc_name).unwrap_or(Decoder::None),
         }
@@ -246,7 +463,7 @@ fn load_font<'a>(doc: &'a Document, font: &'a Dictionary) -> Font<'a> {
     } else if two_byte {
         Decoder::None
     } else {
-        match font.get_font_encoding(doc) {
+        match font.get_font_encoding_with_limit(doc, cmap_limit) {
             Ok(e) => Decoder::Lopdf(e),
             Err(_) => Decoder::None,
         }
@@ -330,15 +547,32 @@ struct TextState {
     font: Option<Vec<u8>>,
 }
 
-struct Walk<'a> {
+struct Walk<'a, 's> {
     doc: &'a Document,
-    fonts: HashMap<Vec<u8>, Font<'a>>,
+    fonts: HashMap<Vec<u8>, Rc<Font<'a>>>,
+    cache: &'s mut HashMap<*const Dictionary, Rc<Font<'a>>>,
+    spend: &'s mut Spend,
     glyphs: Vec<Glyph>,
     missing: usize,
+    ops: usize,
 }
 
-fn page_glyphs(doc: &Document, page: lopdf::ObjectId) -> Result<(Vec<Glyph>, usize), String> {
-    let content = doc.get_page_content(page).map_err(|e| e.to_string())?;
+/// A font by its dictionary, loaded once per file (pages share fonts; parsing a CMap on every
+/// one of 20,000 pages was most of their time). The key is the dictionary's address in the
+/// document, which does not move while the document lives.
+fn font_for<'a>(doc: &'a Document, f: &'a Dictionary, cache: &mut HashMap<*const Dictionary, Rc<Font<'a>>>, spend: &Spend) -> Rc<Font<'a>> {
+    cache
+        .entry(f as *const Dictionary)
+        .or_insert_with(|| Rc::new(load_font(doc, f, spend.left().min(MAX_CMAP_BYTES))))
+        .clone()
+}
+
+fn page_glyphs<'a>(
+    doc: &'a Document,
+    page: ObjectId,
+    cache: &mut HashMap<*const Dictionary, Rc<Font<'a>>>,
+    spend: &mut Spend,
+) -> Result<(Vec<Glyph>, usize), String> {
     let fonts = doc.get_page_fonts(page).map_err(|e| e.to_string())?;
     let (res, res_ids) = doc.get_page_resources(page).map_err(|e| e.to_string())?;
     let mut xobjects: Vec<&Dictionary> = Vec::new();
@@ -347,19 +581,32 @@ fn page_glyphs(doc: &Document, page: lopdf::ObjectId) -> Result<(Vec<Glyph>, usi
             xobjects.push(x);
         }
     }
+    // The page's content streams, each inflated within the budget: a stream over it is
+    // refused alone, so the page's other streams (and pages) are still read.
+    let mut content = Vec::new();
+    for sid in doc.get_page_contents(page) {
+        let Ok(s) = doc.get_object(sid).and_then(Object::as_stream) else { continue };
+        if let Some(d) = spend.inflate(s, &format!("content stream {} {} R", sid.0, sid.1)) {
+            content.extend_from_slice(&d);
+            content.push(b'\n');
+        }
+    }
+    let fonts = fonts.into_iter().map(|(n, f)| (n, font_for(doc, f, cache, spend))).collect();
     let mut w = Walk {
         doc,
-        fonts: fonts.into_iter().map(|(n, f)| (n, load_font(doc, f))).collect(),
+        fonts,
+        cache,
+        spend,
         glyphs: Vec::new(),
         missing: 0,
+        ops: 0,
     };
     w.run(&content, M::ID, &xobjects, 0)?;
     Ok((w.glyphs, w.missing))
 }
 
-impl<'a> Walk<'a> {
+impl<'a> Walk<'a, '_> {
     fn run(&mut self, content: &[u8], ctm0: M, xobjects: &[&'a Dictionary], depth: usize) -> Result<(), String> {
-        let ops = Ops::decode(content).map_err(|e| e.to_string())?;
         let mut ctm = ctm0;
         let mut stack: Vec<M> = Vec::new();
         let mut ts = TextState {
@@ -376,7 +623,22 @@ impl<'a> Walk<'a> {
         // q/Q save the text state parameters with the graphics state (not Tm, which BT resets).
         type Saved = (f64, f64, f64, f64, f64, f64, Option<Vec<u8>>);
         let mut ts_stack: Vec<Saved> = Vec::new();
-        for op in &ops.operations {
+        // One operation at a time: a long stream never holds all its parsed operations
+        // (each costs several times its bytes), and the clock is read as it goes.
+        for op in Ops::decode_iter(content) {
+            let op = match op {
+                Ok(op) => op,
+                // What was read before the bad bytes is kept.
+                Err(e) => {
+                    self.spend.notes.push(format!("content stream syntax error after {} operations ({e}): the rest of it not read", self.ops));
+                    break;
+                }
+            };
+            self.ops += 1;
+            if self.ops.is_multiple_of(OPS_PER_CLOCK) && self.spend.out_of_time() {
+                self.spend.stop = Some(Stop::Time);
+                return Ok(());
+            }
             let a = &op.operands;
             let n = |i: usize| a.get(i).and_then(num).unwrap_or(0.0);
             match op.operator.as_str() {
@@ -474,11 +736,13 @@ impl<'a> Walk<'a> {
                         .filter(|m| m.len() == 6)
                         .map(|m| M([0, 1, 2, 3, 4, 5].map(|i| num(&m[i]).unwrap_or(0.0))))
                         .unwrap_or(M::ID);
-                    let data = s.decompressed_content().unwrap_or_else(|_| s.content.clone());
+                    let Some(data) = self.spend.inflate(s, &format!("form XObject {}", String::from_utf8_lossy(name))) else {
+                        continue;
+                    };
                     let res = s.dict.get(b"Resources").ok().and_then(|o| dict_of(self.doc, o));
                     let mut xs: Vec<&'a Dictionary> = xobjects.to_vec();
                     // The form's own fonts shadow the page's under the same name: keep them apart.
-                    let saved: Option<HashMap<Vec<u8>, Font<'a>>> = res.and_then(|r| {
+                    let saved: Option<HashMap<Vec<u8>, Rc<Font<'a>>>> = res.and_then(|r| {
                         if let Some(x) = r.get(b"XObject").ok().and_then(|o| dict_of(self.doc, o)) {
                             xs.insert(0, x);
                         }
@@ -486,7 +750,7 @@ impl<'a> Walk<'a> {
                         let mut own = HashMap::new();
                         for (k, v) in fd.iter() {
                             if let Some(f) = dict_of(self.doc, v) {
-                                own.insert(k.clone(), load_font(self.doc, f));
+                                own.insert(k.clone(), font_for(self.doc, f, self.cache, self.spend));
                             }
                         }
                         Some(std::mem::replace(&mut self.fonts, own))
@@ -496,6 +760,9 @@ impl<'a> Walk<'a> {
                         self.fonts = f;
                     }
                     r?;
+                    if self.spend.stop.is_some() {
+                        return Ok(());
+                    }
                 }
                 _ => {}
             }
