@@ -333,7 +333,7 @@ pub(crate) fn walk(stream: &[u8]) -> Walk {
                 // BIFF8; 0 means BIFF5 when dt is 0x1000; anything else is BIFF8.
                 let v = u16_at(r.data, 0).unwrap_or(0x0600);
                 let dt = u16_at(r.data, 2).unwrap_or(0);
-                biff8 = !matches!(v, 0x0200 | 0x0002 | 0x0007 | 0x0300 | 0x0400 | 0x0500) && !(v == 0 && dt == 0x1000);
+                biff8 = !(matches!(v, 0x0200 | 0x0002 | 0x0007 | 0x0300 | 0x0400 | 0x0500) || v == 0 && dt == 0x1000);
             }
             BOUNDSHEET => {
                 if sheets.len() == MAX_SHEETS {
@@ -836,8 +836,7 @@ mod tests {
         let r = wb.worksheet_range("Sheet1").unwrap();
         assert_eq!((r.start(), r.end()), (Some((7, 0)), Some((21, 12))));
         assert_eq!(r.get_value((21, 0)).and_then(|v| calamine::DataType::get_string(v)).map(|s| s.chars().count()), Some(400));
-        let mut limits = Limits::default();
-        limits.max_unpacked_bytes = 2000;
+        let limits = Limits { max_unpacked_bytes: 2000, ..Default::default() };
         let Precheck::Refused(reason) = precheck(&xls(&s), &limits) else { panic!("not refused") };
         assert!(reason.contains("2400 bytes"), "{reason}");
     }
