@@ -146,6 +146,65 @@ fn floor_char(s: &str, mut i: usize) -> usize {
 /// Detect everything in normalised `text`. `hint` acts as a label standing before the text
 /// (a table column's header).
 pub fn detect(text: &str, hint: Option<Label>) -> Vec<Candidate> {
+    detect_lazy(text, hint).into_iter().map(|c| c.into_candidate(text)).collect()
+}
+
+/// A candidate's value before it is made a `String`: most are a slice of the text or a few
+/// digits, and a candidate that loses an overlap or falls below the report's threshold never
+/// needs one (dense records have one candidate every ~60 bytes).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Value {
+    /// `text[start..end]`.
+    Slice,
+    /// Digits without separators (IDs, phones: at most 19).
+    Digits([u8; 24], u8),
+    /// A Gregorian date, printed `YYYY-MM-DD`.
+    Date(i32, u32, u32),
+}
+
+/// A [`Candidate`] with its value not yet a `String` (see [`Value`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LazyCandidate {
+    pub kind: Kind,
+    pub start: usize,
+    pub end: usize,
+    pub value: Value,
+    pub confidence: f32,
+}
+
+impl LazyCandidate {
+    /// The value as a `String` (`text` is the normalised text it was found in).
+    pub(crate) fn value_string(&self, text: &str) -> String {
+        match self.value {
+            Value::Slice => text[self.start..self.end].to_string(),
+            // ASCII digits only.
+            Value::Digits(buf, n) => std::str::from_utf8(&buf[..n as usize]).unwrap_or("").to_string(),
+            Value::Date(y, m, d) => iso_date(y, m, d),
+        }
+    }
+
+    fn into_candidate(self, text: &str) -> Candidate {
+        Candidate {
+            kind: self.kind,
+            start: self.start,
+            end: self.end,
+            value: self.value_string(text),
+            confidence: self.confidence,
+        }
+    }
+}
+
+/// The digits of a token as a [`Value`].
+fn digits_value(d: &str) -> Value {
+    let mut buf = [0u8; 24];
+    let n = d.len().min(24);
+    buf[..n].copy_from_slice(&d.as_bytes()[..n]);
+    Value::Digits(buf, n as u8)
+}
+
+/// [`detect`] without the values' `String`s (for the text scan, which makes one only for the
+/// candidates it keeps).
+pub(crate) fn detect_lazy(text: &str, hint: Option<Label>) -> Vec<LazyCandidate> {
     let hits = lexicon().find(text);
     let of = |f: fn(Label) -> bool| -> Vec<Hit> { hits.iter().filter(|h| matches!(h.pat, Pat::Ctx(l) if f(l))).copied().collect() };
     let num_labels = of(|l| matches!(l, Label::For(_) | Label::Decoy | Label::Symbol));
@@ -170,9 +229,9 @@ pub fn detect(text: &str, hint: Option<Label>) -> Vec<Candidate> {
     resolve_overlaps(out)
 }
 
-fn resolve_overlaps(mut v: Vec<Candidate>) -> Vec<Candidate> {
+fn resolve_overlaps(mut v: Vec<LazyCandidate>) -> Vec<LazyCandidate> {
     v.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
-    let mut out: Vec<Candidate> = Vec::with_capacity(v.len());
+    let mut out: Vec<LazyCandidate> = Vec::with_capacity(v.len());
     for c in v {
         if let Some(last) = out.last_mut()
             && c.start < last.end
@@ -255,7 +314,7 @@ fn sep_at(b: &[u8], i: usize) -> Option<(u8, usize)> {
     }
 }
 
-fn numbers(cx: &Ctx, out: &mut Vec<Candidate>) {
+fn numbers(cx: &Ctx, out: &mut Vec<LazyCandidate>) {
     let b = cx.text.as_bytes();
     let mut i = 0;
     while let Some(s) = next_digit(b, i) {
@@ -330,8 +389,8 @@ fn glued_after(b: &[u8], e: usize) -> bool {
     }
 }
 
-fn push(out: &mut Vec<Candidate>, kind: Kind, start: usize, end: usize, value: String, confidence: f32) {
-    out.push(Candidate {
+fn push(out: &mut Vec<LazyCandidate>, kind: Kind, start: usize, end: usize, value: Value, confidence: f32) {
+    out.push(LazyCandidate {
         kind,
         start,
         end,
@@ -340,7 +399,7 @@ fn push(out: &mut Vec<Candidate>, kind: Kind, start: usize, end: usize, value: S
     });
 }
 
-fn classify(cx: &Ctx, t: &Tok, out: &mut Vec<Candidate>) {
+fn classify(cx: &Ctx, t: &Tok, out: &mut Vec<LazyCandidate>) {
     let b = cx.text.as_bytes();
     // Dates first: they have their own shapes (S45.3.2, 1970/03/02, 1970年3月2日).
     if let Some((end, y, m, d, era_start)) = date_at_token(cx.text, t) {
@@ -364,7 +423,7 @@ fn classify(cx: &Ctx, t: &Tok, out: &mut Vec<Candidate>) {
                 Kind::Passport,
                 t.start - 2,
                 t.end,
-                cx.text[t.start - 2..t.end].to_string(),
+                Value::Slice,
                 conf,
             );
             return;
@@ -394,7 +453,7 @@ fn classify(cx: &Ctx, t: &Tok, out: &mut Vec<Candidate>) {
         if cx.near(t.start, t.end, Label::Office, OFFICE_WINDOW, 40) {
             conf = conf.min(0.25);
         }
-        push(out, Kind::PostalCode, t.start, t.end, d.to_string(), conf);
+        push(out, Kind::PostalCode, t.start, t.end, digits_value(d), conf);
         return;
     }
     // Phone numbers (checked before the IDs: phone-shaped 10/11-digit numbers are phones).
@@ -421,7 +480,7 @@ fn classify(cx: &Ctx, t: &Tok, out: &mut Vec<Candidate>) {
             if cx.near(t.start, t.end, Label::Office, OFFICE_WINDOW, 40) {
                 c = c.min(0.3);
             }
-            push(out, Kind::Phone, t.start, t.end, d.to_string(), c);
+            push(out, Kind::Phone, t.start, t.end, digits_value(d), c);
             return;
         }
     }
@@ -439,13 +498,13 @@ fn classify(cx: &Ctx, t: &Tok, out: &mut Vec<Candidate>) {
             LabelVerdict::Other => 0.4,
             LabelVerdict::None => 0.7,
         };
-        push(out, Kind::CreditCard, t.start, t.end, d.to_string(), c);
+        push(out, Kind::CreditCard, t.start, t.end, digits_value(d), c);
         return;
     }
     // 12 digits: 運転免許証 (label decides) or 個人番号 (check digit + label).
     if n == 12 && (single || t.shape(&[4, 4, 4])) {
         if lv(&[Kind::DriversLicense]) == LabelVerdict::Yes {
-            push(out, Kind::DriversLicense, t.start, t.end, d.to_string(), 0.9);
+            push(out, Kind::DriversLicense, t.start, t.end, digits_value(d), 0.9);
             return;
         }
         if crate::checkdigit::my_number(d) {
@@ -456,7 +515,7 @@ fn classify(cx: &Ctx, t: &Tok, out: &mut Vec<Candidate>) {
                 LabelVerdict::None if !single => 0.55,
                 LabelVerdict::None => 0.4,
             };
-            push(out, Kind::MyNumber, t.start, t.end, d.to_string(), c);
+            push(out, Kind::MyNumber, t.start, t.end, digits_value(d), c);
         }
         return;
     }
@@ -469,7 +528,7 @@ fn classify(cx: &Ctx, t: &Tok, out: &mut Vec<Candidate>) {
             LabelVerdict::None if !single => 0.5,
             LabelVerdict::None => 0.3,
         };
-        push(out, Kind::CorporateNumber, t.start, t.end, d.to_string(), c);
+        push(out, Kind::CorporateNumber, t.start, t.end, digits_value(d), c);
         return;
     }
     // 11 digits: 住民票コード.
@@ -482,7 +541,7 @@ fn classify(cx: &Ctx, t: &Tok, out: &mut Vec<Candidate>) {
                 LabelVerdict::Other => 0.1,
                 LabelVerdict::None => 0.3,
             };
-            push(out, Kind::JuminhyoCode, t.start, t.end, d.to_string(), c);
+            push(out, Kind::JuminhyoCode, t.start, t.end, digits_value(d), c);
             return;
         }
         // The check-digit weights are not confirmed from 平成14年総務省告示第436号 itself
@@ -491,7 +550,7 @@ fn classify(cx: &Ctx, t: &Tok, out: &mut Vec<Candidate>) {
         // --min-confidence (0.5): an invalid-check decoy stays out of the default output, and
         // `--min-confidence 0.4` shows every labelled code whatever the weights.
         if labelled == LabelVerdict::Yes {
-            push(out, Kind::JuminhyoCode, t.start, t.end, d.to_string(), JUMINHYO_UNCHECKED_CONFIDENCE);
+            push(out, Kind::JuminhyoCode, t.start, t.end, digits_value(d), JUMINHYO_UNCHECKED_CONFIDENCE);
             return;
         }
     }
@@ -503,7 +562,7 @@ fn classify(cx: &Ctx, t: &Tok, out: &mut Vec<Candidate>) {
             _ => 0.0,
         };
         if c > 0.0 {
-            push(out, Kind::BasicPensionNumber, t.start, t.end, d.to_string(), c);
+            push(out, Kind::BasicPensionNumber, t.start, t.end, digits_value(d), c);
             return;
         }
     }
@@ -511,13 +570,13 @@ fn classify(cx: &Ctx, t: &Tok, out: &mut Vec<Candidate>) {
     if single && n <= 10 {
         match cx.nearest_label(t.start, 60) {
             Some((Label::For(Kind::BankAccount), _)) if n == 7 => {
-                push(out, Kind::BankAccount, t.start, t.end, d.to_string(), 0.9);
+                push(out, Kind::BankAccount, t.start, t.end, digits_value(d), 0.9);
             }
             Some((Label::For(Kind::HealthInsurance), _)) if n >= 2 => {
-                push(out, Kind::HealthInsurance, t.start, t.end, d.to_string(), 0.85);
+                push(out, Kind::HealthInsurance, t.start, t.end, digits_value(d), 0.85);
             }
             Some((Label::Symbol, _)) if n >= 2 && cx.health_near(t.start) => {
-                push(out, Kind::HealthInsurance, t.start, t.end, d.to_string(), 0.8);
+                push(out, Kind::HealthInsurance, t.start, t.end, digits_value(d), 0.8);
             }
             _ => {}
         }
@@ -758,7 +817,7 @@ fn iso_date(y: i32, m: u32, d: u32) -> String {
     s
 }
 
-fn birth(cx: &Ctx, start: usize, end: usize, y: i32, m: u32, d: u32, out: &mut Vec<Candidate>) {
+fn birth(cx: &Ctx, start: usize, end: usize, y: i32, m: u32, d: u32, out: &mut Vec<LazyCandidate>) {
     let labelled = matches!(cx.nearest_label(start, 60), Some((Label::For(Kind::BirthDate), _)));
     let after = &cx.text[end..floor_char(cx.text, (end + 12).min(cx.text.len()))];
     let after = after.trim_start_matches([' ', '(', ')']);
@@ -770,14 +829,14 @@ fn birth(cx: &Ctx, start: usize, end: usize, y: i32, m: u32, d: u32, out: &mut V
     } else {
         0.15
     };
-    push(out, Kind::BirthDate, start, end, iso_date(y, m, d), conf);
+    push(out, Kind::BirthDate, start, end, Value::Date(y, m, d), conf);
 }
 
 // ---------------------------------------------------------------------------------------
 // E-mail
 // ---------------------------------------------------------------------------------------
 
-fn emails(cx: &Ctx, out: &mut Vec<Candidate>) {
+fn emails(cx: &Ctx, out: &mut Vec<LazyCandidate>) {
     let b = cx.text.as_bytes();
     let local = |c: u8| c.is_ascii_alphanumeric() || b"._%+-".contains(&c);
     let dom = |c: u8| c.is_ascii_alphanumeric() || c == b'.' || c == b'-';
@@ -823,7 +882,8 @@ fn emails(cx: &Ctx, out: &mut Vec<Candidate>) {
             "no-reply",
         ]
         .iter()
-        .any(|r| localpart == *r || localpart.starts_with(&format!("{r}-")) || localpart.starts_with(&format!("{r}.")));
+        // `r`, `r-…` or `r.…` (without a `format!` per role word and address).
+        .any(|r| localpart.strip_prefix(r).is_some_and(|x| x.is_empty() || x.starts_with(['-', '.'])));
         let mut conf: f32 = if role { 0.35 } else { 0.75 };
         if cx.label_for(s, &[Kind::Email]) == LabelVerdict::Yes && !role {
             conf = 0.85;
@@ -832,7 +892,7 @@ fn emails(cx: &Ctx, out: &mut Vec<Candidate>) {
             conf = conf.min(0.35);
         }
         last_end = e;
-        push(out, Kind::Email, s, e, cx.text[s..e].to_string(), conf);
+        push(out, Kind::Email, s, e, Value::Slice, conf);
     }
 }
 
@@ -848,7 +908,7 @@ fn is_kana(c: char) -> bool {
     matches!(c as u32, 0x3041..=0x3096 | 0x30A1..=0x30FA | 0x30FC)
 }
 
-fn words(cx: &Ctx, out: &mut Vec<Candidate>) {
+fn words(cx: &Ctx, out: &mut Vec<LazyCandidate>) {
     let mut covered_until = 0usize;
     for (hi, h) in cx.hits.iter().enumerate() {
         if h.start < covered_until {
@@ -897,7 +957,7 @@ fn pref_joins(text: &str, pref_end: usize, muni_start: usize) -> bool {
 
 const HONORIFICS: [&str; 5] = ["様", "殿", "さん", "君", "氏"];
 
-fn name_at(cx: &Ctx, hi: usize, h: Hit) -> Option<Candidate> {
+fn name_at(cx: &Ctx, hi: usize, h: Hit) -> Option<LazyCandidate> {
     let lex = lexicon();
     let text = cx.text;
     // The name must start a word: not glued to a preceding kanji unless that is a label.
@@ -969,11 +1029,11 @@ fn name_at(cx: &Ctx, hi: usize, h: Hit) -> Option<Candidate> {
     if title_before || title_after {
         conf = conf.min(0.15);
     }
-    Some(Candidate {
+    Some(LazyCandidate {
         kind: Kind::PersonName,
         start: h.start,
         end,
-        value: text[h.start..end].to_string(),
+        value: Value::Slice,
         confidence: conf,
     })
 }
@@ -1016,7 +1076,7 @@ const NOT_ADDRESS_AFTER: &[&str] = &[
 ];
 
 #[allow(clippy::explicit_counter_loop)] // the counters stop at a limit, not at the iterator's end
-fn address_at(cx: &Ctx, pref_start: Option<usize>, h: Hit) -> Option<Candidate> {
+fn address_at(cx: &Ctx, pref_start: Option<usize>, h: Hit) -> Option<LazyCandidate> {
     let text = cx.text;
     let start = pref_start.unwrap_or(h.start);
     let mut p = h.end;
@@ -1101,11 +1161,11 @@ fn address_at(cx: &Ctx, pref_start: Option<usize>, h: Hit) -> Option<Candidate> 
     if cx.near(start, end, Label::Office, OFFICE_WINDOW, 60) {
         conf = conf.min(0.25);
     }
-    Some(Candidate {
+    Some(LazyCandidate {
         kind: Kind::Address,
         start,
         end,
-        value: text[start..end].to_string(),
+        value: Value::Slice,
         confidence: conf,
     })
 }

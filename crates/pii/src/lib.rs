@@ -469,7 +469,8 @@ impl Buffer for Vec<u8> {
 
 /// Findings of `t` from its normalised form `n`.
 fn scan_normalized(t: &str, n: &normalize::Normalized<'_>, place: &Place, member: Option<&str>, opts: &Options, out: &mut Vec<Finding>) {
-    let cands = detect::detect(&n.text, None);
+    // Values become `String`s only for the candidates kept (see `detect::Value`).
+    let cands = detect::detect_lazy(&n.text, None);
     let mut lines = LineIndex::new(t);
     // Reserved at once: dense records give a finding every ~100 bytes, and growing a vector
     // of findings by doubling copied it over and over.
@@ -493,10 +494,11 @@ fn scan_normalized(t: &str, n: &normalize::Normalized<'_>, place: &Place, member
             }
         };
         let (before, after) = snippet(t, s, e);
-        let values = vec![c.value.clone()];
+        let value = c.value_string(&n.text);
+        let values = vec![value.clone()];
         out.push(Finding {
             kind: c.kind,
-            value: c.value,
+            value,
             location,
             confidence: c.confidence,
             before,
