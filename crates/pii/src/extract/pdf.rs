@@ -64,10 +64,34 @@ impl Spend {
     fn left(&self) -> usize {
         usize::try_from(self.room.saturating_sub(self.spent)).unwrap_or(usize::MAX)
     }
-    /// Inflate a stream within what is left of the budget (a flate bomb stops at the
-    /// budget: lopdf reads at most `left + 1` bytes and refuses the stream).
+    /// Inflate a stream within what is left of the budget. A plain FlateDecode stream (the
+    /// usual content stream) is first inflated into a counter: a bomb is refused without
+    /// allocating anything, and a stream within budget is inflated into a buffer of its exact
+    /// size. Letting a Vec grow instead (lopdf's read_to_end) doubles it past the budget, and
+    /// under mimalloc the copy touches both: 1.3 GB peak RSS for a 512 MiB budget.
     fn inflate(&mut self, s: &lopdf::Stream, what: &str) -> Option<Vec<u8>> {
+        use std::io::Read;
         let left = self.left();
+        let plain_flate = match s.dict.get(b"Filter") {
+            Ok(Object::Name(n)) => n == b"FlateDecode",
+            Ok(Object::Array(a)) => a.len() == 1 && a[0].as_name().ok() == Some(b"FlateDecode"),
+            _ => false,
+        } && s.dict.get(b"DecodeParms").is_err();
+        if plain_flate && !s.content.is_empty() {
+            let mut z = flate2::read::ZlibDecoder::new(&s.content[..]).take(left as u64 + 1);
+            // A corrupt stream (an error here) goes to lopdf below, which also tries raw deflate.
+            if let Ok(n) = std::io::copy(&mut z, &mut std::io::sink()) {
+                if n > left as u64 {
+                    self.stop = Some(Stop::Unpacked(what.to_string()));
+                    return None;
+                }
+                let mut d = Vec::with_capacity(n as usize);
+                if flate2::read::ZlibDecoder::new(&s.content[..]).take(n).read_to_end(&mut d).is_ok() {
+                    self.spent += d.len() as u64;
+                    return Some(d);
+                }
+            }
+        }
         match s.decompressed_content_with_limit(left) {
             Ok(d) => {
                 self.spent += d.len() as u64;
@@ -587,7 +611,12 @@ fn page_glyphs<'a>(
     for sid in doc.get_page_contents(page) {
         let Ok(s) = doc.get_object(sid).and_then(Object::as_stream) else { continue };
         if let Some(d) = spend.inflate(s, &format!("content stream {} {} R", sid.0, sid.1)) {
-            content.extend_from_slice(&d);
+            // The usual single stream is taken as is, not copied.
+            if content.is_empty() {
+                content = d;
+            } else {
+                content.extend_from_slice(&d);
+            }
             content.push(b'\n');
         }
     }
