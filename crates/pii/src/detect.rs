@@ -146,65 +146,6 @@ fn floor_char(s: &str, mut i: usize) -> usize {
 /// Detect everything in normalised `text`. `hint` acts as a label standing before the text
 /// (a table column's header).
 pub fn detect(text: &str, hint: Option<Label>) -> Vec<Candidate> {
-    detect_lazy(text, hint).into_iter().map(|c| c.into_candidate(text)).collect()
-}
-
-/// A candidate's value before it is made a `String`: most are a slice of the text or a few
-/// digits, and a candidate that loses an overlap or falls below the report's threshold never
-/// needs one (dense records have one candidate every ~60 bytes).
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Value {
-    /// `text[start..end]`.
-    Slice,
-    /// Digits without separators (IDs, phones: at most 19).
-    Digits([u8; 24], u8),
-    /// A Gregorian date, printed `YYYY-MM-DD`.
-    Date(i32, u32, u32),
-}
-
-/// A [`Candidate`] with its value not yet a `String` (see [`Value`]).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct LazyCandidate {
-    pub kind: Kind,
-    pub start: usize,
-    pub end: usize,
-    pub value: Value,
-    pub confidence: f32,
-}
-
-impl LazyCandidate {
-    /// The value as a `String` (`text` is the normalised text it was found in).
-    pub(crate) fn value_string(&self, text: &str) -> String {
-        match self.value {
-            Value::Slice => text[self.start..self.end].to_string(),
-            // ASCII digits only.
-            Value::Digits(buf, n) => std::str::from_utf8(&buf[..n as usize]).unwrap_or("").to_string(),
-            Value::Date(y, m, d) => iso_date(y, m, d),
-        }
-    }
-
-    fn into_candidate(self, text: &str) -> Candidate {
-        Candidate {
-            kind: self.kind,
-            start: self.start,
-            end: self.end,
-            value: self.value_string(text),
-            confidence: self.confidence,
-        }
-    }
-}
-
-/// The digits of a token as a [`Value`].
-fn digits_value(d: &str) -> Value {
-    let mut buf = [0u8; 24];
-    let n = d.len().min(24);
-    buf[..n].copy_from_slice(&d.as_bytes()[..n]);
-    Value::Digits(buf, n as u8)
-}
-
-/// [`detect`] without the values' `String`s (for the text scan, which makes one only for the
-/// candidates it keeps).
-pub(crate) fn detect_lazy(text: &str, hint: Option<Label>) -> Vec<LazyCandidate> {
     let hits = lexicon().find(text);
     let of = |f: fn(Label) -> bool| -> Vec<Hit> { hits.iter().filter(|h| matches!(h.pat, Pat::Ctx(l) if f(l))).copied().collect() };
     let num_labels = of(|l| matches!(l, Label::For(_) | Label::Decoy | Label::Symbol));
@@ -229,9 +170,9 @@ pub(crate) fn detect_lazy(text: &str, hint: Option<Label>) -> Vec<LazyCandidate>
     resolve_overlaps(out)
 }
 
-fn resolve_overlaps(mut v: Vec<LazyCandidate>) -> Vec<LazyCandidate> {
+fn resolve_overlaps(mut v: Vec<Candidate>) -> Vec<Candidate> {
     v.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
-    let mut out: Vec<LazyCandidate> = Vec::with_capacity(v.len());
+    let mut out: Vec<Candidate> = Vec::with_capacity(v.len());
     for c in v {
         if let Some(last) = out.last_mut()
             && c.start < last.end
@@ -314,7 +255,7 @@ fn sep_at(b: &[u8], i: usize) -> Option<(u8, usize)> {
     }
 }
 
-fn numbers(cx: &Ctx, out: &mut Vec<LazyCandidate>) {
+fn numbers(cx: &Ctx, out: &mut Vec<Candidate>) {
     let b = cx.text.as_bytes();
     let mut i = 0;
     while let Some(s) = next_digit(b, i) {
@@ -389,8 +330,8 @@ fn glued_after(b: &[u8], e: usize) -> bool {
     }
 }
 
-fn push(out: &mut Vec<LazyCandidate>, kind: Kind, start: usize, end: usize, value: Value, confidence: f32) {
-    out.push(LazyCandidate {
+fn push(out: &mut Vec<Candidate>, kind: Kind, start: usize, end: usize, value: String, confidence: f32) {
+    out.push(Candidate {
         kind,
         start,
         end,
@@ -399,7 +340,7 @@ fn push(out: &mut Vec<LazyCandidate>, kind: Kind, start: usize, end: usize, valu
     });
 }
 
-fn classify(cx: &Ctx, t: &Tok, out: &mut Vec<LazyCandidate>) {
+fn classify(cx: &Ctx, t: &Tok, out: &mut Vec<Candidate>) {
     let b = cx.text.as_bytes();
     // Dates first: they have their own shapes (S45.3.2, 1970/03/02, 1970年3月2日).
     if let Some((end, y, m, d, era_start)) = date_at_token(cx.text, t) {
@@ -423,7 +364,7 @@ fn classify(cx: &Ctx, t: &Tok, out: &mut Vec<LazyCandidate>) {
                 Kind::Passport,
                 t.start - 2,
                 t.end,
-                Value::Slice,
+                cx.text[t.start - 2..t.end].to_string(),
                 conf,
             );
             return;
@@ -453,7 +394,7 @@ fn classify(cx: &Ctx, t: &Tok, out: &mut Vec<LazyCandidate>) {
         if cx.near(t.start, t.end, Label::Office, OFFICE_WINDOW, 40) {
             conf = conf.min(0.25);
         }
-        push(out, Kind::PostalCode, t.start, t.end, digits_value(d), conf);
+        push(out, Kind::PostalCode, t.start, t.end, d.to_string(), conf);
         return;
     }
     // Phone numbers (checked before the IDs: phone-shaped 10/11-digit numbers are phones).
@@ -480,7 +421,7 @@ fn classify(cx: &Ctx, t: &Tok, out: &mut Vec<LazyCandidate>) {
             if cx.near(t.start, t.end, Label::Office, OFFICE_WINDOW, 40) {
                 c = c.min(0.3);
             }
-            push(out, Kind::Phone, t.start, t.end, digits_value(d), c);
+            push(out, Kind::Phone, t.start, t.end, d.to_string(), c);
             return;
         }
     }
@@ -498,13 +439,13 @@ fn classify(cx: &Ctx, t: &Tok, out: &mut Vec<LazyCandidate>) {
             LabelVerdict::Other => 0.4,
             LabelVerdict::None => 0.7,
         };
-        push(out, Kind::CreditCard, t.start, t.end, digits_value(d), c);
+        push(out, Kind::CreditCard, t.start, t.end, d.to_string(), c);
         return;
     }
     // 12 digits: 運転免許証 (label decides) or 個人番号 (check digit + label).
     if n == 12 && (single || t.shape(&[4, 4, 4])) {
         if lv(&[Kind::DriversLicense]) == LabelVerdict::Yes {
-            push(out, Kind::DriversLicense, t.start, t.end, digits_value(d), 0.9);
+            push(out, Kind::DriversLicense, t.start, t.end, d.to_string(), 0.9);
             return;
         }
         if crate::checkdigit::my_number(d) {
@@ -515,7 +456,7 @@ fn classify(cx: &Ctx, t: &Tok, out: &mut Vec<LazyCandidate>) {
                 LabelVerdict::None if !single => 0.55,
                 LabelVerdict::None => 0.4,
             };
-            push(out, Kind::MyNumber, t.start, t.end, digits_value(d), c);
+            push(out, Kind::MyNumber, t.start, t.end, d.to_string(), c);
         }
         return;
     }
@@ -528,7 +469,7 @@ fn classify(cx: &Ctx, t: &Tok, out: &mut Vec<LazyCandidate>) {
             LabelVerdict::None if !single => 0.5,
             LabelVerdict::None => 0.3,
         };
-        push(out, Kind::CorporateNumber, t.start, t.end, digits_value(d), c);
+        push(out, Kind::CorporateNumber, t.start, t.end, d.to_string(), c);
         return;
     }
     // 11 digits: 住民票コード.
@@ -541,7 +482,7 @@ fn classify(cx: &Ctx, t: &Tok, out: &mut Vec<LazyCandidate>) {
                 LabelVerdict::Other => 0.1,
                 LabelVerdict::None => 0.3,
             };
-            push(out, Kind::JuminhyoCode, t.start, t.end, digits_value(d), c);
+            push(out, Kind::JuminhyoCode, t.start, t.end, d.to_string(), c);
             return;
         }
         // The check-digit weights are not confirmed from 平成14年総務省告示第436号 itself
@@ -550,7 +491,7 @@ fn classify(cx: &Ctx, t: &Tok, out: &mut Vec<LazyCandidate>) {
         // --min-confidence (0.5): an invalid-check decoy stays out of the default output, and
         // `--min-confidence 0.4` shows every labelled code whatever the weights.
         if labelled == LabelVerdict::Yes {
-            push(out, Kind::JuminhyoCode, t.start, t.end, digits_value(d), JUMINHYO_UNCHECKED_CONFIDENCE);
+            push(out, Kind::JuminhyoCode, t.start, t.end, d.to_string(), JUMINHYO_UNCHECKED_CONFIDENCE);
             return;
         }
     }
@@ -562,7 +503,7 @@ fn classify(cx: &Ctx, t: &Tok, out: &mut Vec<LazyCandidate>) {
             _ => 0.0,
         };
         if c > 0.0 {
-            push(out, Kind::BasicPensionNumber, t.start, t.end, digits_value(d), c);
+            push(out, Kind::BasicPensionNumber, t.start, t.end, d.to_string(), c);
             return;
         }
     }
@@ -570,13 +511,13 @@ fn classify(cx: &Ctx, t: &Tok, out: &mut Vec<LazyCandidate>) {
     if single && n <= 10 {
         match cx.nearest_label(t.start, 60) {
             Some((Label::For(Kind::BankAccount), _)) if n == 7 => {
-                push(out, Kind::BankAccount, t.start, t.end, digits_value(d), 0.9);
+                push(out, Kind::BankAccount, t.start, t.end, d.to_string(), 0.9);
             }
             Some((Label::For(Kind::HealthInsurance), _)) if n >= 2 => {
-                push(out, Kind::HealthInsurance, t.start, t.end, digits_value(d), 0.85);
+                push(out, Kind::HealthInsurance, t.start, t.end, d.to_string(), 0.85);
             }
             Some((Label::Symbol, _)) if n >= 2 && cx.health_near(t.start) => {
-                push(out, Kind::HealthInsurance, t.start, t.end, digits_value(d), 0.8);
+                push(out, Kind::HealthInsurance, t.start, t.end, d.to_string(), 0.8);
             }
             _ => {}
         }
@@ -817,7 +758,7 @@ fn iso_date(y: i32, m: u32, d: u32) -> String {
     s
 }
 
-fn birth(cx: &Ctx, start: usize, end: usize, y: i32, m: u32, d: u32, out: &mut Vec<LazyCandidate>) {
+fn birth(cx: &Ctx, start: usize, end: usize, y: i32, m: u32, d: u32, out: &mut Vec<Candidate>) {
     let labelled = matches!(cx.nearest_label(start, 60), Some((Label::For(Kind::BirthDate), _)));
     let after = &cx.text[end..floor_char(cx.text, (end + 12).min(cx.text.len()))];
     let after = after.trim_start_matches([' ', '(', ')']);
@@ -829,14 +770,14 @@ fn birth(cx: &Ctx, start: usize, end: usize, y: i32, m: u32, d: u32, out: &mut V
     } else {
         0.15
     };
-    push(out, Kind::BirthDate, start, end, Value::Date(y, m, d), conf);
+    push(out, Kind::BirthDate, start, end, iso_date(y, m, d), conf);
 }
 
 // ---------------------------------------------------------------------------------------
 // E-mail
 // ---------------------------------------------------------------------------------------
 
-fn emails(cx: &Ctx, out: &mut Vec<LazyCandidate>) {
+fn emails(cx: &Ctx, out: &mut Vec<Candidate>) {
     let b = cx.text.as_bytes();
     let local = |c: u8| c.is_ascii_alphanumeric() || b"._%+-".contains(&c);
     let dom = |c: u8| c.is_ascii_alphanumeric() || c == b'.' || c == b'-';
@@ -882,8 +823,7 @@ fn emails(cx: &Ctx, out: &mut Vec<LazyCandidate>) {
             "no-reply",
         ]
         .iter()
-        // `r`, `r-…` or `r.…` (without a `format!` per role word and address).
-        .any(|r| localpart.strip_prefix(r).is_some_and(|x| x.is_empty() || x.starts_with(['-', '.'])));
+        .any(|r| localpart == *r || localpart.starts_with(&format!("{r}-")) || localpart.starts_with(&format!("{r}.")));
         let mut conf: f32 = if role { 0.35 } else { 0.75 };
         if cx.label_for(s, &[Kind::Email]) == LabelVerdict::Yes && !role {
             conf = 0.85;
@@ -892,7 +832,7 @@ fn emails(cx: &Ctx, out: &mut Vec<LazyCandidate>) {
             conf = conf.min(0.35);
         }
         last_end = e;
-        push(out, Kind::Email, s, e, Value::Slice, conf);
+        push(out, Kind::Email, s, e, cx.text[s..e].to_string(), conf);
     }
 }
 
@@ -908,7 +848,7 @@ fn is_kana(c: char) -> bool {
     matches!(c as u32, 0x3041..=0x3096 | 0x30A1..=0x30FA | 0x30FC)
 }
 
-fn words(cx: &Ctx, out: &mut Vec<LazyCandidate>) {
+fn words(cx: &Ctx, out: &mut Vec<Candidate>) {
     let mut covered_until = 0usize;
     for (hi, h) in cx.hits.iter().enumerate() {
         if h.start < covered_until {
@@ -957,7 +897,7 @@ fn pref_joins(text: &str, pref_end: usize, muni_start: usize) -> bool {
 
 const HONORIFICS: [&str; 5] = ["様", "殿", "さん", "君", "氏"];
 
-fn name_at(cx: &Ctx, hi: usize, h: Hit) -> Option<LazyCandidate> {
+fn name_at(cx: &Ctx, hi: usize, h: Hit) -> Option<Candidate> {
     let lex = lexicon();
     let text = cx.text;
     // The name must start a word: not glued to a preceding kanji unless that is a label.
@@ -1029,11 +969,11 @@ fn name_at(cx: &Ctx, hi: usize, h: Hit) -> Option<LazyCandidate> {
     if title_before || title_after {
         conf = conf.min(0.15);
     }
-    Some(LazyCandidate {
+    Some(Candidate {
         kind: Kind::PersonName,
         start: h.start,
         end,
-        value: Value::Slice,
+        value: text[h.start..end].to_string(),
         confidence: conf,
     })
 }
@@ -1076,7 +1016,7 @@ const NOT_ADDRESS_AFTER: &[&str] = &[
 ];
 
 #[allow(clippy::explicit_counter_loop)] // the counters stop at a limit, not at the iterator's end
-fn address_at(cx: &Ctx, pref_start: Option<usize>, h: Hit) -> Option<LazyCandidate> {
+fn address_at(cx: &Ctx, pref_start: Option<usize>, h: Hit) -> Option<Candidate> {
     let text = cx.text;
     let start = pref_start.unwrap_or(h.start);
     let mut p = h.end;
@@ -1161,11 +1101,11 @@ fn address_at(cx: &Ctx, pref_start: Option<usize>, h: Hit) -> Option<LazyCandida
     if cx.near(start, end, Label::Office, OFFICE_WINDOW, 60) {
         conf = conf.min(0.25);
     }
-    Some(LazyCandidate {
+    Some(Candidate {
         kind: Kind::Address,
         start,
         end,
-        value: Value::Slice,
+        value: text[start..end].to_string(),
         confidence: conf,
     })
 }

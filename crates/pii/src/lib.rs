@@ -469,8 +469,7 @@ impl Buffer for Vec<u8> {
 
 /// Findings of `t` from its normalised form `n`.
 fn scan_normalized(t: &str, n: &normalize::Normalized<'_>, place: &Place, member: Option<&str>, opts: &Options, out: &mut Vec<Finding>) {
-    // Values become `String`s only for the candidates kept (see `detect::Value`).
-    let cands = detect::detect_lazy(&n.text, None);
+    let cands = detect::detect(&n.text, None);
     let mut lines = LineIndex::new(t);
     // Reserved at once: dense records give a finding every ~100 bytes, and growing a vector
     // of findings by doubling copied it over and over.
@@ -494,11 +493,10 @@ fn scan_normalized(t: &str, n: &normalize::Normalized<'_>, place: &Place, member
             }
         };
         let (before, after) = snippet(t, s, e);
-        let value = c.value_string(&n.text);
-        let values = vec![value.clone()];
+        let values = vec![c.value.clone()];
         out.push(Finding {
             kind: c.kind,
-            value,
+            value: c.value,
             location,
             confidence: c.confidence,
             before,
