@@ -308,3 +308,34 @@ fn write_hostile_pdfs() {
     objs[2] = stream("/Filter /FlateDecode", &z.finish().unwrap());
     std::fs::write(dir.join("pages-20k-heavy.pdf"), pdf_of(&objs)).unwrap();
 }
+
+/// The unpacked-bytes budget is per file: 50 pages sharing one 66 KB content stream against a
+/// 1 MB budget. The pages within it are scanned; the first page over it gets a problem, and
+/// the rest are summed up in one more (not one problem per page).
+#[test]
+fn a_spent_unpacked_budget_is_one_problem_and_one_summary() {
+    let n = 50;
+    let mut objs = vec![b"<< /Type /Catalog /Pages 2 0 R >>".to_vec()];
+    let kids: Vec<String> = (0..n).map(|i| format!("{} 0 R", i + 5)).collect();
+    objs.push(format!("<< /Type /Pages /Kids [{}] /Count {n} >>", kids.join(" ")).into_bytes());
+    let body = [text_op("Tel 03-1234-5678"), b"\n".to_vec(), b"BT /F1 12 Tf 72 600 Td (x) Tj ET\n".repeat(2000)].concat();
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    z.write_all(&body).unwrap();
+    objs.push(stream("/Filter /FlateDecode", &z.finish().unwrap()));
+    objs.push(FONT.to_vec());
+    for _ in 0..n {
+        objs.push(b"<< /Type /Page /Parent 2 0 R /Contents 3 0 R /Resources << /Font << /F1 4 0 R >> >> >>".to_vec());
+    }
+    let mut opts = mamori_pii::Options::default();
+    opts.limits.max_unpacked_bytes = 1 << 20;
+    let r = mamori_pii::scan_bytes("budget.pdf", &pdf_of(&objs), &opts);
+    assert!(r.truncated);
+    let per_page = body.len() as u64;
+    let fit = ((1u64 << 20) / per_page) as u32;
+    let pages: Vec<u32> = r.findings.iter().filter_map(|f| if let mamori_pii::Location::Page { page } = f.location { Some(page) } else { None }).collect();
+    assert_eq!(pages, (1..=fit).collect::<Vec<u32>>());
+    let reasons: Vec<&str> = r.problems.iter().map(|p| p.reason.as_str()).collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(reasons[0].contains(&format!("page {} of {n}", fit + 1)), "{reasons:?}");
+    assert!(reasons[1].contains(&format!("content of {} more pages ({}-{n})", n - fit - 1, fit + 2)), "{reasons:?}");
+}

@@ -222,6 +222,7 @@ pub(crate) fn extract_pdf(member: Option<&str>, bytes: &[u8], budget: &mut Budge
     let mut undecoded = 0usize;
     // Fonts are shared by pages: each is loaded (its ToUnicode parsed) once per file.
     let mut font_cache: HashMap<*const Dictionary, Rc<Font>> = HashMap::new();
+    let (mut refused_once, mut more_refused) = (false, Vec::<u32>::new());
     for (p, id) in pages {
         if spend.out_of_time() {
             spend.stop = Some(Stop::Time);
@@ -290,6 +291,13 @@ pub(crate) fn extract_pdf(member: Option<&str>, bytes: &[u8], budget: &mut Budge
             Some(Stop::Unpacked(what)) => {
                 // One stream over the budget is refused; the page's other streams and the
                 // next pages still run on what is left (a bomb cannot hide what follows).
+                // Once the budget is spent every later stream is refused: those are summed
+                // up in one problem below, not one per page.
+                if refused_once {
+                    more_refused.push(p);
+                    continue;
+                }
+                refused_once = true;
                 ex.truncated = true;
                 problem(
                     ex,
@@ -302,6 +310,17 @@ pub(crate) fn extract_pdf(member: Option<&str>, bytes: &[u8], budget: &mut Budge
             }
             None => {}
         }
+    }
+    if let (Some(first), Some(last)) = (more_refused.first(), more_refused.last()) {
+        problem(
+            ex,
+            member,
+            format!(
+                "展開サイズの上限 / unpacked-bytes limit ({} bytes): content of {} more pages ({first}-{last}) not scanned",
+                budget.limits.max_unpacked_bytes,
+                more_refused.len()
+            ),
+        );
     }
     budget.unpacked += spend.spent;
     if undecoded > 0 {
