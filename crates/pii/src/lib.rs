@@ -481,6 +481,11 @@ fn scan_normalized(t: &str, n: &normalize::Normalized<'_>, place: &Place, member
             continue;
         }
         let (s, e) = n.orig_range_at(c.start, c.end, &mut cursor);
+        // A candidate may start or end inside the expansion of one original character (㍛ is
+        // "21点" after NFKC, and a number can end after its "21"); the map then points inside
+        // that character. Widen to whole characters so slicing the original never panics.
+        let s = t.floor_char_boundary(s.min(t.len()));
+        let e = t.ceil_char_boundary(e.min(t.len())).max(s);
         let location = match place {
             Place::Page(p) => Location::Page { page: *p },
             Place::Sheet(sheet) => Location::Cell {

@@ -195,3 +195,18 @@ fn fuzzed_xls_the_cfb_crate_refuses_is_still_checked() {
     assert!(status.success() && out.contains("CHILD-REPORT truncated=false problems=[]"), "{status}\n{out}");
     assert!(children_peak_rss_kib() < 512 * 1024, "child peak RSS {} KiB", children_peak_rss_kib());
 }
+
+/// Found by `pii_zip` (2026-12-03, while fuzzing the xls bound): a UTF-16 text where an
+/// address candidate ended inside the NFKC expansion of `㍛` ("3点"), so the finding's end
+/// mapped into the middle of that character and cutting the snippet panicked (lib.rs
+/// `snippet`). Findings are now widened to whole characters of the original.
+#[test]
+fn finding_ending_inside_an_expanded_character_does_not_panic() {
+    let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/fuzz-snippet-inside-expansion.txt")).unwrap();
+    let r = scan_bytes("fuzz-snippet-inside-expansion.txt", &bytes, &Options::default());
+    assert!(!r.findings.is_empty(), "{r:?}");
+    // The same through a small text: a number that ends after the "3" of ㍛'s "3点".
+    let t = "住所 奈良県三郷町西大切㍛丁目2番15号\n電話 06-1234-567㍛\n";
+    let findings = mamori_pii::scan_text(t, &Options::default());
+    assert!(!findings.is_empty());
+}
