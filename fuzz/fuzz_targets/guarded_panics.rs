@@ -43,6 +43,8 @@ pub const GUARDED: &[&str] = &[
     "atoi_simd",
     "fast-float2",
     "codepage",
+    // extract/biff.rs opens .xls with the cfb crate inside `guarded` (before calamine).
+    "cfb",
 ];
 
 /// The crate (`name` of `name-version`) a registry source path belongs to.
