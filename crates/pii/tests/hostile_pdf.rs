@@ -217,19 +217,9 @@ fn flate_bomb_content_stream_is_refused_and_the_rest_is_scanned() {
 #[test]
 fn twenty_thousand_pages_stop_at_the_time_limit_with_the_pages_done() {
     let n = 20_000;
-    let mut objs = vec![b"<< /Type /Catalog /Pages 2 0 R >>".to_vec()];
-    let kids: Vec<String> = (0..n).map(|i| format!("{} 0 R", i + 5)).collect();
-    objs.push(format!("<< /Type /Pages /Kids [{}] /Count {n} >>", kids.join(" ")).into_bytes());
     // 2,000 more glyphs a page, so that the whole file takes seconds (not the 0.3 s of bare
     // pages) and the limit falls among the pages; the assertions hold wherever it falls.
-    let body = [text_op("Tel 03-1234-5678"), b"\n".to_vec(), b"BT /F1 12 Tf 72 600 Td (x) Tj ET\n".repeat(2000)].concat();
-    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
-    z.write_all(&body).unwrap();
-    objs.push(stream("/Filter /FlateDecode", &z.finish().unwrap()));
-    objs.push(FONT.to_vec());
-    for _ in 0..n {
-        objs.push(b"<< /Type /Page /Parent 2 0 R /Contents 3 0 R /Resources << /Font << /F1 4 0 R >> >> >>".to_vec());
-    }
+    let (objs, _) = pages_sharing_one_heavy_stream(n);
     let pdf = pdf_of(&objs);
     let c = scan_in_child("pages.pdf", &pdf, Some(300));
     assert!(c.ok && c.report().contains("truncated=true"), "{}\n{}", c.status, c.out);
@@ -315,6 +305,25 @@ fn write_hostile_pdfs() {
 #[test]
 fn a_spent_unpacked_budget_is_one_problem_and_one_summary() {
     let n = 50;
+    let (objs, body_len) = pages_sharing_one_heavy_stream(n);
+    let mut opts = mamori_pii::Options::default();
+    opts.limits.max_unpacked_bytes = 1 << 20;
+    let r = mamori_pii::scan_bytes("budget.pdf", &pdf_of(&objs), &opts);
+    assert!(r.truncated);
+    let per_page = body_len as u64;
+    let fit = ((1u64 << 20) / per_page) as u32;
+    let pages: Vec<u32> = r.findings.iter().filter_map(|f| if let mamori_pii::Location::Page { page } = f.location { Some(page) } else { None }).collect();
+    assert_eq!(pages, (1..=fit).collect::<Vec<u32>>());
+    let reasons: Vec<&str> = r.problems.iter().map(|p| p.reason.as_str()).collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(reasons[0].contains(&format!("page {} of {n}", fit + 1)), "{reasons:?}");
+    assert!(reasons[1].contains(&format!("content of {} more pages ({}-{n})", n - fit - 1, fit + 2)), "{reasons:?}");
+}
+
+/// `n` pages sharing one flate-compressed content stream: a phone number and 2,000 more
+/// glyphs (objects: catalog, pages, the stream as 3 0 R, the font, then the pages from 5 0 R),
+/// and the stream's inflated length.
+fn pages_sharing_one_heavy_stream(n: u32) -> (Vec<Vec<u8>>, usize) {
     let mut objs = vec![b"<< /Type /Catalog /Pages 2 0 R >>".to_vec()];
     let kids: Vec<String> = (0..n).map(|i| format!("{} 0 R", i + 5)).collect();
     objs.push(format!("<< /Type /Pages /Kids [{}] /Count {n} >>", kids.join(" ")).into_bytes());
@@ -326,16 +335,5 @@ fn a_spent_unpacked_budget_is_one_problem_and_one_summary() {
     for _ in 0..n {
         objs.push(b"<< /Type /Page /Parent 2 0 R /Contents 3 0 R /Resources << /Font << /F1 4 0 R >> >> >>".to_vec());
     }
-    let mut opts = mamori_pii::Options::default();
-    opts.limits.max_unpacked_bytes = 1 << 20;
-    let r = mamori_pii::scan_bytes("budget.pdf", &pdf_of(&objs), &opts);
-    assert!(r.truncated);
-    let per_page = body.len() as u64;
-    let fit = ((1u64 << 20) / per_page) as u32;
-    let pages: Vec<u32> = r.findings.iter().filter_map(|f| if let mamori_pii::Location::Page { page } = f.location { Some(page) } else { None }).collect();
-    assert_eq!(pages, (1..=fit).collect::<Vec<u32>>());
-    let reasons: Vec<&str> = r.problems.iter().map(|p| p.reason.as_str()).collect();
-    assert_eq!(reasons.len(), 2, "{reasons:?}");
-    assert!(reasons[0].contains(&format!("page {} of {n}", fit + 1)), "{reasons:?}");
-    assert!(reasons[1].contains(&format!("content of {} more pages ({}-{n})", n - fit - 1, fit + 2)), "{reasons:?}");
+    (objs, body.len())
 }
