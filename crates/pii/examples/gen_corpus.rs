@@ -3,8 +3,7 @@
 //! `cargo run --release -p mamori-pii --example gen_corpus -- OUT [N]`.
 //! `… --example gen_corpus -- --fixture-sources DIR` writes the docx/xlsx/HTML that
 //! scripts/make-pii-fixtures.sh converts with LibreOffice and Chromium.
-//! `… --example gen_corpus -- --time FILE...` scans each file 5 times (after a warm-up that
-//! builds the dictionaries) and prints the best wall and CPU (user+sys, getrusage) time.
+//! Time per file: `--example time_files` (each file in its own process, with its peak RSS).
 
 #[path = "../tests/support/corpus.rs"]
 mod corpus;
@@ -21,10 +20,6 @@ fn main() {
             std::fs::write(dir.join(&n), b).unwrap();
             println!("{}", dir.join(n).display());
         }
-        return;
-    }
-    if args.get(1).map(String::as_str) == Some("--time") {
-        time_files(&args[2..]);
         return;
     }
     let out = args.get(1).filter(|s| !s.is_empty() && *s != "-").map(std::path::PathBuf::from);
@@ -73,42 +68,5 @@ fn main() {
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     for (f, r) in &formats {
         println!("| {f} | {} | {} | {} | {} | {} | {:.3} |", r.docs, r.c.tp + r.c.fn_, r.c.tp, r.c.fp, r.c.fn_, r.c.f1());
-    }
-}
-
-/// User + system CPU seconds of this process.
-fn cpu_seconds() -> f64 {
-    // SAFETY: getrusage only writes the struct it is given.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 * 1e-6;
-    t(ru.ru_utime) + t(ru.ru_stime)
-}
-
-fn time_files(files: &[String]) {
-    let opts = Options::default();
-    let _ = mamori_pii::scan_text("氏名 山田 太郎 住所 奈良県奈良市二条大路南1丁目1番1号", &opts);
-    for p in files {
-        let b = std::fs::read(p).unwrap();
-        let (mut wall, mut cpu) = (f64::MAX, f64::MAX);
-        let mut last = None;
-        for _ in 0..5 {
-            let (c0, t0) = (cpu_seconds(), std::time::Instant::now());
-            let r = scan_bytes(p, &b, &opts);
-            wall = wall.min(t0.elapsed().as_secs_f64());
-            cpu = cpu.min(cpu_seconds() - c0);
-            last = Some(r);
-        }
-        let r = last.unwrap();
-        let values: usize = r.findings.iter().map(|f| f.values.len()).sum();
-        println!(
-            "{p} ({} KB, {}): best of 5 {:.1} ms wall, {:.1} ms CPU; {} findings ({values} values), problems {:?}",
-            b.len() / 1024,
-            r.format,
-            wall * 1e3,
-            cpu * 1e3,
-            r.findings.len(),
-            r.problems
-        );
     }
 }
