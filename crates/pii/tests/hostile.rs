@@ -132,19 +132,13 @@ fn shared_string_cells_without_a_table_are_a_sheet_problem() {
     assert!(r.problems.iter().any(|p| p.reason.contains("sheet 名簿 unreadable")), "{:?}", r.problems);
 }
 
+#[path = "support/child.rs"]
+mod child;
+
 /// Runs `scan_bytes` on `bytes` in a child process (this test binary, running only
-/// `child_scan`), so a crash no `catch_unwind` can stop (a stack overflow or an allocation
-/// failure aborts the process) fails one test instead of killing the whole run.
-fn scan_in_child(name: &str, bytes: &[u8]) -> (std::process::ExitStatus, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join(name);
-    std::fs::write(&p, bytes).unwrap();
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["child_scan", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
-        .env("MAMORI_HOSTILE_FILE", &p)
-        .output()
-        .unwrap();
-    (out.status, format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+/// `child_scan`), so a crash no `catch_unwind` can stop fails one test, not the whole run.
+fn scan_in_child(name: &str, bytes: &[u8]) -> child::ChildRun {
+    child::run_child("child_scan", name, bytes, &[])
 }
 
 #[test]
@@ -157,27 +151,21 @@ fn child_scan() {
     println!("CHILD-REPORT truncated={} problems={:?}", r.truncated, r.problems);
 }
 
-/// Peak RSS (KiB on Linux) of the largest child this test process has waited for.
-fn children_peak_rss_kib() -> i64 {
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) }, 0);
-    ru.ru_maxrss
-}
-
 /// Found by `pii_zip` (2026-12-03, ASan build): a 13 KB mutated xls makes calamine 0.38's
 /// `Xls::new` build a dense 6.1 GB cell range (`from_sparse`, xls.rs:724) before any sheet is
 /// read. extract/biff.rs walks the BIFF records first and refuses the workbook, naming the
 /// sheet, the claimed rows × columns and the limit. Run in a child process so that, should the
-/// bound break, the allocation fails one test and not the run; the child's peak RSS (an upper
-/// bound: RUSAGE_CHILDREN is the largest child of this binary) shows it never got near 6 GB.
+/// bound break, the allocation fails one test and not the run; the child's peak RSS (its own,
+/// from `wait4`) shows it never got near 6 GB.
 #[test]
 fn fuzzed_xls_with_a_huge_claimed_range_stays_bounded() {
     let b = include_bytes!("data/fuzz-calamine-xls-oom.xls");
-    let (status, out) = scan_in_child("oom.xls", b);
-    assert!(status.success() && out.contains("CHILD-REPORT truncated=true"), "{status}\n{out}");
+    let c = scan_in_child("oom.xls", b);
+    let (status, out) = (&c.status, &c.out);
+    assert!(c.ok && out.contains("CHILD-REPORT truncated=true"), "{status}\n{out}");
     assert!(out.contains("over the max_cells limit 5000000: not read") && out.contains("上限max_cells"), "{out}");
     assert!(out.contains(" rows × ") && out.contains(" columns = "), "{out}");
-    let peak = children_peak_rss_kib();
+    let peak = c.peak_rss_kib;
     eprintln!("{out}\nchild peak RSS {peak} KiB");
     assert!(peak < 512 * 1024, "child peak RSS {peak} KiB");
 }
@@ -191,9 +179,10 @@ fn fuzzed_xls_with_a_huge_claimed_range_stays_bounded() {
 #[test]
 fn fuzzed_xls_the_cfb_crate_refuses_is_still_checked() {
     let b = include_bytes!("data/fuzz-calamine-xls-dimensions.xls");
-    let (status, out) = scan_in_child("dims.xls", b);
-    assert!(status.success() && out.contains("CHILD-REPORT truncated=false problems=[]"), "{status}\n{out}");
-    assert!(children_peak_rss_kib() < 512 * 1024, "child peak RSS {} KiB", children_peak_rss_kib());
+    let c = scan_in_child("dims.xls", b);
+    let (status, out) = (&c.status, &c.out);
+    assert!(c.ok && out.contains("CHILD-REPORT truncated=false problems=[]"), "{status}\n{out}");
+    assert!(c.peak_rss_kib < 512 * 1024, "child peak RSS {} KiB", c.peak_rss_kib);
 }
 
 /// Found by `pii_zip` (2026-12-03, while fuzzing the xls bound): a UTF-16 text where an

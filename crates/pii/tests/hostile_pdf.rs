@@ -50,64 +50,15 @@ fn flate_zeros(zeros: usize) -> Vec<u8> {
     z.finish().unwrap()
 }
 
-struct ChildRun {
-    ok: bool,
-    status: String,
-    out: String,
-    /// The child's peak resident set (KiB, Linux `ru_maxrss`).
-    peak_rss_kib: i64,
-}
-
-impl ChildRun {
-    fn report(&self) -> &str {
-        self.out.lines().find(|l| l.starts_with("CHILD-REPORT")).unwrap_or("")
-    }
-    fn problems(&self) -> Vec<&str> {
-        self.out.lines().filter_map(|l| l.strip_prefix("PROBLEM ")).collect()
-    }
-    /// (kind, page) of every finding located on a page.
-    fn page_findings(&self) -> Vec<(String, u32)> {
-        self.out
-            .lines()
-            .filter_map(|l| l.strip_prefix("FINDING "))
-            .filter_map(|l| {
-                let (k, p) = l.split_once(" page ")?;
-                Some((k.to_string(), p.parse().ok()?))
-            })
-            .collect()
-    }
-}
+#[path = "support/child.rs"]
+mod child;
+use child::ChildRun;
 
 /// Scans `bytes` (written as `name`) in a child process; `max_time_ms` overrides
 /// `Limits::max_time`.
 fn scan_in_child(name: &str, bytes: &[u8], max_time_ms: Option<u64>) -> ChildRun {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join(name);
-    std::fs::write(&p, bytes).unwrap();
-    let out_path = dir.path().join("child.out");
-    let out_file = std::fs::File::create(&out_path).unwrap();
-    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
-    cmd.args(["child_scan_pdf", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
-        .env("MAMORI_HOSTILE_FILE", &p)
-        .stdout(out_file.try_clone().unwrap())
-        .stderr(out_file);
-    if let Some(ms) = max_time_ms {
-        cmd.env("MAMORI_HOSTILE_MAX_TIME_MS", ms.to_string());
-    }
-    // Reaped by wait4 below, not Child::wait.
-    #[allow(clippy::zombie_processes)]
-    let child = cmd.spawn().unwrap();
-    // Reap the child with wait4 for its own rusage (RUSAGE_CHILDREN would be the largest of
-    // every child of this binary, tests running in parallel).
-    let mut status = 0;
-    // SAFETY: plain syscall on our own child's pid; rusage is an out-parameter.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut ru) };
-    assert_eq!(r, child.id() as libc::pid_t, "wait4: {}", std::io::Error::last_os_error());
-    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-    let status = if libc::WIFSIGNALED(status) { format!("killed by signal {}", libc::WTERMSIG(status)) } else { format!("exit {}", libc::WEXITSTATUS(status)) };
-    eprintln!("{name}: {status}, child peak RSS {} KiB", ru.ru_maxrss);
-    ChildRun { ok, status, out: std::fs::read_to_string(&out_path).unwrap_or_default(), peak_rss_kib: ru.ru_maxrss }
+    let env: Vec<(&str, String)> = max_time_ms.map(|ms| ("MAMORI_HOSTILE_MAX_TIME_MS", ms.to_string())).into_iter().collect();
+    child::run_child("child_scan_pdf", name, bytes, &env)
 }
 
 #[test]
