@@ -162,7 +162,7 @@ fn finding_json(r: &FileReport, f: &Finding, show: bool) -> serde_json::Value {
     let mut v = serde_json::json!({
         "path": display_path(r, f),
         "kind": f.kind.as_str(),
-        "value": if show { f.value.clone() } else { f.masked() },
+        "value": if show { f.value().to_string() } else { f.masked() },
         "location": f.location,
         "confidence": (f.confidence * 100.0).round() / 100.0,
         "context": f.context(show),
@@ -214,7 +214,7 @@ fn print_human(out: &mut impl Write, r: &FileReport, kept: &[&Finding], show: bo
             f.kind.ja(),
             f.kind.as_str(),
             count,
-            if show { f.value.clone() } else { f.masked() },
+            if show { f.value().to_string() } else { f.masked() },
             f.confidence,
             f.context(show)
         )?;

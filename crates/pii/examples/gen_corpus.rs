@@ -36,7 +36,7 @@ fn main() {
         let r = scan_bytes(&d.name, &d.bytes, &Options::default());
         if debug.as_deref() == Some(d.name.as_str()) {
             for f in &r.findings {
-                println!("{:?} {:?} {:?} {:.2} {:?}", f.kind, f.value, f.location, f.confidence, f.member);
+                println!("{:?} {:?} {:?} {:.2} {:?}", f.kind, f.value(), f.location, f.confidence, f.member);
             }
             println!("{:?}", r.problems);
         }

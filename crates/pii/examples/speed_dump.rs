@@ -13,9 +13,9 @@ use std::io::Write;
 fn dump(out: &mut impl Write, r: &mamori_pii::FileReport) {
     for f in &r.findings {
         let v = serde_json::json!({
-            "path": r.path, "kind": f.kind, "value": f.value, "location": f.location,
-            "confidence": f.confidence, "before": f.before, "after": f.after, "count": f.count,
-            "member": f.member, "values": f.values, "context": f.context(false),
+            "path": r.path, "kind": f.kind, "value": f.value(), "location": f.location,
+            "confidence": f.confidence, "before": f.before(), "after": f.after(), "count": f.count,
+            "member": f.member, "values": f.values(), "context": f.context(false),
         });
         writeln!(out, "{v}").unwrap();
     }

@@ -87,7 +87,7 @@ fn one(path: &str) {
         Some(p) => format!("{rows} rows, {p} pages"),
         None => format!("{rows} rows"),
     };
-    let values: usize = r.findings.iter().map(|f| f.values.len()).sum();
+    let values: usize = r.findings.iter().map(|f| f.values().len()).sum();
     let name = std::path::Path::new(path).file_name().unwrap().to_string_lossy();
     let problems = if r.problems.is_empty() { "—".to_string() } else { format!("{:?}", r.problems.iter().map(|p| &p.reason).collect::<Vec<_>>()) };
     println!(

@@ -194,39 +194,22 @@ pub fn scan_table(rows: &[Vec<String>], sheet: &str) -> Vec<Finding> {
                             .unwrap_or_else(|| n.trim().to_string())
                     })
                     .collect();
-                out.push(Finding {
-                    kind: k,
-                    value: values.first().cloned().unwrap_or_default(),
-                    location: Location::Cell {
-                        sheet: sheet.to_string(),
-                        cell: format!("{letters}{}:{letters}{}", first + 1, last + 1),
-                    },
-                    confidence: conf,
-                    before: headers.get(col).cloned().unwrap_or_default(),
-                    after: String::new(),
-                    count: values.len(),
-                    member: None,
-                    values,
-                });
+                let location = Location::Cell {
+                    sheet: sheet.to_string(),
+                    cell: format!("{letters}{}:{letters}{}", first + 1, last + 1),
+                };
+                let header = headers.get(col).map_or("", String::as_str);
+                let value = values.first().map_or("", String::as_str);
+                out.push(Finding::new(k, value, location, conf, header, "").with_column(values));
             }
             None => {
                 for (ri, n, cands) in cells {
                     for c in cands {
-                        let (before, after) = crate::snippet(&n, c.start, c.end);
-                        out.push(Finding {
-                            kind: c.kind,
-                            value: c.value.clone(),
-                            location: Location::Cell {
-                                sheet: sheet.to_string(),
-                                cell: format!("{}{}", col_letters(col), ri + 1),
-                            },
-                            confidence: c.confidence,
-                            before,
-                            after,
-                            count: 1,
-                            member: None,
-                            values: vec![c.value],
-                        });
+                        let location = Location::Cell {
+                            sheet: sheet.to_string(),
+                            cell: format!("{}{}", col_letters(col), ri + 1),
+                        };
+                        out.push(crate::finding_in(&n, c.start, c.end, c.kind, &c.value, location, c.confidence, None));
                     }
                 }
             }

@@ -14,7 +14,7 @@ fn summary(r: &FileReport) -> String {
     let f: Vec<String> = r
         .findings
         .iter()
-        .map(|f| format!("{:?} {} {:?} {} [{}|{}] {} {:?}", f.kind, f.value, f.location, f.confidence, f.before, f.after, f.count, f.member))
+        .map(|f| format!("{:?} {} {:?} {} [{}|{}] {} {:?}", f.kind, f.value(), f.location, f.confidence, f.before(), f.after(), f.count, f.member))
         .collect();
     format!("{} {} {:?} {} {}\n{}", r.format, r.bytes, r.problems.iter().map(|p| &p.reason).collect::<Vec<_>>(), r.examined, r.truncated, f.join("\n"))
 }

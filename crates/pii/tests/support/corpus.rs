@@ -699,7 +699,7 @@ pub fn score(doc: &Doc, findings: &[Finding], min: f32, acc: &mut BTreeMap<Kind,
     let mut expected: Vec<(Kind, String, bool)> = doc.labels.iter().map(|(k, v)| (*k, canon(*k, v), false)).collect();
     let mut fps = Vec::new();
     for f in findings.iter().filter(|f| f.confidence >= min) {
-        for v in &f.values {
+        for v in f.values() {
             let c = canon(f.kind, v);
             let hit = expected.iter_mut().find(|(k, e, used)| !*used && *k == f.kind && (*e == c || (f.kind == Kind::Address && (e.contains(&c) || c.contains(e.as_str())) && c.chars().count() * 10 >= e.chars().count() * 8)));
             match hit {
