@@ -2,11 +2,13 @@
 //!
 //! One pass over the characters ([`Lexicon::find`]):
 //! - context words and era names (≈260) are looked up at every character by its pair with
-//!   the next one: a bit filter over hashed pairs, then a hash map of the words starting so;
+//!   the next one: a bit filter over hashed pairs, then one table of the words starting so
+//!   ([`PairTable`], words checked 16 bytes at a time);
 //! - surnames (≈11k) the same way, but only where a name can start — after a non-kanji
 //!   character or right after a context word, the rule [`crate::detect`] applies anyway;
 //! - prefectures and municipalities are looked up backwards from their last character, since
-//!   every one of them ends in 都道府県 or 市区町村.
+//!   every one of them ends in 都道府県 or 市区町村, while the characters read so far end
+//!   some place name.
 //!
 //! This replaced one 13k-pattern Aho-Corasick DFA over the whole text (≈18 instructions a
 //! byte and a transition table of tens of MB that missed the cache on nearly every byte), and
@@ -275,12 +277,11 @@ pub struct Lexicon {
     pub surnames: FastSet<&'static str>,
     /// Municipality names (市区町村) for table content checks.
     pub municipalities: FastSet<&'static str>,
-    /// Context words and era names of ≥ 2 characters by their first two, longest first.
-    ctx_pairs: FastMap<u64, Vec<(&'static str, Pat)>>,
+    /// Context words, era names and surnames of ≥ 2 characters by their first two
+    /// characters (see [`PairTable`]).
+    pairs: PairTable,
     /// One-character context words (〒).
     ctx_single: Vec<(u32, Pat)>,
-    /// Surnames of ≥ 2 characters by their first two characters, longest first.
-    surname_pairs: FastMap<u64, Vec<&'static str>>,
     /// Bit filters over hashed character pairs in front of the two maps above (most pairs of
     /// characters start no word: one load instead of a hash-map probe).
     ctx_filter: Vec<u64>,
@@ -296,8 +297,11 @@ pub struct Lexicon {
     /// The first two characters of every context word and surname when both are 3 bytes, as
     /// raw bytes, in a bit filter (see [`skip3`]).
     raw_pairs: Box<[u64; 1 << (RAW_PAIR_BITS - 6)]>,
-    /// Prefectures and municipalities by name.
-    places: FastMap<&'static str, Pat>,
+    /// Every ending of ≥ 2 characters of a prefecture or municipality name by [`place_hash`]
+    /// (read backwards), with the place if the ending is a whole name.
+    place_suffixes: FastMap<u64, Option<(&'static str, Pat)>>,
+    /// Bit filter over the keys of `place_suffixes`.
+    place_filter: Vec<u64>,
     /// Longest place name in characters.
     place_chars: usize,
 }
@@ -309,6 +313,7 @@ type FastMap<K, V> = foldhash::HashMap<K, V>;
 
 const CTX_FILTER_BITS: u32 = 16;
 const SURNAME_FILTER_BITS: u32 = 19;
+const PLACE_FILTER_BITS: u32 = 16;
 
 /// The shared lexicon (built once, ~50 ms).
 pub fn lexicon() -> &'static Lexicon {
@@ -410,6 +415,119 @@ fn is_place_suffix(c: u32) -> bool {
     matches!(c, 0x90FD | 0x9053 | 0x5E9C | 0x770C | 0x5E02 | 0x533A | 0x753A | 0x6751)
 }
 
+/// A word of [`PairTable`]: its first 16 bytes (zero-padded) and the mask of those it has,
+/// so that a candidate is checked with two 8-byte compares instead of a `memcmp` call.
+#[derive(Clone, Copy)]
+struct Word {
+    head: [u64; 2],
+    mask: [u64; 2],
+    len: u32,
+    pat: Pat,
+}
+
+/// The words that start with a given pair of characters (context words and eras, then
+/// surnames, each longest first) in one open-addressed table: one probe for both lists.
+struct PairTable {
+    /// Index + 1 into `entries` by [`filter_bit`] of the pair key (0 = empty), linear probing.
+    slots: Box<[u16]>,
+    entries: Vec<PairEntry>,
+    words: Vec<Word>,
+    /// The whole word, for those longer than 16 bytes.
+    texts: Vec<&'static str>,
+}
+
+struct PairEntry {
+    key: u64,
+    /// (start, count) in `words`.
+    ctx: (u32, u32),
+    sur: (u32, u32),
+}
+
+const PAIR_SLOT_BITS: u32 = 15;
+
+impl PairTable {
+    fn new(ctx: &FastMap<u64, Vec<(&'static str, Pat)>>, sur: &FastMap<u64, Vec<&'static str>>) -> PairTable {
+        let mut keys: Vec<u64> = ctx.keys().chain(sur.keys()).copied().collect();
+        keys.sort_unstable();
+        keys.dedup();
+        assert!(keys.len() < (1 << PAIR_SLOT_BITS) * 3 / 4 && keys.len() < u16::MAX as usize, "pair table too small");
+        let mut t = PairTable { slots: vec![0u16; 1 << PAIR_SLOT_BITS].into_boxed_slice(), entries: Vec::new(), words: Vec::new(), texts: Vec::new() };
+        for key in keys {
+            let mut add = |list: &mut dyn Iterator<Item = (&'static str, Pat)>| {
+                let start = t.words.len() as u32;
+                for (w, pat) in list {
+                    let wb = w.as_bytes();
+                    let (mut head, mut mask) = ([0u64; 2], [0u64; 2]);
+                    for (k, &x) in wb.iter().take(16).enumerate() {
+                        head[k / 8] |= (x as u64) << (8 * (k % 8));
+                        mask[k / 8] |= 0xFF << (8 * (k % 8));
+                    }
+                    // Zero bytes would match the padding past the end of the text.
+                    assert!(!wb.contains(&0));
+                    t.words.push(Word { head, mask, len: wb.len() as u32, pat });
+                    t.texts.push(w);
+                }
+                (start, t.words.len() as u32 - start)
+            };
+            let c = add(&mut ctx.get(&key).into_iter().flatten().copied());
+            let s = add(&mut sur.get(&key).into_iter().flatten().map(|w| (*w, Pat::Surname)));
+            t.entries.push(PairEntry { key, ctx: c, sur: s });
+            let mut i = filter_bit(key, PAIR_SLOT_BITS);
+            while t.slots[i] != 0 {
+                i = (i + 1) & ((1 << PAIR_SLOT_BITS) - 1);
+            }
+            t.slots[i] = t.entries.len() as u16;
+        }
+        t
+    }
+
+    #[inline(always)]
+    fn get(&self, key: u64) -> Option<&PairEntry> {
+        let mut i = filter_bit(key, PAIR_SLOT_BITS);
+        loop {
+            let s = self.slots[i] as usize;
+            if s == 0 {
+                return None;
+            }
+            let e = &self.entries[s - 1];
+            if e.key == key {
+                return Some(e);
+            }
+            i = (i + 1) & ((1 << PAIR_SLOT_BITS) - 1);
+        }
+    }
+
+    /// The first (longest) of `words[start..start + n]` that `b[p..]` starts with; `t` =
+    /// [`head16`] of `b` at `p`.
+    #[inline(always)]
+    fn longest(&self, start: usize, n: usize, t: [u64; 2], b: &[u8], p: usize) -> Option<&Word> {
+        for (k, w) in self.words[start..start + n].iter().enumerate() {
+            if ((t[0] & w.mask[0]) ^ w.head[0]) | ((t[1] & w.mask[1]) ^ w.head[1]) == 0
+                && (w.len <= 16 || b[p..].starts_with(self.texts[start + k].as_bytes()))
+            {
+                return Some(w);
+            }
+        }
+        None
+    }
+}
+
+/// The 16 bytes of `b` from `p` as two little-endian words, zero-padded past the end.
+#[inline(always)]
+fn head16(b: &[u8], p: usize) -> [u64; 2] {
+    let le = |w: &[u8]| u64::from_le_bytes(w.try_into().expect("8 bytes"));
+    match b.get(p..p + 16) {
+        Some(w) => [le(&w[..8]), le(&w[8..])],
+        None => {
+            let mut t = [0u64; 2];
+            for (k, &x) in b[p..].iter().enumerate() {
+                t[k / 8] |= (x as u64) << (8 * (k % 8));
+            }
+            t
+        }
+    }
+}
+
 const KANJI: u8 = 1;
 const CTX_FIRST: u8 = 2;
 /// `KANJI << 2` (the fast path of [`Lexicon::find`] relies on it).
@@ -431,7 +549,7 @@ impl Lexicon {
     fn find_impl(&self, text: &str, fast: bool) -> Vec<Hit> {
         let b = text.as_bytes();
         let n = b.len();
-        let mut raw: Vec<Hit> = Vec::new();
+        let mut raw: Vec<Hit> = Vec::with_capacity(n / 64 + 16);
         // End of the last context word: they do not overlap each other.
         let mut ctx_end = 0usize;
         let mut prev_kanji = false;
@@ -597,12 +715,12 @@ impl Lexicon {
     #[allow(clippy::too_many_arguments)]
     fn words_at(&self, text: &str, p: usize, c: u32, len: usize, key: u64, ctx: bool, name: bool, ctx_end: &mut usize, out: &mut Vec<Hit>) {
         let b = text.as_bytes();
+        let e = self.pairs.get(key);
+        let t = head16(b, p);
         let mut cx: Option<Hit> = None;
         if ctx {
-            if let Some(list) = self.ctx_pairs.get(&key)
-                && let Some((w, pat)) = list.iter().find(|(w, _)| b[p..].starts_with(w.as_bytes()))
-            {
-                cx = Some(Hit { start: p, end: p + w.len(), pat: *pat });
+            if let Some(w) = e.and_then(|e| self.pairs.longest(e.ctx.0 as usize, e.ctx.1 as usize, t, b, p)) {
+                cx = Some(Hit { start: p, end: p + w.len as usize, pat: w.pat });
             } else if let Some((_, pat)) = self.ctx_single.iter().find(|(x, _)| *x == c) {
                 cx = Some(Hit { start: p, end: p + len, pat: *pat });
             }
@@ -611,11 +729,8 @@ impl Lexicon {
             }
         }
         let mut sur: Option<Hit> = None;
-        if name
-            && let Some(list) = self.surname_pairs.get(&key)
-            && let Some(s) = list.iter().find(|s| b[p..].starts_with(s.as_bytes()))
-        {
-            sur = Some(Hit { start: p, end: p + s.len(), pat: Pat::Surname });
+        if name && let Some(w) = e.and_then(|e| self.pairs.longest(e.sur.0 as usize, e.sur.1 as usize, t, b, p)) {
+            sur = Some(Hit { start: p, end: p + w.len as usize, pat: Pat::Surname });
         }
         match (cx, sur) {
             (Some(c), Some(s)) if s.end > c.end => out.extend([s, c]),
@@ -626,11 +741,14 @@ impl Lexicon {
     }
 
     /// The longest prefecture or municipality ending at byte `end`, kept in (start, longest
-    /// first) order among the hits already found.
+    /// first) order among the hits already found. Walks back one character at a time while
+    /// the characters so far end some place name (`place_suffixes`, by a hash of the
+    /// characters: most walks stop at the second, on one bit of `place_filter`).
     fn place_ending(&self, text: &str, end: usize, out: &mut Vec<Hit>) {
         let b = text.as_bytes();
         let mut s = end;
         let mut best = None;
+        let mut h = 0u64;
         for k in 1..=self.place_chars {
             if s == 0 {
                 break;
@@ -642,10 +760,17 @@ impl Lexicon {
             if b[s] < 0x80 {
                 break;
             }
-            if k >= 2
-                && let Some(&p) = self.places.get(&text[s..end])
-            {
-                best = Some(Hit { start: s, end, pat: p });
+            h = place_hash(h, decode(b, s).0);
+            if k >= 2 {
+                if !filter_has(&self.place_filter, filter_bit(h, PLACE_FILTER_BITS)) {
+                    break;
+                }
+                match self.place_suffixes.get(&h) {
+                    None => break,
+                    // The hash is only a guide: the bytes decide.
+                    Some(&Some((w, p))) if w.as_bytes() == &b[s..end] => best = Some(Hit { start: s, end, pat: p }),
+                    Some(_) => {}
+                }
             }
         }
         let Some(h) = best else { return };
@@ -655,6 +780,13 @@ impl Lexicon {
         }
         out.insert(at, h);
     }
+}
+
+/// The hash of a place name's last characters, read backwards: `h` of the characters after
+/// `c`, then `c` (0 before the first).
+#[inline(always)]
+fn place_hash(h: u64, c: u32) -> u64 {
+    (h ^ c as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29)
 }
 
 fn build() -> Lexicon {
@@ -706,6 +838,24 @@ fn build() -> Lexicon {
     }
     debug_assert!(places.keys().all(|p| p.chars().last().is_some_and(|c| is_place_suffix(c as u32))));
     let place_chars = places.keys().map(|p| p.chars().count()).max().unwrap_or(0);
+    let mut place_suffixes: FastMap<u64, Option<(&'static str, Pat)>> = FastMap::default();
+    let mut place_filter = vec![0u64; 1 << (PLACE_FILTER_BITS - 6)];
+    for (&w, &p) in &places {
+        let mut h = 0u64;
+        for (k, c) in w.chars().rev().enumerate() {
+            h = place_hash(h, c as u32);
+            if k == 0 {
+                continue;
+            }
+            filter_set(&mut place_filter, filter_bit(h, PLACE_FILTER_BITS));
+            let e = place_suffixes.entry(h).or_insert(None);
+            if k + 1 == w.chars().count() {
+                // Two names with one hash would lose one of them.
+                assert!(e.is_none(), "place hash collision: {w}");
+                *e = Some((w, p));
+            }
+        }
+    }
     let surnames: FastSet<&'static str> = SURNAMES.lines().filter(|l| !l.is_empty()).collect();
     let mut surname_pairs: FastMap<u64, Vec<&'static str>> = FastMap::default();
     let mut surname_filter = vec![0u64; 1 << (SURNAME_FILTER_BITS - 6)];
@@ -773,20 +923,21 @@ fn build() -> Lexicon {
             raw_pairs[bit >> 6] |= 1 << (bit & 63);
         }
     }
+    let pairs = PairTable::new(&ctx_pairs, &surname_pairs);
     let given = GIVEN.lines().filter(|l| !l.is_empty() && !STOP_GIVEN.contains(l)).collect();
     Lexicon {
         given,
         surnames,
         municipalities,
-        ctx_pairs,
+        pairs,
         ctx_single,
-        surname_pairs,
         ctx_filter,
         surname_filter,
         class,
         step3,
         raw_pairs,
-        places,
+        place_suffixes,
+        place_filter,
         place_chars,
     }
 }
