@@ -959,6 +959,53 @@ const STOP_GIVEN: &[&str] = &[
 mod tests {
     use super::*;
 
+    /// Every context word, era and surname of ≥ 2 characters is found by `words_at` at the
+    /// start of a text made of it and `。`, with its own kind (the pair table and its 16-byte
+    /// checks, against the word lists themselves); every place name by `place_ending` at its
+    /// end after `、` (the suffix table), and a place-like word that is no place is not.
+    #[test]
+    fn every_listed_word_is_found_whole() {
+        let lex = lexicon();
+        let mut places: HashSet<&str> = HashSet::new();
+        for l in MUNICIPALITIES.lines().filter(|l| !l.starts_with('#')) {
+            places.extend(l.split('\t').skip(1).filter(|w| !w.is_empty()));
+        }
+        let ctx: Vec<(&str, Pat)> = context_words().into_iter().map(|(w, l)| (w, Pat::Ctx(l))).chain(ERAS.iter().enumerate().map(|(i, e)| (e.0, Pat::Era(i as u8)))).collect();
+        let at = |w: &str, want_ctx: bool| {
+            let t = format!("{w}。");
+            let mut cs = t.chars();
+            let (c, c1) = (cs.next().unwrap(), cs.next().unwrap());
+            let (mut end, mut out) = (0, Vec::new());
+            lex.words_at(&t, 0, c as u32, c.len_utf8(), pair_key(c as u32, c1 as u32), want_ctx, !want_ctx, &mut end, &mut out);
+            out
+        };
+        let mut seen: HashSet<&str> = HashSet::new();
+        for &(w, pat) in &ctx {
+            if w.chars().count() >= 2 && seen.insert(w) {
+                assert_eq!(at(w, true), vec![Hit { start: 0, end: w.len(), pat }], "{w}");
+            }
+        }
+        let mut n = 0;
+        for w in SURNAMES.lines().filter(|w| w.chars().count() >= 2 && !STOP_SURNAMES.contains(w) && !seen.contains(w) && !places.contains(w)) {
+            assert_eq!(at(w, false), vec![Hit { start: 0, end: w.len(), pat: Pat::Surname }], "{w}");
+            n += 1;
+        }
+        assert!(n > 10_000, "{n} surnames");
+        for w in &places {
+            let t = format!("、{w}");
+            let mut out = Vec::new();
+            lex.place_ending(&t, t.len(), &mut out);
+            assert_eq!(out.len(), 1, "{w}");
+            assert_eq!((out[0].start, out[0].end), (3, t.len()), "{w}");
+            assert!(matches!(out[0].pat, Pat::Prefecture | Pat::Municipality), "{w}");
+        }
+        for w in ["、本市", "、新しい市", "、東京都市", "、区", "、北海道道"] {
+            let mut out = Vec::new();
+            lex.place_ending(w, w.len(), &mut out);
+            assert!(out.iter().all(|h| places.contains(&w[h.start..h.end])), "{w}: {out:?}");
+        }
+    }
+
     /// Random text from pieces that start, end and almost start words (surnames, context
     /// words, places, eras, their first characters alone, kana, ASCII, other scripts) must give
     /// the same hits with and without the fast path.
