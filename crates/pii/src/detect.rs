@@ -77,22 +77,39 @@ fn ended_by(list: &[Hit], pos: usize, cursor: &Cell<usize>) -> usize {
 }
 
 impl Ctx<'_> {
+    /// The nearest number/field label (For, Decoy, Symbol) ending at or before `pos`, at any
+    /// distance, and that distance: one lookup per token, whatever windows it is asked about.
+    fn label_before(&self, pos: usize) -> Option<(Label, usize)> {
+        let i = ended_by(&self.num_labels, pos, &self.num_cursor);
+        if i > 0
+            && let h = self.num_labels[i - 1]
+            && let Pat::Ctx(l) = h.pat
+        {
+            return Some((l, pos - h.end));
+        }
+        None
+    }
+
+    /// [`Ctx::nearest_label`] from a [`Ctx::label_before`] answer.
+    fn within(&self, before: Option<(Label, usize)>, window: usize) -> Option<(Label, usize)> {
+        match before {
+            Some((l, d)) if d <= window => Some((l, d)),
+            _ => self.hint.map(|l| (l, window)),
+        }
+    }
+
     /// The nearest label before `pos` among number/field labels (For, Decoy, Symbol).
     fn nearest_label(&self, pos: usize, window: usize) -> Option<(Label, usize)> {
-        let i = ended_by(&self.num_labels, pos, &self.num_cursor);
-        if i > 0 {
-            let h = self.num_labels[i - 1];
-            if pos - h.end <= window
-                && let Pat::Ctx(l) = h.pat
-            {
-                return Some((l, pos - h.end));
-            }
-        }
-        self.hint.map(|l| (l, window))
+        self.within(self.label_before(pos), window)
     }
 
     fn label_for(&self, pos: usize, kinds: &[Kind]) -> LabelVerdict {
-        match self.nearest_label(pos, LABEL_WINDOW) {
+        self.verdict(self.label_before(pos), pos, kinds)
+    }
+
+    /// [`Ctx::label_for`] from a [`Ctx::label_before`] answer at `pos`.
+    fn verdict(&self, before: Option<(Label, usize)>, pos: usize, kinds: &[Kind]) -> LabelVerdict {
+        match self.within(before, LABEL_WINDOW) {
             Some((Label::For(k), _)) if kinds.contains(&k) => LabelVerdict::Yes,
             Some((Label::Symbol, _)) if kinds.contains(&Kind::HealthInsurance) && self.health_near(pos) => LabelVerdict::Yes,
             Some((Label::Decoy, _)) => LabelVerdict::Decoy,
@@ -122,8 +139,15 @@ impl Ctx<'_> {
         list[i..].iter().take_while(|h| h.start < end + after).any(|h| h.start >= end)
     }
 
-    fn hit_at(&self, pos: usize) -> Option<Hit> {
-        let i = self.hits.partition_point(|h| h.start < pos);
+    /// The hit starting at `pos`, looked for from `*from` on (every hit before `*from` must
+    /// start before `pos`), which it leaves at the first hit starting at or after `pos`: the
+    /// words' checks ask about a few positions just after the hit they are at, in order.
+    fn hit_from(&self, from: &mut usize, pos: usize) -> Option<Hit> {
+        let mut i = *from;
+        while i < self.hits.len() && self.hits[i].start < pos {
+            i += 1;
+        }
+        *from = i;
         self.hits.get(i).filter(|h| h.start == pos).copied()
     }
 }
@@ -191,18 +215,41 @@ fn resolve_overlaps(mut v: Vec<Candidate>) -> Vec<Candidate> {
 // Numbers
 // ---------------------------------------------------------------------------------------
 
-/// Position of the next ASCII digit at or after `from`. Hand-written: a 32-byte chunk test
-/// that LLVM vectorises, since `memchr` has no byte-range search.
+/// Position of the next ASCII digit at or after `from`. Hand-written, since `memchr` has no
+/// byte-range search: a 32-byte "any digit?" test that LLVM vectorises (compare, movemask),
+/// then the first digit of a chunk that has one from eight-byte words (dense records have a
+/// digit in most chunks; no second byte-by-byte scan).
 #[inline]
 fn next_digit(b: &[u8], mut from: usize) -> Option<usize> {
     while from + 32 <= b.len() {
-        let chunk = &b[from..from + 32];
-        if chunk.iter().fold(false, |a, &x| a | (x.wrapping_sub(b'0') < 10)) {
-            return chunk.iter().position(|x| x.is_ascii_digit()).map(|p| from + p);
+        let chunk: &[u8; 32] = b[from..from + 32].try_into().expect("32 bytes");
+        let mut any = 0u8;
+        for &x in chunk {
+            any |= (x.wrapping_sub(b'0') < 10) as u8;
+        }
+        if any != 0 {
+            for (w, word) in chunk.chunks_exact(8).enumerate() {
+                let m = digit_bytes(u64::from_le_bytes(word.try_into().expect("8 bytes")));
+                if m != 0 {
+                    return Some(from + w * 8 + m.trailing_zeros() as usize / 8);
+                }
+            }
         }
         from += 32;
     }
     b[from..].iter().position(|x| x.is_ascii_digit()).map(|p| from + p)
+}
+
+/// The high bit of each byte of `x` that is an ASCII digit, exactly: `t = byte ^ 0x30` is
+/// below 10 for digits only; `(t & 0x7f) + 0x76` sets the high bit when `t & 0x7f >= 10` and
+/// cannot carry into the next byte.
+#[inline]
+fn digit_bytes(x: u64) -> u64 {
+    const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let t = x ^ 0x3030_3030_3030_3030;
+    let h = (t & LO7).wrapping_add(0x7676_7676_7676_7676);
+    !(h | t) & HI
 }
 
 const SEP_DASH: u8 = 1;
@@ -235,7 +282,11 @@ impl Tok {
         &self.gbuf[..self.glen]
     }
 
-    fn digits(&self) -> &str {
+    /// The digits: a slice of `text` itself for one group (no UTF-8 check of a copy).
+    fn digits<'a>(&'a self, text: &'a str) -> &'a str {
+        if self.glen == 1 {
+            return &text[self.start..self.start + self.dlen];
+        }
         // ASCII digits only.
         std::str::from_utf8(&self.dbuf[..self.dlen]).unwrap_or("")
     }
@@ -341,6 +392,11 @@ fn push(out: &mut Vec<Candidate>, kind: Kind, start: usize, end: usize, value: S
 }
 
 fn classify(cx: &Ctx, t: &Tok, out: &mut Vec<Candidate>) {
+    // A lone digit is nothing (no date, passport, phone, ID or labelled number has one digit);
+    // dense records have many (令和6年4月1日, 4丁目).
+    if t.glen == 1 && t.dlen == 1 {
+        return;
+    }
     let b = cx.text.as_bytes();
     // Dates first: they have their own shapes (S45.3.2, 1970/03/02, 1970年3月2日).
     if let Some((end, y, m, d, era_start)) = date_at_token(cx.text, t) {
@@ -374,12 +430,22 @@ fn classify(cx: &Ctx, t: &Tok, out: &mut Vec<Candidate>) {
         return;
     }
     let n = t.dlen;
-    let d = t.digits();
+    let d = t.digits(cx.text);
     let g = t.groups();
     let single = g.len() == 1;
     let dash_only = t.seps & !(SEP_DASH) == 0;
     let clean = t.seps & !(SEP_DASH | SEP_SPACE) == 0 && (t.seps.count_ones() <= 1);
-    let lv = |kinds: &[Kind]| cx.label_for(t.start, kinds);
+    // The label before the token, looked up once (most tokens ask about it more than once).
+    let memo: Cell<Option<Option<(Label, usize)>>> = Cell::new(None);
+    let before = || {
+        if let Some(r) = memo.get() {
+            return r;
+        }
+        let r = cx.label_before(t.start);
+        memo.set(Some(r));
+        r
+    };
+    let lv = |kinds: &[Kind]| cx.verdict(before(), t.start, kinds);
 
     // 〒 / postal code NNN-NNNN.
     if t.shape(&[3, 4]) && dash_only {
@@ -415,7 +481,7 @@ fn classify(cx: &Ctx, t: &Tok, out: &mut Vec<Candidate>) {
             Kind::BankAccount,
             Kind::HealthInsurance,
         ];
-        if !matches!(v, LabelVerdict::Yes) && single && cx.label_for(t.start, &id_kinds) == LabelVerdict::Yes {
+        if !matches!(v, LabelVerdict::Yes) && single && lv(&id_kinds) == LabelVerdict::Yes {
             // fall through to the ID checks below
         } else {
             if cx.near(t.start, t.end, Label::Office, OFFICE_WINDOW, 40) {
@@ -509,7 +575,7 @@ fn classify(cx: &Ctx, t: &Tok, out: &mut Vec<Candidate>) {
     }
     // Labelled-only kinds: 口座番号 (7 digits), 被保険者 記号・番号 (1–10 digits).
     if single && n <= 10 {
-        match cx.nearest_label(t.start, 60) {
+        match cx.within(before(), 60) {
             Some((Label::For(Kind::BankAccount), _)) if n == 7 => {
                 push(out, Kind::BankAccount, t.start, t.end, d.to_string(), 0.9);
             }
@@ -627,7 +693,9 @@ fn number_at(s: &str, mut i: usize) -> Option<(u32, usize)> {
         if b.get(i).is_some_and(|c| c.is_ascii_digit()) {
             return None;
         }
-        return Some((s[st..i].parse().ok()?, i));
+        // At most four ASCII digits: no `str::parse` (one per date part; dense records have many).
+        let v = b[st..i].iter().fold(0u32, |v, &c| v * 10 + (c - b'0') as u32);
+        return Some((v, i));
     }
     let rest = &s[i..];
     if rest.starts_with('元') {
@@ -823,7 +891,7 @@ fn emails(cx: &Ctx, out: &mut Vec<Candidate>) {
             "no-reply",
         ]
         .iter()
-        .any(|r| localpart == *r || localpart.starts_with(&format!("{r}-")) || localpart.starts_with(&format!("{r}.")));
+        .any(|r| localpart.strip_prefix(r).is_some_and(|x| x.is_empty() || x.starts_with(['-', '.'])));
         let mut conf: f32 = if role { 0.35 } else { 0.75 };
         if cx.label_for(s, &[Kind::Email]) == LabelVerdict::Yes && !role {
             conf = 0.85;
@@ -865,7 +933,7 @@ fn words(cx: &Ctx, out: &mut Vec<Candidate>) {
                 let pref = (hi > 0)
                     .then(|| cx.hits[hi - 1])
                     .filter(|p| p.pat == Pat::Prefecture && pref_joins(cx.text, p.end, h.start));
-                if let Some(c) = address_at(cx, pref.map(|p| p.start), *h) {
+                if let Some(c) = address_at(cx, pref.map(|p| p.start), hi, *h) {
                     covered_until = c.end;
                     out.push(c);
                 }
@@ -896,6 +964,34 @@ fn pref_joins(text: &str, pref_end: usize, muni_start: usize) -> bool {
 }
 
 const HONORIFICS: [&str; 5] = ["様", "殿", "さん", "君", "氏"];
+
+/// What ends a block number (四丁目, 四番地) rather than a town name (二条大路南).
+const BLOCK_WORDS: &[&str] = &["丁目", "番地", "番", "号"];
+
+const fn all_japanese(words: &[&str]) -> bool {
+    let mut i = 0;
+    while i < words.len() {
+        if words[i].len() < 3 {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+// `starts_any` compares three bytes first.
+const _: () = assert!(all_japanese(&HONORIFICS) && all_japanese(BLOCK_WORDS) && all_japanese(NOT_ADDRESS_AFTER));
+
+/// Does `hay` start with one of `words` (each of at least 3 bytes: Japanese)? The first three
+/// bytes are compared inline before the rest: most probes fail there, without a `memcmp` call
+/// per word (an address is checked against ~40 words).
+#[inline]
+fn starts_any(hay: &str, words: &[&str]) -> bool {
+    let h = hay.as_bytes();
+    words.iter().any(|w| {
+        let w = w.as_bytes();
+        h.len() >= w.len() && h[..3] == w[..3] && h[3..w.len()] == w[3..]
+    })
+}
 
 fn name_at(cx: &Ctx, hi: usize, h: Hit) -> Option<Candidate> {
     let lex = lexicon();
@@ -941,7 +1037,7 @@ fn name_at(cx: &Ctx, hi: usize, h: Hit) -> Option<Candidate> {
             Some(c) if !(is_kanji(c) || is_kana(c)) => true,
             Some(c) if is_kana(c) && !cand.chars().all(is_kana) => true,
             Some(_) => {
-                HONORIFICS.iter().any(|x| text[after..].starts_with(x)) || cx.hit_at(after).is_some_and(|x| x.pat == Pat::Ctx(Label::Title))
+                starts_any(&text[after..], &HONORIFICS) || cx.hit_from(&mut { hi }, after).is_some_and(|x| x.pat == Pat::Ctx(Label::Title))
             }
         };
         if boundary {
@@ -951,7 +1047,7 @@ fn name_at(cx: &Ctx, hi: usize, h: Hit) -> Option<Candidate> {
     }
     let end = given_end.unwrap_or(h.end);
     let after = text[end..].trim_start_matches(' ');
-    let honorific = HONORIFICS.iter().any(|x| after.starts_with(x));
+    let honorific = starts_any(after, &HONORIFICS);
     let labelled = matches!(cx.nearest_label(h.start, 40), Some((Label::For(Kind::PersonName), _)));
     let mut conf: f32 = match (given_end.is_some(), honorific, labelled) {
         (true, true, _) | (true, _, true) => 0.9,
@@ -962,9 +1058,10 @@ fn name_at(cx: &Ctx, hi: usize, h: Hit) -> Option<Candidate> {
     };
     // Staff in an org chart or a notice (課長 山田太郎, 山田太郎課長): not residents' data.
     let title_before = cx.near(h.start, h.start, Label::Title, 15, 0);
+    let mut k = hi;
     let title_after = cx
-        .hit_at(end)
-        .or_else(|| cx.hit_at(end + 1))
+        .hit_from(&mut k, end)
+        .or_else(|| cx.hit_from(&mut k, end + 1))
         .is_some_and(|x| x.pat == Pat::Ctx(Label::Title));
     if title_before || title_after {
         conf = conf.min(0.15);
@@ -1016,12 +1113,12 @@ const NOT_ADDRESS_AFTER: &[&str] = &[
 ];
 
 #[allow(clippy::explicit_counter_loop)] // the counters stop at a limit, not at the iterator's end
-fn address_at(cx: &Ctx, pref_start: Option<usize>, h: Hit) -> Option<Candidate> {
+fn address_at(cx: &Ctx, pref_start: Option<usize>, hi: usize, h: Hit) -> Option<Candidate> {
     let text = cx.text;
     let start = pref_start.unwrap_or(h.start);
     let mut p = h.end;
     let rest = &text[p..];
-    if NOT_ADDRESS_AFTER.iter().any(|w| rest.starts_with(w)) {
+    if starts_any(rest, NOT_ADDRESS_AFTER) {
         return None;
     }
     // 政令市の区: 1–4 kanji + 区 right after a 市.
@@ -1040,6 +1137,8 @@ fn address_at(cx: &Ctx, pref_start: Option<usize>, h: Hit) -> Option<Candidate> 
     }
     // Town name (大字・字 included): kanji/kana, at most 20 chars.
     let mut aza = false;
+    // Hits after this one, for the positions asked about below (ascending).
+    let mut k = hi;
     let mut n = 0;
     for (off, c) in text[p..].char_indices() {
         if !(is_kanji(c) || is_kana(c) || c == 'ヶ' || c == 'ケ') || n >= 20 {
@@ -1048,14 +1147,13 @@ fn address_at(cx: &Ctx, pref_start: Option<usize>, h: Hit) -> Option<Candidate> 
         }
         if kanji_digit(c).is_some() || c == '十' {
             // 二条大路南 is a town name; 四丁目 is a block number.
-            let block =
-                number_at(text, p + off).is_some_and(|(_, a)| ["丁目", "番地", "番", "号"].iter().any(|x| text[a..].starts_with(x)));
+            let block = number_at(text, p + off).is_some_and(|(_, a)| starts_any(&text[a..], BLOCK_WORDS));
             if block {
                 p += off;
                 break;
             }
         }
-        if cx.hit_at(p + off).is_some_and(|x| matches!(x.pat, Pat::Ctx(_))) && n > 0 {
+        if cx.hit_from(&mut k, p + off).is_some_and(|x| matches!(x.pat, Pat::Ctx(_))) && n > 0 {
             p += off;
             break;
         }
@@ -1120,6 +1218,23 @@ mod tests {
             .filter(|c| c.confidence >= min)
             .map(|c| (c.kind, c.value))
             .collect()
+    }
+
+    #[test]
+    fn next_digit_finds_the_first_digit_at_every_offset() {
+        // Every byte value at every position of a 70-byte text (two chunks and a tail), the
+        // rest filled with bytes next to the digit range ('/', ':') and non-ASCII.
+        let filler = [b'/', b':', 0xE3, b'a', 0x80, 0xB0, 0xB9];
+        for at in 0..70 {
+            for v in 0..=255u8 {
+                let mut b: Vec<u8> = (0..70).map(|i| filler[i % filler.len()]).collect();
+                b[at] = v;
+                for from in [0, at.saturating_sub(1), at, (at + 1).min(70)] {
+                    let want = b[from..].iter().position(|x| x.is_ascii_digit()).map(|p| from + p);
+                    assert_eq!(next_digit(&b, from), want, "byte {v:#x} at {at}, from {from}");
+                }
+            }
+        }
     }
 
     #[test]
