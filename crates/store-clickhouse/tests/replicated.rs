@@ -49,6 +49,9 @@ fn zookeeper(dir: &std::path::Path, port: u16) -> ZooKeeper {
         let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
             return false;
         };
+        // A connection accepted while ZooKeeper is still starting may never be answered nor
+        // closed: without a read timeout this probe (and CI with it) hung forever.
+        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
         let _ = s.write_all(b"ruok");
         let mut buf = String::new();
         let _ = s.read_to_string(&mut buf);
