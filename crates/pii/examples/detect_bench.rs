@@ -14,18 +14,14 @@
 mod corpus;
 #[path = "../tests/support/mix.rs"]
 mod mix;
+#[path = "../tests/support/cpu.rs"]
+mod cpu;
 
 use mamori_pii::detect::detect;
 use mamori_pii::lexicon::lexicon;
+use cpu::cpu_seconds as cpu;
 use std::io::Write;
 
-fn cpu() -> f64 {
-    // SAFETY: getrusage only writes the struct it is given.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 * 1e-6;
-    t(ru.ru_utime) + t(ru.ru_stime)
-}
 
 fn best<T>(n: usize, mut f: impl FnMut() -> T) -> f64 {
     let mut b = f64::MAX;

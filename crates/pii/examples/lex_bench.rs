@@ -12,17 +12,13 @@
 mod corpus;
 #[path = "../tests/support/mix.rs"]
 mod mix;
+#[path = "../tests/support/cpu.rs"]
+mod cpu;
 
 use mamori_pii::lexicon::lexicon;
+use cpu::cpu_seconds;
 use std::io::Write;
 
-fn cpu_seconds() -> f64 {
-    // SAFETY: getrusage only writes the struct it is given.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 * 1e-6;
-    t(ru.ru_utime) + t(ru.ru_stime)
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
