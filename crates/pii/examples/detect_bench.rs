@@ -6,9 +6,14 @@
 //!   MB per CPU-second of each and of the difference (detection minus the lexicon).
 //! - `lex` / `det`: the lexicon built, then one run of `Lexicon::find` / `detect` (for
 //!   callgrind: `--toggle-collect='*Lexicon::find*'` / `'*detect::detect*'`).
+//! - `scan`: one run of `scan_text` on the raw mix (normalise, detect, findings).
 //! - `text`: the normalised mix itself.
 //! - `dump`: every candidate of both mixes, one line each (kind, start, end, value,
 //!   confidence bits) on stdout.
+
+/// The mamori binary's allocator (crates/mamori/src/main.rs), as in examples/speed.rs.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[path = "../tests/support/corpus.rs"]
 mod corpus;
@@ -51,6 +56,13 @@ fn main() {
             }
         }
         "text" => print!("{}", text_of(which == "prose")),
+        "scan" => {
+            // The whole text path (normalise, detect, findings with snippets and line/column),
+            // once, on the raw mix: for callgrind `--toggle-collect='*scan_text*'`.
+            let raw = mix::text(&docs, mb, which == "prose");
+            std::hint::black_box(lexicon());
+            std::hint::black_box(mamori_pii::scan_text(&raw, &mamori_pii::Options::default()));
+        }
         "lex" | "det" => {
             let t = text_of(which == "prose");
             // Builds the lexicon outside the measured call.

@@ -4,6 +4,10 @@
 //! file. `cargo run --release -p mamori-pii --example speed -- [MB] [pdf files...]`
 //! Numbers go to docs/benchmarks.md and docs/pii.md.
 
+/// The mamori binary's allocator (crates/mamori/src/main.rs): `mamori scan` runs on it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "../tests/support/corpus.rs"]
 mod corpus;
 #[path = "../tests/support/mix.rs"]

@@ -11,6 +11,10 @@
 //! 個人番号・メール), the same as BIFF8 xls of 10,000 and 60,000 rows (a sheet holds 65,536)
 //! and a docx of about 50 A4 pages (300 case-note paragraphs and a 900-row table).
 
+/// The mamori binary's allocator (crates/mamori/src/main.rs): `mamori scan` runs on it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use mamori_pii::{Content, Limits, Options, Place, scan_bytes};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
