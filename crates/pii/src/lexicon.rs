@@ -371,18 +371,38 @@ fn skip3(step: &[u8; 1 << 20], raw_pairs: &[u64; 1 << (RAW_PAIR_BITS - 6)], w: &
     while let Some(q) = w.get(i..i + 8) {
         let q = u64::from_be_bytes([q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7]]);
         if q >> 60 != 0xE {
-            break;
+            // Bytes below 0x40 (digits, spaces, newlines, punctuation) start nothing and end
+            // nothing (see `build`), and reset the mask to "after a non-kanji": dense records
+            // switch between them and kanji every few characters, and leaving this loop for
+            // each switch cost more than the skip. Not past `w.len() - 2` (the caller's limit).
+            let skip = ((q & 0xC0C0_C0C0_C0C0_C0C0).leading_zeros() / 8) as usize;
+            let skip = skip.min((w.len() - 2).saturating_sub(i));
+            if skip == 0 {
+                break;
+            }
+            i += skip;
+            sm = 1;
+            continue;
         }
         let st = step[(q >> 40) as usize & 0xF_FFFF];
         if st & sm != 0 {
-            // A place may end here (or 〒): always a look. Else the pair decides, if the next
-            // character is 3 bytes too.
-            if st & STEP_HARD != 0 || (q >> 36) & 0xF != 0xE {
+            // A place may end here (or 〒): always a look. Else the next character decides.
+            if st & STEP_HARD != 0 {
                 break;
             }
-            let bit = raw_pair_bit(q >> 16);
-            if raw_pairs[bit >> 6] & (1 << (bit & 63)) != 0 {
-                break;
+            if (q >> 36) & 0xF != 0xE {
+                // The next character is not 3 bytes. If it is ASCII, only a context word with
+                // an ASCII second character could start here (no surname has one), and for
+                // most characters none does: a kanji before a newline, a space or a digit
+                // (号, 日, 市 in dense records) need no look.
+                if (q >> 39) & 1 != 0 || st & STEP_ASCII_NEXT != 0 {
+                    break;
+                }
+            } else {
+                let bit = raw_pair_bit(q >> 16);
+                if raw_pairs[bit >> 6] & (1 << (bit & 63)) != 0 {
+                    break;
+                }
             }
         }
         sm = (st >> 2) & 3;
@@ -395,6 +415,8 @@ fn skip3(step: &[u8; 1 << 20], raw_pairs: &[u64; 1 << (RAW_PAIR_BITS - 6)], w: &
 const RAW_PAIR_BITS: u32 = 20;
 /// `step3` bit: a place may end here, or a one-character word starts here.
 const STEP_HARD: u8 = 16;
+/// `step3` bit: a context word starts with this character and an ASCII one.
+const STEP_ASCII_NEXT: u8 = 32;
 
 /// The filter bit of two 3-byte characters as raw bytes (48 bits, big-endian).
 #[inline(always)]
@@ -899,6 +921,18 @@ fn build() -> Lexicon {
     assert!(class[..0x80].iter().all(|f| f & (SURNAME_FIRST | PLACE_LAST | KANJI) == 0));
     // It skips bytes below 0x40 eight at a time: no context word may start with one.
     assert!(class[..0x40].iter().all(|f| f & CTX_FIRST == 0));
+    // First characters of the context words whose second character is ASCII (電話TEL …).
+    let ascii_second: HashSet<u32> = ctx_pairs
+        .values()
+        .flatten()
+        .filter_map(|(w, _)| {
+            let mut cs = w.chars();
+            match (cs.next(), cs.next()) {
+                (Some(a), Some(b)) if b.is_ascii() => Some(a as u32),
+                _ => None,
+            }
+        })
+        .collect();
     let mut step3: Box<[u8; 1 << 20]> = vec![0u8; 1 << 20].into_boxed_slice().try_into().expect("1 Mi entries");
     for x in 0xE0u32..0xF0 {
         for y in 0x80u32..0xC0 {
@@ -909,7 +943,8 @@ fn build() -> Lexicon {
                 let after_kanji = fl & (CTX_FIRST | PLACE_LAST) != 0;
                 let next = if fl & KANJI != 0 { 2 } else { 1 };
                 let hard = if fl & (PLACE_LAST | CTX_SINGLE) != 0 { STEP_HARD } else { 0 };
-                step3[(((x & 0x0F) << 16) | (y << 8) | z) as usize] = after_other as u8 | (after_kanji as u8) << 1 | next << 2 | hard;
+                let ascii_next = if ascii_second.contains(&c) { STEP_ASCII_NEXT } else { 0 };
+                step3[(((x & 0x0F) << 16) | (y << 8) | z) as usize] = after_other as u8 | (after_kanji as u8) << 1 | next << 2 | hard | ascii_next;
             }
         }
     }
