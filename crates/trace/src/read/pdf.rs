@@ -16,6 +16,7 @@ pub fn read_pdf(bytes: &[u8]) -> Result<ReadList, String> {
     let mut out = ReadList { format: Format::Pdf, encoding: None, records: Vec::new(), rejected: Vec::new() };
     for (p, id) in doc.get_pages() {
         let text = match doc.extract_text(&[p]) {
+            Ok(_) if cmap_refused(&doc, id) => page_text(&doc, id),
             Ok(t) => Ok(t),
             Err(e) => page_text(&doc, id).map_err(|e2| format!("{e}; {e2}")),
         };
@@ -33,6 +34,26 @@ pub fn read_pdf(bytes: &[u8]) -> Result<ReadList, String> {
         return Err("テキスト層がありません / the PDF has no text layer".into());
     }
     Ok(out)
+}
+
+/// Whether lopdf refused a ToUnicode CMap on this page. Since 0.37 lopdf no longer fails the
+/// page then: it silently decodes with StandardEncoding, turning Japanese into Latin-1 junk. So
+/// a font that is decoded through its ToUnicode (no /Encoding, or Identity-H/V) but did not get
+/// a Unicode map sends the page to the tolerant decoder, as an error did with lopdf 0.36.
+fn cmap_refused(doc: &Document, page: ObjectId) -> bool {
+    let Ok(fonts) = doc.get_page_fonts(page) else { return false };
+    fonts.values().any(|font| {
+        let via_to_unicode = match font.get(b"Encoding") {
+            Err(_) => true,
+            Ok(o) => o.as_name().is_ok_and(|n| n == b"Identity-H" || n == b"Identity-V"),
+        };
+        via_to_unicode
+            && font.get(b"ToUnicode").is_ok()
+            && !matches!(
+                font.get_font_encoding_with_limit(doc, lopdf::DEFAULT_MAX_DECOMPRESSED_SIZE),
+                Ok(lopdf::Encoding::UnicodeMapEncoding(_))
+            )
+    })
 }
 
 struct FontMap {
@@ -165,7 +186,7 @@ fn decode(bytes: &[u8], font: Option<&FontMap>, out: &mut String) {
 /// The text of one page, a line per text block or line move.
 fn page_text(doc: &Document, page: ObjectId) -> Result<String, String> {
     let fonts = font_maps(doc, page);
-    let content = doc.get_page_content(page).map_err(|e| e.to_string())?;
+    let content = doc.get_page_content(page);
     let ops = lopdf::content::Content::decode(&content).map_err(|e| e.to_string())?.operations;
     let mut text = String::new();
     let mut font: Option<&FontMap> = None;
