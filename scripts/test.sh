@@ -28,4 +28,6 @@ fi
 export CARGO_INCREMENTAL=0
 # The last failing CI run died in the linker (SIGBUS, a full disk): print what is free.
 df -h . || true
+# Lints first (a check build, minutes): a warning fails the run before the long test build.
+cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked -- --test-threads=2

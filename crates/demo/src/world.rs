@@ -1062,7 +1062,7 @@ pub fn generate(cfg: &Config, out: &Path) -> Result<Summary, DemoError> {
             }
             flush_month(out, &d.format("%Y-%m").to_string(), lines, &mut w)?;
             // Ingest a quarter of the fiscal year at a time (Apr–Jun, Jul–Sep, Oct–Dec, Jan–Mar).
-            if d.month() % 3 == 0 || next > last {
+            if d.month().is_multiple_of(3) || next > last {
                 flush_steps(&mut w);
             }
         }
@@ -1287,7 +1287,7 @@ fn day(
             let q = mates[r.below(mates.len() as u64) as usize];
             if q.id != p.id {
                 let ts = t(r);
-                o.chat(ts, p, q, &format!("{dn}"), "確認お願いします", None);
+                o.chat(ts, p, q, dn, "確認お願いします", None);
             }
         }
         // The register system: entitled 課 only.

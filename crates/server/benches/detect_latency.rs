@@ -55,7 +55,7 @@ fn main() {
         let mut entries = Vec::with_capacity(batch as usize);
         for _ in 0..batch {
             seq += 1;
-            let doc = if seq % 100 == 0 {
+            let doc = if seq.is_multiple_of(100) {
                 triggers += 1;
                 // A new day each time: a new alert (rule + person + day).
                 let day = chrono::NaiveDate::from_ymd_opt(2021, 1, 1).unwrap() + chrono::Duration::days(triggers as i64);
