@@ -12,27 +12,12 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod corpus;
 #[path = "../tests/support/mix.rs"]
 mod mix;
+#[path = "../tests/support/cpu.rs"]
+mod cpu;
 
+use cpu::{cpu_seconds_of as cpu_seconds, user_sys};
 use std::io::Write;
 use std::time::Instant;
-
-/// User + system CPU seconds of this process (`who` = RUSAGE_SELF) or of its waited-for
-/// children (RUSAGE_CHILDREN): the machine is shared, so throughput per core is bytes per
-/// CPU-second, printed beside wall time.
-fn cpu_seconds(who: i32) -> f64 {
-    let (u, s) = user_sys(who);
-    u + s
-}
-
-/// User and system CPU seconds separately (system time is mostly page faults on fresh
-/// buffers: the file read and the normalised copy).
-fn user_sys(who: i32) -> (f64, f64) {
-    // SAFETY: getrusage only writes the struct it is given.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(who, &mut ru) };
-    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 * 1e-6;
-    (t(ru.ru_utime), t(ru.ru_stime))
-}
 
 /// Best of `n` runs of `f`: (wall seconds, CPU seconds) of the run with the least CPU.
 fn best_of<T>(n: usize, who: i32, mut f: impl FnMut() -> T) -> (f64, f64, T) {

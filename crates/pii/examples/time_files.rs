@@ -15,6 +15,10 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+#[path = "../tests/support/cpu.rs"]
+mod cpu;
+
+use cpu::cpu_seconds as cpu;
 use mamori_pii::{Content, Limits, Options, Place, scan_bytes};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -46,15 +50,6 @@ fn main() {
             None => println!("| {f} | child failed: {} {} |", out.status, String::from_utf8_lossy(&out.stderr).trim()),
         }
     }
-}
-
-/// User + system CPU seconds of this process.
-fn cpu() -> f64 {
-    // SAFETY: getrusage only writes the struct it is given.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 * 1e-6;
-    t(ru.ru_utime) + t(ru.ru_stime)
 }
 
 /// A field of /proc/self/status in KiB (VmRSS, VmHWM).
