@@ -374,9 +374,16 @@ fn numbers(cx: &Ctx, out: &mut Vec<Candidate>) {
             while j < b.len() && b[j].is_ascii_digit() {
                 j += 1;
             }
+            // The digits are copied only for a token of several groups (`Tok::digits` slices
+            // the text for one): the first group when the second one starts.
+            if t.glen == 1 {
+                t.dbuf[..t.dlen].copy_from_slice(&b[s..s + t.dlen]);
+            }
             if t.dlen < 24 {
                 let take = (j - g0).min(24);
-                t.dbuf[t.dlen..t.dlen + take].copy_from_slice(&b[g0..g0 + take]);
+                if t.glen > 0 {
+                    t.dbuf[t.dlen..t.dlen + take].copy_from_slice(&b[g0..g0 + take]);
+                }
                 t.dlen += take;
             }
             t.gbuf[t.glen] = (j - g0).min(255) as u8;
@@ -407,6 +414,11 @@ fn numbers(cx: &Ctx, out: &mut Vec<Candidate>) {
             j = k;
         }
         i = t.end.max(s + 1);
+        // A lone digit is nothing (no date, passport, phone, ID or labelled number has one
+        // digit); dense records have many (令和6年4月1日, 4丁目).
+        if t.glen == 1 && t.dlen == 1 {
+            continue;
+        }
         classify(cx, &t, out);
     }
 }
@@ -440,15 +452,15 @@ fn push(out: &mut Vec<Candidate>, kind: Kind, start: usize, end: usize, value: S
     });
 }
 
+/// The candidate of number token `t` (not a lone digit: [`numbers`] skips those), if any.
 fn classify(cx: &Ctx, t: &Tok, out: &mut Vec<Candidate>) {
-    // A lone digit is nothing (no date, passport, phone, ID or labelled number has one digit);
-    // dense records have many (令和6年4月1日, 4丁目).
-    if t.glen == 1 && t.dlen == 1 {
-        return;
-    }
     let b = cx.text.as_bytes();
-    // Dates first: they have their own shapes (S45.3.2, 1970/03/02, 1970年3月2日).
-    if let Some((end, y, m, d, era_start)) = date_at_token(cx.text, t) {
+    // Dates first: they have their own shapes (S45.3.2, 1970/03/02, 1970年3月2日); only a
+    // token of three groups or with a four-digit first group can start one (the
+    // [`date_at_token`] call is skipped for the rest).
+    if (t.gbuf[0] == 4 || (t.glen >= 3 && t.gbuf[0] <= 2))
+        && let Some((end, y, m, d, era_start)) = date_at_token(cx.text, t)
+    {
         let start = era_start.unwrap_or(t.start);
         birth(cx, start, end, y, m, d, out);
         return;
@@ -729,6 +741,7 @@ fn kanji_digit(c: char) -> Option<u32> {
 
 /// A number at byte `i`: ASCII digits (1–4) or 漢数字 (四十五, 十, 一九七〇), or 元 (= 1).
 /// Leading spaces are skipped. Returns (value, end).
+#[inline]
 fn number_at(s: &str, mut i: usize) -> Option<(u32, usize)> {
     let b = s.as_bytes();
     while b.get(i) == Some(&b' ') {
@@ -746,6 +759,14 @@ fn number_at(s: &str, mut i: usize) -> Option<(u32, usize)> {
         let v = b[st..i].iter().fold(0u32, |v, &c| v * 10 + (c - b'0') as u32);
         return Some((v, i));
     }
+    // No 漢数字 or 元 starts below 0xE3 (most date parts are ASCII digits; the kanji path is out
+    // of line, so the digit path inlines into its callers).
+    if b.get(i).is_some_and(|&c| c >= 0xE3) { kanji_number_at(s, i) } else { None }
+}
+
+/// [`number_at`] for 漢数字 or 元 at byte `i`.
+#[inline(never)]
+fn kanji_number_at(s: &str, i: usize) -> Option<(u32, usize)> {
     let rest = &s[i..];
     if rest.starts_with('元') {
         return Some((1, i + '元'.len_utf8()));
@@ -1012,34 +1033,57 @@ fn pref_joins(text: &str, pref_end: usize, muni_start: usize) -> bool {
     gap.ends_with('郡') && gap.chars().all(is_kanji)
 }
 
-const HONORIFICS: [&str; 5] = ["様", "殿", "さん", "君", "氏"];
+const HONORIFICS: Words<5> = Words::new(["様", "殿", "さん", "君", "氏"]);
 
 /// What ends a block number (四丁目, 四番地) rather than a town name (二条大路南).
-const BLOCK_WORDS: &[&str] = &["丁目", "番地", "番", "号"];
+const BLOCK_WORDS: Words<4> = Words::new(["丁目", "番地", "番", "号"]);
 
-const fn all_japanese(words: &[&str]) -> bool {
-    let mut i = 0;
-    while i < words.len() {
-        if words[i].len() < 3 {
-            return false;
-        }
-        i += 1;
-    }
-    true
+/// What follows a block number in an address (after the "-" that may also follow one), in the
+/// order they are tried.
+const BLOCK_SUFFIXES: Words<6> = Words::new(["丁目", "番地の", "番地", "番", "号", "の"]);
+
+/// Japanese words (each of at least 3 bytes) with the first three bytes of each as one number:
+/// a probe compares one integer per word, and the rest of a word only when those match (an
+/// address is checked against ~40 words, most probes fail on the first character).
+struct Words<const N: usize> {
+    heads: [u32; N],
+    words: [&'static str; N],
 }
-// `starts_any` compares three bytes first.
-const _: () = assert!(all_japanese(&HONORIFICS) && all_japanese(BLOCK_WORDS) && all_japanese(NOT_ADDRESS_AFTER));
 
-/// Does `hay` start with one of `words` (each of at least 3 bytes: Japanese)? The first three
-/// bytes are compared inline before the rest: most probes fail there, without a `memcmp` call
-/// per word (an address is checked against ~40 words).
+/// The first three bytes of `b` (at least three) as one number.
 #[inline]
-fn starts_any(hay: &str, words: &[&str]) -> bool {
-    let h = hay.as_bytes();
-    words.iter().any(|w| {
-        let w = w.as_bytes();
-        h.len() >= w.len() && h[..3] == w[..3] && h[3..w.len()] == w[3..]
-    })
+const fn head3(b: &[u8]) -> u32 {
+    b[0] as u32 | (b[1] as u32) << 8 | (b[2] as u32) << 16
+}
+
+impl<const N: usize> Words<N> {
+    const fn new(words: [&'static str; N]) -> Self {
+        let mut heads = [0; N];
+        let mut i = 0;
+        while i < N {
+            assert!(words[i].len() >= 3, "Words holds words of 3 bytes or more");
+            heads[i] = head3(words[i].as_bytes());
+            i += 1;
+        }
+        Self { heads, words }
+    }
+
+    /// The first of the words that `hay` starts with.
+    #[inline]
+    fn prefix_of(&self, hay: &str) -> Option<&'static str> {
+        let h = hay.as_bytes();
+        if h.len() < 3 {
+            return None;
+        }
+        let k = head3(h);
+        (0..N).find(|&i| self.heads[i] == k && h[3..].starts_with(&self.words[i].as_bytes()[3..])).map(|i| self.words[i])
+    }
+
+    /// Does `hay` start with one of the words?
+    #[inline]
+    fn starts(&self, hay: &str) -> bool {
+        self.prefix_of(hay).is_some()
+    }
 }
 
 fn name_at(cx: &Ctx, hi: usize, h: Hit) -> Option<Candidate> {
@@ -1086,7 +1130,7 @@ fn name_at(cx: &Ctx, hi: usize, h: Hit) -> Option<Candidate> {
             Some(c) if !(is_kanji(c) || is_kana(c)) => true,
             Some(c) if is_kana(c) && !cand.chars().all(is_kana) => true,
             Some(_) => {
-                starts_any(&text[after..], &HONORIFICS) || cx.hit_from(&mut { hi }, after).is_some_and(|x| x.pat == Pat::Ctx(Label::Title))
+                HONORIFICS.starts(&text[after..]) || cx.hit_from(&mut { hi }, after).is_some_and(|x| x.pat == Pat::Ctx(Label::Title))
             }
         };
         if boundary {
@@ -1096,7 +1140,7 @@ fn name_at(cx: &Ctx, hi: usize, h: Hit) -> Option<Candidate> {
     }
     let end = given_end.unwrap_or(h.end);
     let after = text[end..].trim_start_matches(' ');
-    let honorific = starts_any(after, &HONORIFICS);
+    let honorific = HONORIFICS.starts(after);
     let labelled = matches!(cx.nearest_label(h.start, 40), Some((Label::For(Kind::PersonName), _)));
     let mut conf: f32 = match (given_end.is_some(), honorific, labelled) {
         (true, true, _) | (true, _, true) => 0.9,
@@ -1124,7 +1168,7 @@ fn name_at(cx: &Ctx, hi: usize, h: Hit) -> Option<Candidate> {
     })
 }
 
-const NOT_ADDRESS_AFTER: &[&str] = &[
+const NOT_ADDRESS_AFTER: Words<34> = Words::new([
     "役所",
     "役場",
     "長",
@@ -1159,7 +1203,7 @@ const NOT_ADDRESS_AFTER: &[&str] = &[
     "消防",
     "水道",
     "社会福祉",
-];
+]);
 
 #[allow(clippy::explicit_counter_loop)] // the counters stop at a limit, not at the iterator's end
 fn address_at(cx: &Ctx, pref_start: Option<usize>, hi: usize, h: Hit) -> Option<Candidate> {
@@ -1167,7 +1211,7 @@ fn address_at(cx: &Ctx, pref_start: Option<usize>, hi: usize, h: Hit) -> Option<
     let start = pref_start.unwrap_or(h.start);
     let mut p = h.end;
     let rest = &text[p..];
-    if starts_any(rest, NOT_ADDRESS_AFTER) {
+    if NOT_ADDRESS_AFTER.starts(rest) {
         return None;
     }
     // 政令市の区: 1–4 kanji + 区 right after a 市.
@@ -1196,7 +1240,7 @@ fn address_at(cx: &Ctx, pref_start: Option<usize>, hi: usize, h: Hit) -> Option<
         }
         if kanji_digit(c).is_some() || c == '十' {
             // 二条大路南 is a town name; 四丁目 is a block number.
-            let block = number_at(text, p + off).is_some_and(|(_, a)| starts_any(&text[a..], BLOCK_WORDS));
+            let block = number_at(text, p + off).is_some_and(|(_, a)| BLOCK_WORDS.starts(&text[a..]));
             if block {
                 p += off;
                 break;
@@ -1220,12 +1264,12 @@ fn address_at(cx: &Ctx, pref_start: Option<usize>, hi: usize, h: Hit) -> Option<
     let mut q = p;
     while let Some((_, after_num)) = number_at(text, q) {
         let r = &text[after_num..];
-        let suffix = ["丁目", "番地の", "番地", "番", "号", "-", "の"].iter().find(|s| r.starts_with(*s));
+        let suffix = if r.starts_with('-') { Some("-") } else { BLOCK_SUFFIXES.prefix_of(r) };
         has_num = true;
         match suffix {
             Some(s) => {
                 q = after_num + s.len();
-                if *s == "号" {
+                if s == "号" {
                     break;
                 }
             }
@@ -1339,6 +1383,38 @@ mod tests {
             });
             assert_eq!(resolve_overlaps(runs.clone()), reference(&runs), "{runs:?}");
         }
+    }
+
+    #[test]
+    fn words_find_the_first_listed_word_a_text_starts_with() {
+        fn naive(words: &[&'static str], hay: &str) -> Option<&'static str> {
+            words.iter().copied().find(|w| hay.starts_with(w))
+        }
+        let lists: [&[&'static str]; 4] =
+            [&HONORIFICS.words, &BLOCK_WORDS.words, &BLOCK_SUFFIXES.words, &NOT_ADDRESS_AFTER.words];
+        for words in lists {
+            // Every word, cut short, followed by text, and with only its first character.
+            let mut hays: Vec<String> = vec![String::new(), "a".into(), "ab".into(), "-1".into()];
+            for w in words {
+                let first = w.chars().next().unwrap();
+                let mut short = w.chars();
+                short.next_back();
+                for h in [w.to_string(), format!("{w}1丁目"), short.as_str().to_string(), format!("{first}x"), format!("x{w}")] {
+                    hays.push(h);
+                }
+            }
+            for h in &hays {
+                let got = match words.len() {
+                    5 => HONORIFICS.prefix_of(h),
+                    4 => BLOCK_WORDS.prefix_of(h),
+                    6 => BLOCK_SUFFIXES.prefix_of(h),
+                    _ => NOT_ADDRESS_AFTER.prefix_of(h),
+                };
+                assert_eq!(got, naive(words, h), "{h:?}");
+            }
+        }
+        assert_eq!(BLOCK_SUFFIXES.prefix_of("番地の3"), Some("番地の"));
+        assert_eq!(BLOCK_SUFFIXES.prefix_of("番地3"), Some("番地"));
     }
 
     #[test]
