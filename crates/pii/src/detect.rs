@@ -341,6 +341,35 @@ impl Tok {
     }
 }
 
+/// The end of the run of ASCII digits at `j`, eight bytes at a time (groups are 1–8 digits).
+#[inline]
+fn digits_end(b: &[u8], mut j: usize) -> usize {
+    while let Some(w) = b.get(j..j + 8) {
+        let m = digit_bytes(u64::from_le_bytes(w.try_into().expect("8 bytes")));
+        // The first byte that is not a digit (8 when all are).
+        let n = (!m & 0x8080_8080_8080_8080).trailing_zeros() as usize / 8;
+        j += n;
+        if n < 8 {
+            return j;
+        }
+    }
+    while j < b.len() && b[j].is_ascii_digit() {
+        j += 1;
+    }
+    j
+}
+
+/// `dbuf[at..at + n] = b[from..from + n]` for `at, n <= 24`: a fixed 24-byte copy when the text
+/// has the bytes (no `memcpy` call per group; what lands after `at + n` is overwritten by the
+/// next group or lies past `dlen`).
+#[inline]
+fn copy_digits(dbuf: &mut [u8; 48], at: usize, b: &[u8], from: usize, n: usize) {
+    match b.get(from..from + 24) {
+        Some(src) => dbuf[at..at + 24].copy_from_slice(src),
+        None => dbuf[at..at + n].copy_from_slice(&b[from..from + n]),
+    }
+}
+
 fn sep_at(b: &[u8], i: usize) -> Option<(u8, usize)> {
     match b.get(i)? {
         b'-' => Some((SEP_DASH, 1)),
@@ -371,18 +400,16 @@ fn numbers(cx: &Ctx, out: &mut Vec<Candidate>) {
         let mut j = s;
         loop {
             let g0 = j;
-            while j < b.len() && b[j].is_ascii_digit() {
-                j += 1;
-            }
+            j = digits_end(b, j);
             // The digits are copied only for a token of several groups (`Tok::digits` slices
             // the text for one): the first group when the second one starts.
             if t.glen == 1 {
-                t.dbuf[..t.dlen].copy_from_slice(&b[s..s + t.dlen]);
+                copy_digits(&mut t.dbuf, 0, b, s, t.dlen);
             }
             if t.dlen < 24 {
                 let take = (j - g0).min(24);
                 if t.glen > 0 {
-                    t.dbuf[t.dlen..t.dlen + take].copy_from_slice(&b[g0..g0 + take]);
+                    copy_digits(&mut t.dbuf, t.dlen, b, g0, take);
                 }
                 t.dlen += take;
             }
@@ -1415,6 +1442,22 @@ mod tests {
         }
         assert_eq!(BLOCK_SUFFIXES.prefix_of("番地の3"), Some("番地の"));
         assert_eq!(BLOCK_SUFFIXES.prefix_of("番地3"), Some("番地"));
+    }
+
+    #[test]
+    fn digits_end_ends_every_run_of_digits() {
+        // Runs of 0–20 digits ending in every byte value, at every offset of a short text.
+        for len in 0..20 {
+            for v in 0..=255u8 {
+                let mut b = vec![b'7'; len];
+                b.push(v);
+                b.extend_from_slice(b"12x");
+                for from in 0..b.len() {
+                    let want = from + b[from..].iter().take_while(|c| c.is_ascii_digit()).count();
+                    assert_eq!(digits_end(&b, from), want, "{len} digits then {v:#x}, from {from}");
+                }
+            }
+        }
     }
 
     #[test]
