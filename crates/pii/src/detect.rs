@@ -925,9 +925,14 @@ fn iso_date(y: i32, m: u32, d: u32) -> String {
 
 fn birth(cx: &Ctx, start: usize, end: usize, y: i32, m: u32, d: u32, out: &mut Vec<Candidate>) {
     let labelled = matches!(cx.nearest_label(start, 60), Some((Label::For(Kind::BirthDate), _)));
-    let after = &cx.text[end..floor_char(cx.text, (end + 12).min(cx.text.len()))];
-    let after = after.trim_start_matches([' ', '(', ')']);
-    let born = after.starts_with('生') || after.starts_with("生まれ");
+    // 生 (生まれ) within 12 bytes after the date, past spaces and parentheses: by bytes.
+    let b = cx.text.as_bytes();
+    let lim = floor_char(cx.text, (end + 12).min(b.len()));
+    let mut i = end;
+    while i < lim && matches!(b[i], b' ' | b'(' | b')') {
+        i += 1;
+    }
+    let born = b[i..lim].starts_with("生".as_bytes());
     let conf = if labelled {
         0.9
     } else if born {
