@@ -208,13 +208,15 @@ fn label_lists(hits: &[Hit]) -> (Vec<Hit>, Vec<Hit>, Vec<Hit>) {
     for h in hits {
         n[class(h)] += 1;
     }
-    let mut lists = [Vec::with_capacity(n[0]), Vec::with_capacity(n[1]), Vec::with_capacity(n[2])];
+    let (mut a, mut b, mut c) = (Vec::with_capacity(n[0]), Vec::with_capacity(n[1]), Vec::with_capacity(n[2]));
     for h in hits {
-        if let Some(l) = lists.get_mut(class(h)) {
-            l.push(*h);
+        match class(h) {
+            0 => a.push(*h),
+            1 => b.push(*h),
+            2 => c.push(*h),
+            _ => {}
         }
     }
-    let [a, b, c] = lists;
     (a, b, c)
 }
 
