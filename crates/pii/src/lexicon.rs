@@ -581,102 +581,126 @@ impl Lexicon {
             // Fast path over the characters that start nothing and end no place (most of them):
             // ASCII and 3-byte characters (kana, kanji, CJK punctuation) one table load each,
             // without the pair decoding below. A surname can only start after a non-kanji, so
-            // after a kanji only context-word starts and place ends matter. It stops at the end
-            // of the last context word, where a surname may start after a kanji; everything it
-            // stops at goes through the general step below, which it mirrors exactly.
-            if fast && i != ctx_end {
-                let lim = if ctx_end > i { ctx_end } else { n };
-                // Where a 3-byte character may start (`i + 2 < n`, as below).
-                let end3 = lim.min(n.saturating_sub(2));
-                let w = &b[..(end3 + 2).min(n)];
+            // after a kanji only context-word starts and place ends matter, except at the end
+            // of the last context word. Each run goes up to that end (`lim`), where a surname
+            // may start after a kanji, then on with the stop mask of a non-kanji. A 3-byte
+            // character that may start a word or end a place is looked up here, as the general
+            // step below would; everything else it stops at goes through that step.
+            if fast {
                 let step: &[u8; 1 << 20] = &self.step3;
-                // The stop mask of `step3` (1: after a non-kanji, 2: after a kanji).
+                // The stop mask of `step3` (1: after a non-kanji or at `ctx_end`, 2: after a
+                // kanji).
                 let mut sm: u8 = if prev_kanji { 2 } else { 1 };
-                'fast: loop {
-                    let from = i;
-                    // The characters that need no look (most), in `skip3`; then each one that
-                    // may need one, here.
-                    loop {
-                        (i, sm) = skip3(step, &self.raw_pairs, w, i, sm);
-                        if i + 4 > w.len() || w[i] & 0xF0 != 0xE0 {
-                            break;
-                        }
-                        let (x, y, z) = (w[i], w[i + 1], w[i + 2]);
-                        let st = step[((x as usize & 0x0F) << 16) | ((y as usize) << 8) | z as usize];
-                        let c = (((x as usize & 0x0F) << 12) | ((y as usize & 0x3F) << 6) | (z as usize & 0x3F)) & 0xFFFF;
-                        let fl = class[c];
-                        // Most context-word and surname first characters start nothing
-                        // here: the pair filters say so without leaving the fast path
-                        // (the same test as below, for a 3-byte next character).
-                        if fl & (PLACE_LAST | CTX_SINGLE) != 0 {
-                            break 'fast;
-                        }
-                        let c1 = match b.get(i + 3..i + 6) {
-                            Some(&[p, q, r]) if p & 0xF0 == 0xE0 => ((p as u32 & 0x0F) << 12) | ((q as u32 & 0x3F) << 6) | (r as u32 & 0x3F),
-                            _ => break 'fast,
-                        };
-                        let key = pair_key(c as u32, c1);
-                        let ctx = fl & CTX_FIRST != 0 && ctx_end < i && filter_has(&self.ctx_filter, filter_bit(key, CTX_FILTER_BITS));
-                        let name = sm == 1 && fl & SURNAME_FIRST != 0 && filter_has(&self.surname_filter, filter_bit(key, SURNAME_FILTER_BITS));
-                        if ctx || name {
-                            break 'fast;
-                        }
-                        sm = st >> 2;
-                        i += 3;
+                'run: loop {
+                    if i == ctx_end {
+                        sm = 1;
                     }
-                    // The last character before `lim` (no fourth byte to load) as before.
-                    while let Some(&[x, y, z]) = w.get(i..i + 3) {
-                        if x & 0xF0 != 0xE0 {
-                            break;
-                        }
-                        let c = (((x as usize & 0x0F) << 12) | ((y as usize & 0x3F) << 6) | (z as usize & 0x3F)) & 0xFFFF;
-                        let fl = class[c];
-                        let mask = CTX_FIRST | PLACE_LAST | if sm == 1 { SURNAME_FIRST } else { 0 };
-                        if fl & mask != 0 {
-                            break 'fast;
-                        }
-                        sm = if fl & KANJI != 0 { 2 } else { 1 };
-                        i += 3;
-                    }
-                    // ASCII: only context words start here (no surname or place has ASCII);
-                    // their first letters (e, t, M …) are common in English, so the pair
-                    // filter is asked here too, as the general step below would.
-                    let a = &b[..lim];
-                    while i < a.len() {
-                        let x = a[i];
-                        // From a byte below 0x40 (digits, spaces, punctuation: no context word
-                        // starts with one, see `build`), up to eight such bytes at a time: the
-                        // first with bit 6 or 7 set (a letter, a lead byte) ends the skip.
-                        // Letters stay byte by byte (English prose would pay for the test).
-                        if x < 0x40 {
-                            let skip = match a.get(i..i + 8) {
-                                Some(q) => ((u64::from_le_bytes(q.try_into().expect("8 bytes")) & 0xC0C0_C0C0_C0C0_C0C0).trailing_zeros() / 8) as usize,
-                                None => 1,
-                            };
-                            sm = 1;
-                            i += skip;
-                            continue;
-                        }
-                        if x >= 0x80 {
-                            break;
-                        }
-                        let fl = class[x as usize];
-                        if fl & CTX_FIRST != 0 && i >= ctx_end {
-                            let c1 = match b.get(i + 1) {
-                                None => 0,
-                                Some(&y) if y < 0x80 => y as u32,
-                                Some(_) => break,
-                            };
-                            if fl & CTX_SINGLE != 0 || filter_has(&self.ctx_filter, filter_bit(pair_key(x as u32, c1), CTX_FILTER_BITS)) {
+                    let lim = if ctx_end > i { ctx_end } else { n };
+                    // Where a 3-byte character may start (`i + 2 < n`, as below).
+                    let end3 = lim.min(n.saturating_sub(2));
+                    let w = &b[..(end3 + 2).min(n)];
+                    'fast: loop {
+                        let from = i;
+                        // The characters that need no look (most), in `skip3`; then each one
+                        // that may need one, here.
+                        loop {
+                            (i, sm) = skip3(step, &self.raw_pairs, w, i, sm);
+                            if i + 4 > w.len() || w[i] & 0xF0 != 0xE0 {
                                 break;
                             }
+                            let (x, y, z) = (w[i], w[i + 1], w[i + 2]);
+                            let st = step[((x as usize & 0x0F) << 16) | ((y as usize) << 8) | z as usize];
+                            let c = ((((x as usize & 0x0F) << 12) | ((y as usize & 0x3F) << 6) | (z as usize & 0x3F)) & 0xFFFF) as u32;
+                            let fl = class[c as usize];
+                            // The next character: ASCII, or 3 bytes; others in the general step.
+                            let p = b[i + 3];
+                            let c1 = if p < 0x80 {
+                                p as u32
+                            } else if p & 0xF0 == 0xE0 {
+                                ((p as u32 & 0x0F) << 12) | ((b[i + 4] as u32 & 0x3F) << 6) | (b[i + 5] as u32 & 0x3F)
+                            } else {
+                                break 'fast;
+                            };
+                            // The general step's tests (`i <= ctx_end` here is `i == ctx_end`).
+                            let key = pair_key(c, c1);
+                            let ctx = fl & CTX_FIRST != 0
+                                && ctx_end <= i
+                                && (fl & CTX_SINGLE != 0 || filter_has(&self.ctx_filter, filter_bit(key, CTX_FILTER_BITS)));
+                            let name = sm == 1 && c1 >= 0x80 && fl & SURNAME_FIRST != 0 && filter_has(&self.surname_filter, filter_bit(key, SURNAME_FILTER_BITS));
+                            let end0 = ctx_end;
+                            if ctx || name {
+                                self.words_at(text, i, c, 3, key, ctx, name, &mut ctx_end, &mut raw);
+                            }
+                            if fl & PLACE_LAST != 0 {
+                                self.place_ending(text, i + 3, &mut raw);
+                            }
+                            sm = (st >> 2) & 3;
+                            i += 3;
+                            if ctx_end != end0 {
+                                // A context word: a new run up to its end.
+                                continue 'run;
+                            }
                         }
-                        sm = 1;
-                        i += 1;
+                        // The last character before `lim` (no fourth byte to load) as before.
+                        while let Some(&[x, y, z]) = w.get(i..i + 3) {
+                            if x & 0xF0 != 0xE0 {
+                                break;
+                            }
+                            let c = (((x as usize & 0x0F) << 12) | ((y as usize & 0x3F) << 6) | (z as usize & 0x3F)) & 0xFFFF;
+                            let fl = class[c];
+                            let mask = CTX_FIRST | PLACE_LAST | if sm == 1 { SURNAME_FIRST } else { 0 };
+                            if fl & mask != 0 {
+                                break 'fast;
+                            }
+                            sm = if fl & KANJI != 0 { 2 } else { 1 };
+                            i += 3;
+                        }
+                        // ASCII: only context words start here (no surname or place has ASCII);
+                        // their first letters (e, t, M …) are common in English, so the pair
+                        // filter is asked here too, as the general step below would.
+                        let a = &b[..lim];
+                        while i < a.len() {
+                            let x = a[i];
+                            // From a byte below 0x40 (digits, spaces, punctuation: no context
+                            // word starts with one, see `build`), up to eight such bytes at a
+                            // time: the first with bit 6 or 7 set (a letter, a lead byte) ends
+                            // the skip. Letters stay byte by byte (English prose would pay for
+                            // the test).
+                            if x < 0x40 {
+                                let skip = match a.get(i..i + 8) {
+                                    Some(q) => ((u64::from_le_bytes(q.try_into().expect("8 bytes")) & 0xC0C0_C0C0_C0C0_C0C0).trailing_zeros() / 8) as usize,
+                                    None => 1,
+                                };
+                                sm = 1;
+                                i += skip;
+                                continue;
+                            }
+                            if x >= 0x80 {
+                                break;
+                            }
+                            let fl = class[x as usize];
+                            if fl & CTX_FIRST != 0 && i >= ctx_end {
+                                let c1 = match b.get(i + 1) {
+                                    None => 0,
+                                    Some(&y) if y < 0x80 => y as u32,
+                                    Some(_) => break,
+                                };
+                                if fl & CTX_SINGLE != 0 || filter_has(&self.ctx_filter, filter_bit(pair_key(x as u32, c1), CTX_FILTER_BITS)) {
+                                    break;
+                                }
+                            }
+                            sm = 1;
+                            i += 1;
+                        }
+                        if i == from {
+                            break;
+                        }
                     }
-                    if i == from {
-                        break;
+                    // At the end of a context word: on from there, without the general step.
+                    if i == lim && lim == ctx_end && i < n {
+                        continue 'run;
                     }
+                    break;
                 }
                 prev_kanji = sm == 2;
                 if i >= n {
