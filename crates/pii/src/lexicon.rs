@@ -291,8 +291,9 @@ pub struct Lexicon {
     class: Box<[u8; 0x1_0000]>,
     /// The fast path's view of `class` for 3-byte characters, indexed by their raw bytes
     /// (`(lead & 0x0F) << 16 | second << 8 | third`, 1 MiB of which 256 KiB is ever touched):
-    /// bit 0 = stop here after a non-kanji, bit 1 = after a kanji, bits 2–3 = the stop mask
-    /// for the next character (1 after a non-kanji, 2 after a kanji). Saves the decoding.
+    /// bit 0 = stop here after a non-kanji, bit 1 = after a kanji, bits 6–7 = the stop mask
+    /// for the next character (1 after a non-kanji, 2 after a kanji), and [`STEP_HARD`],
+    /// [`STEP_ASCII_NEXT`]. Saves the decoding.
     step3: Box<[u8; 1 << 20]>,
     /// The first two characters of every context word and surname when both are 3 bytes, as
     /// raw bytes, in a bit filter (see [`skip3`]).
@@ -365,11 +366,13 @@ fn decode(b: &[u8], i: usize) -> (u32, usize) {
 /// with the next character is not in `raw_pairs` (the first two characters of every context
 /// word and surname, as raw bytes). Returns where it stopped (a character that may need a
 /// look, one that is not 3 bytes, or fewer than 8 bytes left) and the stop mask there. Eight
-/// bytes are loaded at a time and classified by one table load, without decoding.
-#[inline(never)]
+/// bytes are loaded at a time and classified by one table load per character, without
+/// decoding; two characters per load when both are 3 bytes. Inlined: it runs once per stop,
+/// and a call's register saves cost more than a short skip.
+#[inline(always)]
 fn skip3(step: &[u8; 1 << 20], raw_pairs: &[u64; 1 << (RAW_PAIR_BITS - 6)], w: &[u8], mut i: usize, mut sm: u8) -> (usize, u8) {
-    while let Some(q) = w.get(i..i + 8) {
-        let q = u64::from_be_bytes([q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7]]);
+    while let Some(q) = w.get(i..).and_then(|r| r.first_chunk::<8>()) {
+        let q = u64::from_be_bytes(*q);
         if q >> 60 != 0xE {
             // Bytes below 0x40 (digits, spaces, newlines, punctuation) start nothing and end
             // nothing (see `build`), and reset the mask to "after a non-kanji": dense records
@@ -385,27 +388,40 @@ fn skip3(step: &[u8; 1 << 20], raw_pairs: &[u64; 1 << (RAW_PAIR_BITS - 6)], w: &
             continue;
         }
         let st = step[(q >> 40) as usize & 0xF_FFFF];
-        if st & sm != 0 {
-            // A place may end here (or 〒): always a look. Else the next character decides.
-            if st & STEP_HARD != 0 {
+        if st & sm == 0 {
+            // Nothing here; the next character (from the same load) if it is 3 bytes too.
+            let sm1 = st >> STEP_NEXT;
+            if (q >> 36) & 0xF == 0xE {
+                let st1 = step[(q >> 16) as usize & 0xF_FFFF];
+                if st1 & sm1 == 0 {
+                    sm = st1 >> STEP_NEXT;
+                    i += 6;
+                    continue;
+                }
+            }
+            sm = sm1;
+            i += 3;
+            continue;
+        }
+        // A place may end here (or 〒): always a look. Else the next character decides.
+        if st & STEP_HARD != 0 {
+            break;
+        }
+        if (q >> 36) & 0xF != 0xE {
+            // The next character is not 3 bytes. If it is ASCII, only a context word with
+            // an ASCII second character could start here (no surname has one), and for
+            // most characters none does: a kanji before a newline, a space or a digit
+            // (号, 日, 市 in dense records) need no look.
+            if (q >> 39) & 1 != 0 || st & STEP_ASCII_NEXT != 0 {
                 break;
             }
-            if (q >> 36) & 0xF != 0xE {
-                // The next character is not 3 bytes. If it is ASCII, only a context word with
-                // an ASCII second character could start here (no surname has one), and for
-                // most characters none does: a kanji before a newline, a space or a digit
-                // (号, 日, 市 in dense records) need no look.
-                if (q >> 39) & 1 != 0 || st & STEP_ASCII_NEXT != 0 {
-                    break;
-                }
-            } else {
-                let bit = raw_pair_bit(q >> 16);
-                if raw_pairs[bit >> 6] & (1 << (bit & 63)) != 0 {
-                    break;
-                }
+        } else {
+            let bit = raw_pair_bit(q >> 16);
+            if raw_pairs[bit >> 6] & (1 << (bit & 63)) != 0 {
+                break;
             }
         }
-        sm = (st >> 2) & 3;
+        sm = st >> STEP_NEXT;
         i += 3;
     }
     (i, sm)
@@ -417,6 +433,8 @@ const RAW_PAIR_BITS: u32 = 20;
 const STEP_HARD: u8 = 16;
 /// `step3` bit: a context word starts with this character and an ASCII one.
 const STEP_ASCII_NEXT: u8 = 32;
+/// `step3` shift: the top two bits are the stop mask for the next character.
+const STEP_NEXT: u32 = 6;
 
 /// The filter bit of two 3-byte characters as raw bytes (48 bits, big-endian).
 #[inline(always)]
@@ -634,7 +652,7 @@ impl Lexicon {
                             if fl & PLACE_LAST != 0 {
                                 self.place_ending(text, i + 3, &mut raw);
                             }
-                            sm = (st >> 2) & 3;
+                            sm = st >> STEP_NEXT;
                             i += 3;
                             if ctx_end != end0 {
                                 // A context word: a new run up to its end.
@@ -968,7 +986,7 @@ fn build() -> Lexicon {
                 let next = if fl & KANJI != 0 { 2 } else { 1 };
                 let hard = if fl & (PLACE_LAST | CTX_SINGLE) != 0 { STEP_HARD } else { 0 };
                 let ascii_next = if ascii_second.contains(&c) { STEP_ASCII_NEXT } else { 0 };
-                step3[(((x & 0x0F) << 16) | (y << 8) | z) as usize] = after_other as u8 | (after_kanji as u8) << 1 | next << 2 | hard | ascii_next;
+                step3[(((x & 0x0F) << 16) | (y << 8) | z) as usize] = after_other as u8 | (after_kanji as u8) << 1 | next << STEP_NEXT | hard | ascii_next;
             }
         }
     }
