@@ -298,9 +298,15 @@ pub struct Lexicon {
     /// The first two characters of every context word and surname when both are 3 bytes, as
     /// raw bytes, in a bit filter (see [`skip3`]).
     raw_pairs: Box<[u64; 1 << (RAW_PAIR_BITS - 6)]>,
+    /// Bit per two bytes (first | second << 8) for the fast path's ASCII loop: set where the
+    /// first is not ASCII or the two start a context word.
+    ascii_pairs: Box<[u64; 1 << 10]>,
+    /// Bit filter ([`ascii3_bit`]) over the first three bytes of the context words that start
+    /// with ASCII (all of them have three or more).
+    ascii3: Box<[u64; 1 << (ASCII3_BITS - 6)]>,
     /// Every ending of ≥ 2 characters of a prefecture or municipality name by [`place_hash`]
     /// (read backwards), with the place if the ending is a whole name.
-    place_suffixes: FastMap<u64, Option<(&'static str, Pat)>>,
+    place_suffixes: PlaceTable,
     /// Bit filter over the keys of `place_suffixes`.
     place_filter: Vec<u64>,
     /// Longest place name in characters.
@@ -425,6 +431,14 @@ fn skip3(step: &[u8; 1 << 20], raw_pairs: &[u64; 1 << (RAW_PAIR_BITS - 6)], w: &
         i += 3;
     }
     (i, sm)
+}
+
+/// Bits of [`Lexicon::ascii3`].
+const ASCII3_BITS: u32 = 12;
+
+#[inline(always)]
+fn ascii3_bit(x: u8, y: u8, z: u8) -> usize {
+    filter_bit(x as u64 | (y as u64) << 8 | (z as u64) << 16, ASCII3_BITS)
 }
 
 /// Bits of the raw-pair filter of [`skip3`] (128 KiB).
@@ -673,9 +687,30 @@ impl Lexicon {
                             sm = if fl & KANJI != 0 { 2 } else { 1 };
                             i += 3;
                         }
-                        // ASCII: only context words start here (no surname or place has ASCII);
-                        // their first letters (e, t, M …) are common in English, so the pair
-                        // filter is asked here too, as the general step below would.
+                        // ASCII: only context words start here (no surname or place has ASCII).
+                        // Byte by byte, each with the next one in one bit of `ascii_pairs`
+                        // (set for a non-ASCII byte and for the first two bytes of every
+                        // context word), then the third in `ascii3` (their first letters e, t,
+                        // M … are common in English, and "te" starts "tel"). Up to the last
+                        // byte of the text, which the loop after this one takes.
+                        let a_end = lim.min(n - 1);
+                        let a2 = &b[..a_end + 1];
+                        let from_ascii = i;
+                        while i < a_end {
+                            let p = a2[i] as usize | (a2[i + 1] as usize) << 8;
+                            if self.ascii_pairs[p >> 6] & (1 << (p & 63)) != 0
+                                && (a2[i] >= 0x80 || i >= ctx_end && b.get(i + 2).is_some_and(|&z| filter_has(&self.ascii3[..], ascii3_bit(a2[i], a2[i + 1], z))))
+                            {
+                                // A non-ASCII character or a context word's first three bytes
+                                // (the loop below stops there too).
+                                break;
+                            }
+                            i += 1;
+                        }
+                        if i != from_ascii {
+                            sm = 1;
+                        }
+                        // The pair filter, as the general step below would ask it.
                         let a = &b[..lim];
                         while i < a.len() {
                             let x = a[i];
@@ -814,22 +849,29 @@ impl Lexicon {
         let mut best = None;
         let mut h = 0u64;
         for k in 1..=self.place_chars {
-            if s == 0 {
-                break;
-            }
-            s -= 1;
-            while s > 0 && b[s] & 0xC0 == 0x80 {
+            // The character before `s`: 3 bytes (most), else found by its lead byte.
+            let c = if s >= 3 && b[s - 3] & 0xF0 == 0xE0 {
+                s -= 3;
+                ((b[s] as u32 & 0x0F) << 12) | ((b[s + 1] as u32 & 0x3F) << 6) | (b[s + 2] as u32 & 0x3F)
+            } else {
+                if s == 0 {
+                    break;
+                }
                 s -= 1;
-            }
-            if b[s] < 0x80 {
-                break;
-            }
-            h = place_hash(h, decode(b, s).0);
+                while s > 0 && b[s] & 0xC0 == 0x80 {
+                    s -= 1;
+                }
+                if b[s] < 0x80 {
+                    break;
+                }
+                decode(b, s).0
+            };
+            h = place_hash(h, c);
             if k >= 2 {
                 if !filter_has(&self.place_filter, filter_bit(h, PLACE_FILTER_BITS)) {
                     break;
                 }
-                match self.place_suffixes.get(&h) {
+                match self.place_suffixes.get(h) {
                     None => break,
                     // The hash is only a guide: the bytes decide.
                     Some(&Some((w, p))) if w.as_bytes() == &b[s..end] => best = Some(Hit { start: s, end, pat: p }),
@@ -843,6 +885,49 @@ impl Lexicon {
             at -= 1;
         }
         out.insert(at, h);
+    }
+}
+
+/// The endings of place names by [`place_hash`] in an open-addressed table indexed by the
+/// hash's top bits: the hash is one already, and a `HashMap` probe (hashing it again) cost
+/// more than the rest of a place lookup.
+struct PlaceTable {
+    /// Keys (0 = empty slot), linear probing.
+    keys: Box<[u64]>,
+    vals: Box<[Option<(&'static str, Pat)>]>,
+    shift: u32,
+}
+
+impl PlaceTable {
+    fn new(m: &FastMap<u64, Option<(&'static str, Pat)>>) -> PlaceTable {
+        let bits = (m.len() * 2).next_power_of_two().trailing_zeros().max(4);
+        let mut t = PlaceTable { keys: vec![0; 1 << bits].into_boxed_slice(), vals: vec![None; 1 << bits].into_boxed_slice(), shift: 64 - bits };
+        for (&k, &v) in m {
+            assert!(k != 0, "place hash 0");
+            let mut i = (k >> t.shift) as usize;
+            while t.keys[i] != 0 {
+                i = (i + 1) & (t.keys.len() - 1);
+            }
+            t.keys[i] = k;
+            t.vals[i] = v;
+        }
+        t
+    }
+
+    /// `None` if no place name ends so; else the place whose whole name hashes to `h`, if any.
+    #[inline(always)]
+    fn get(&self, h: u64) -> Option<&Option<(&'static str, Pat)>> {
+        let mut i = (h >> self.shift) as usize;
+        loop {
+            let k = self.keys[i];
+            if k == h {
+                return Some(&self.vals[i]);
+            }
+            if k == 0 {
+                return None;
+            }
+            i = (i + 1) & (self.keys.len() - 1);
+        }
     }
 }
 
@@ -920,6 +1005,7 @@ fn build() -> Lexicon {
             }
         }
     }
+    let place_suffixes = PlaceTable::new(&place_suffixes);
     let surnames: FastSet<&'static str> = SURNAMES.lines().filter(|l| !l.is_empty()).collect();
     let mut surname_pairs: FastMap<u64, Vec<&'static str>> = FastMap::default();
     let mut surname_filter = vec![0u64; 1 << (SURNAME_FILTER_BITS - 6)];
@@ -1000,6 +1086,21 @@ fn build() -> Lexicon {
             raw_pairs[bit >> 6] |= 1 << (bit & 63);
         }
     }
+    let mut ascii_pairs: Box<[u64; 1 << 10]> = vec![0u64; 1 << 10].into_boxed_slice().try_into().expect("filter size");
+    let mut ascii3: Box<[u64; 1 << (ASCII3_BITS - 6)]> = vec![0u64; 1 << (ASCII3_BITS - 6)].into_boxed_slice().try_into().expect("filter size");
+    for p in 0..1usize << 16 {
+        if p & 0xFF >= 0x80 {
+            ascii_pairs[p >> 6] |= 1 << (p & 63);
+        }
+    }
+    // One-character context words that are ASCII would need every pair set; there are none.
+    assert!(ctx_single.iter().all(|(c, _)| *c >= 0x80));
+    for w in ctx_pairs.values().flatten().map(|(w, _)| w.as_bytes()).filter(|w| w[0] < 0x80) {
+        assert!(w.len() >= 3, "the ASCII loop of `find` checks three bytes");
+        let p = w[0] as usize | (w[1] as usize) << 8;
+        ascii_pairs[p >> 6] |= 1 << (p & 63);
+        filter_set(&mut ascii3[..], ascii3_bit(w[0], w[1], w[2]));
+    }
     let pairs = PairTable::new(&ctx_pairs, &surname_pairs);
     let given = GIVEN.lines().filter(|l| !l.is_empty() && !STOP_GIVEN.contains(l)).collect();
     Lexicon {
@@ -1013,6 +1114,8 @@ fn build() -> Lexicon {
         class,
         step3,
         raw_pairs,
+        ascii_pairs,
+        ascii3,
         place_suffixes,
         place_filter,
         place_chars,
