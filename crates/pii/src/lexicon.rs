@@ -298,9 +298,9 @@ pub struct Lexicon {
     /// The first two characters of every context word and surname when both are 3 bytes, as
     /// raw bytes, in a bit filter (see [`skip3`]).
     raw_pairs: Box<[u64; 1 << (RAW_PAIR_BITS - 6)]>,
-    /// Bit per two bytes (first | second << 8) for the fast path's ASCII loop: set where the
-    /// first is not ASCII or the two start a context word.
-    ascii_pairs: Box<[u64; 1 << 10]>,
+    /// Per two bytes (first | second << 8), for the fast path's ASCII loop: 1 where the first
+    /// is not ASCII or the two start a context word (64 KiB, a few lines of it touched).
+    ascii_pairs: Box<[u8; 1 << 16]>,
     /// Bit filter ([`ascii3_bit`]) over the first three bytes of the context words that start
     /// with ASCII (all of them have three or more).
     ascii3: Box<[u64; 1 << (ASCII3_BITS - 6)]>,
@@ -431,6 +431,21 @@ fn skip3(step: &[u8; 1 << 20], raw_pairs: &[u64; 1 << (RAW_PAIR_BITS - 6)], w: &
         i += 3;
     }
     (i, sm)
+}
+
+/// From byte `i` of `w`, the first byte before the last whose pair with the next one is set
+/// in `pairs` ([`Lexicon::ascii_pairs`]), or the last byte. Not inlined: a tight loop of its
+/// own, away from the register pressure of [`Lexicon::find`].
+#[inline(never)]
+fn ascii_run(pairs: &[u8; 1 << 16], w: &[u8], mut i: usize) -> usize {
+    let last = w.len().saturating_sub(1);
+    while i < last {
+        if pairs[w[i] as usize | (w[i + 1] as usize) << 8] != 0 {
+            return i;
+        }
+        i += 1;
+    }
+    last
 }
 
 /// Bits of [`Lexicon::ascii3`].
@@ -694,15 +709,15 @@ impl Lexicon {
                         // M … are common in English, and "te" starts "tel"). Up to the last
                         // byte of the text, which the loop after this one takes.
                         let a_end = lim.min(n - 1);
-                        let a2 = &b[..a_end + 1];
                         let from_ascii = i;
                         while i < a_end {
-                            let p = a2[i] as usize | (a2[i + 1] as usize) << 8;
-                            if self.ascii_pairs[p >> 6] & (1 << (p & 63)) != 0
-                                && (a2[i] >= 0x80 || i >= ctx_end && b.get(i + 2).is_some_and(|&z| filter_has(&self.ascii3[..], ascii3_bit(a2[i], a2[i + 1], z))))
+                            i = ascii_run(&self.ascii_pairs, &b[..a_end + 1], i);
+                            // A non-ASCII character, or a context word's first two bytes: the
+                            // third decides (the loop below stops there too).
+                            if i == a_end
+                                || b[i] >= 0x80
+                                || i >= ctx_end && b.get(i + 2).is_some_and(|&z| filter_has(&self.ascii3[..], ascii3_bit(b[i], b[i + 1], z)))
                             {
-                                // A non-ASCII character or a context word's first three bytes
-                                // (the loop below stops there too).
                                 break;
                             }
                             i += 1;
@@ -1086,19 +1101,18 @@ fn build() -> Lexicon {
             raw_pairs[bit >> 6] |= 1 << (bit & 63);
         }
     }
-    let mut ascii_pairs: Box<[u64; 1 << 10]> = vec![0u64; 1 << 10].into_boxed_slice().try_into().expect("filter size");
+    let mut ascii_pairs: Box<[u8; 1 << 16]> = vec![0u8; 1 << 16].into_boxed_slice().try_into().expect("table size");
     let mut ascii3: Box<[u64; 1 << (ASCII3_BITS - 6)]> = vec![0u64; 1 << (ASCII3_BITS - 6)].into_boxed_slice().try_into().expect("filter size");
     for p in 0..1usize << 16 {
         if p & 0xFF >= 0x80 {
-            ascii_pairs[p >> 6] |= 1 << (p & 63);
+            ascii_pairs[p] = 1;
         }
     }
     // One-character context words that are ASCII would need every pair set; there are none.
     assert!(ctx_single.iter().all(|(c, _)| *c >= 0x80));
     for w in ctx_pairs.values().flatten().map(|(w, _)| w.as_bytes()).filter(|w| w[0] < 0x80) {
         assert!(w.len() >= 3, "the ASCII loop of `find` checks three bytes");
-        let p = w[0] as usize | (w[1] as usize) << 8;
-        ascii_pairs[p >> 6] |= 1 << (p & 63);
+        ascii_pairs[w[0] as usize | (w[1] as usize) << 8] = 1;
         filter_set(&mut ascii3[..], ascii3_bit(w[0], w[1], w[2]));
     }
     let pairs = PairTable::new(&ctx_pairs, &surname_pairs);
