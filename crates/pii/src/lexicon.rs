@@ -863,10 +863,14 @@ impl Lexicon {
     /// characters: most walks stop at the second, on one bit of `place_filter`).
     fn place_ending(&self, text: &str, end: usize, out: &mut Vec<Hit>) {
         let b = text.as_bytes();
-        let mut s = end;
+        // The last character, 3 bytes like every place name's (都道府県市区町村).
+        if end < 3 || b[end - 3] & 0xF0 != 0xE0 {
+            return;
+        }
+        let mut s = end - 3;
+        let mut h = place_hash(0, ((b[s] as u32 & 0x0F) << 12) | ((b[s + 1] as u32 & 0x3F) << 6) | (b[s + 2] as u32 & 0x3F));
         let mut best = None;
-        let mut h = 0u64;
-        for k in 1..=self.place_chars {
+        for _ in 2..=self.place_chars {
             // The character before `s`: 3 bytes (most), else found by its lead byte.
             let c = if s >= 3 && b[s - 3] & 0xF0 == 0xE0 {
                 s -= 3;
@@ -885,16 +889,14 @@ impl Lexicon {
                 decode(b, s).0
             };
             h = place_hash(h, c);
-            if k >= 2 {
-                if !filter_has(&self.place_filter, filter_bit(h, PLACE_FILTER_BITS)) {
-                    break;
-                }
-                match self.place_suffixes.get(h) {
-                    None => break,
-                    // The hash is only a guide: the bytes decide.
-                    Some(&Some((w, p))) if w.as_bytes() == &b[s..end] => best = Some(Hit { start: s, end, pat: p }),
-                    Some(_) => {}
-                }
+            if !filter_has(&self.place_filter, filter_bit(h, PLACE_FILTER_BITS)) {
+                break;
+            }
+            match self.place_suffixes.get(h) {
+                None => break,
+                // The hash is only a guide: the bytes decide.
+                Some(&Some((w, p))) if w.as_bytes() == &b[s..end] => best = Some(Hit { start: s, end, pat: p }),
+                Some(_) => {}
             }
         }
         let Some(h) = best else { return };
