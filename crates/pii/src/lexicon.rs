@@ -291,7 +291,8 @@ pub struct Lexicon {
     class: Box<[u8; 0x1_0000]>,
     /// The fast path's view of `class` for 3-byte characters, indexed by their raw bytes
     /// (`(lead & 0x0F) << 16 | second << 8 | third`, 1 MiB of which 256 KiB is ever touched):
-    /// bit 0 = stop here after a non-kanji, bit 1 = after a kanji, bits 6–7 = the stop mask
+    /// bit 0 = stop here after a non-kanji, bit 1 = after a kanji, bits 2–3 the same inside a
+    /// context word (where none starts), bits 6–7 = the stop mask
     /// for the next character (1 after a non-kanji, 2 after a kanji), and [`STEP_HARD`],
     /// [`STEP_ASCII_NEXT`]. Saves the decoding.
     step3: Box<[u8; 1 << 20]>,
@@ -651,6 +652,22 @@ impl Lexicon {
                     let w = &b[..(end3 + 2).min(n)];
                     'fast: loop {
                         let from = i;
+                        if ctx_end > i {
+                            // Inside a context word only a place end or a surname after a
+                            // non-kanji matters (bits 2–3 of `step3`), up to its end (what
+                            // `skip3` cannot reach: it loads eight bytes).
+                            while let Some(&[x, y, z]) = b.get(i..i + 3) {
+                                if i >= lim || x & 0xF0 != 0xE0 {
+                                    break;
+                                }
+                                let st = step[((x as usize & 0x0F) << 16) | ((y as usize) << 8) | z as usize];
+                                if st & (sm << 2) != 0 {
+                                    break;
+                                }
+                                sm = st >> STEP_NEXT;
+                                i += 3;
+                            }
+                        }
                         // The characters that need no look (most), in `skip3`; then each one
                         // that may need one, here.
                         loop {
@@ -1089,10 +1106,13 @@ fn build() -> Lexicon {
                 let fl = class[c as usize];
                 let after_other = fl & (CTX_FIRST | PLACE_LAST | SURNAME_FIRST) != 0;
                 let after_kanji = fl & (CTX_FIRST | PLACE_LAST) != 0;
+                // Inside a context word (bits 2–3).
+                let in_word_other = fl & (PLACE_LAST | SURNAME_FIRST) != 0;
+                let in_word_kanji = fl & PLACE_LAST != 0;
                 let next = if fl & KANJI != 0 { 2 } else { 1 };
                 let hard = if fl & (PLACE_LAST | CTX_SINGLE) != 0 { STEP_HARD } else { 0 };
                 let ascii_next = if ascii_second.contains(&c) { STEP_ASCII_NEXT } else { 0 };
-                step3[(((x & 0x0F) << 16) | (y << 8) | z) as usize] = after_other as u8 | (after_kanji as u8) << 1 | next << STEP_NEXT | hard | ascii_next;
+                step3[(((x & 0x0F) << 16) | (y << 8) | z) as usize] = after_other as u8 | (after_kanji as u8) << 1 | (in_word_other as u8) << 2 | (in_word_kanji as u8) << 3 | next << STEP_NEXT | hard | ascii_next;
             }
         }
     }
@@ -1222,7 +1242,7 @@ mod tests {
             "山田", "佐藤", "鈴木", "高橋", "太郎", "花子", "氏名", "個人番号", "マイナンバー", "住所", "奈良県", "奈良市", "釜石市",
             "北海道", "虻田郡", "洞爺湖町", "東京都", "千代田区", "昭和", "平成", "令和", "市", "町", "村", "区", "県", "〒", "課長",
             "市役所", "の", "は", "を", "、", "。", "「", "」", "々", "ー", "ア", "ん", "お", "お名前", "TEL", "Tel", "tel", "email",
-            "E-mail", "Order", "My Number", "e", "t", "M", " ", "\n", "1", "0", "123-4567", "0120-123-456 (9:00-17:00) ", "12345678901234567890", "TEL:090-1234-5678", "a", "é", "Ω", "😀", "𠮷", "\u{3000}",
+            "E-mail", "Order", "My Number", "e", "t", "M", "ten", "Te", "Em", "Or", " ", "\n", "1", "0", "123-4567", "0120-123-456 (9:00-17:00) ", "12345678901234567890", "TEL:090-1234-5678", "a", "é", "Ω", "😀", "𠮷", "\u{3000}",
         ]
         .iter()
         .map(|s| s.to_string())
