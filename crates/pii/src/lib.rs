@@ -581,59 +581,160 @@ fn scan_normalized(t: &str, n: &normalize::Normalized<'_>, place: &Place, member
 /// finding's one allocation.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn finding_in(t: &str, s: usize, e: usize, kind: Kind, value: &str, location: Location, confidence: f32, member: Option<&str>) -> Finding {
-    let (from, to) = snippet_bounds(t, s, e);
+    let mut before = Controls::new();
+    let mut after = Controls::new();
+    let (from, to) = snippet_bounds(t, s, e, &mut before, &mut after);
     let mut text = String::with_capacity((s - from) + value.len() + (to - e));
-    push_clean(&mut text, &t[from..s]);
-    let v0 = text.len();
+    // The snippets with their controls as spaces (same length: the value lands at `s - from`).
+    let mut last = from;
+    // `before` was met walking back from `s`, word by word and byte by byte.
+    for &dd in before.dist[..before.n].iter().rev() {
+        push_spaced(&mut text, t, &mut last, s - dd as usize);
+    }
+    text.push_str(&t[last..s]);
     text.push_str(value);
-    let v1 = text.len();
-    push_clean(&mut text, &t[e..to]);
-    let mut f = Finding::from_parts(kind, text, (v0, v1), location, confidence);
+    last = e;
+    for &dd in &after.dist[..after.n] {
+        push_spaced(&mut text, t, &mut last, e + dd as usize);
+    }
+    text.push_str(&t[last..to]);
+    let v0 = s - from;
+    let mut f = Finding::from_parts(kind, text, (v0, v0 + value.len()), location, confidence);
     f.member = member.map(str::to_string);
     f
 }
 
-/// Up to 20 characters either side, newlines as spaces, as two strings (the tests compare it
-/// with the snippet as first written).
+/// Where a snippet side has `\t`, `\n` or `\r` (each a character, so at most 20), as
+/// distances from the value (a side is at most 80 bytes), in the order the walk met them:
+/// small enough to set up per finding without a `memset`.
+struct Controls {
+    dist: [u8; 20],
+    n: usize,
+}
+
+impl Controls {
+    fn new() -> Self {
+        Controls { dist: [0; 20], n: 0 }
+    }
+
+    /// Note the controls among the bytes of the word at `at` flagged in `m` ([`below_0e`]),
+    /// from the last byte to the first (the order of the walk back from the value).
+    #[inline(never)]
+    fn word_back(&mut self, b: &[u8], at: usize, mut m: u64, s: usize) {
+        while m != 0 {
+            let top = 63 - m.leading_zeros();
+            let p = at + top as usize / 8;
+            self.byte(b, p, s - p);
+            m ^= 1 << top;
+        }
+    }
+
+    /// Note the controls among the bytes of the word at `at` flagged in `m`, first to last.
+    #[inline(never)]
+    fn word_on(&mut self, b: &[u8], at: usize, mut m: u64, e: usize) {
+        while m != 0 {
+            let p = at + m.trailing_zeros() as usize / 8;
+            self.byte(b, p, p - e);
+            m &= m - 1;
+        }
+    }
+
+    /// Note the byte at `p` if it is a control, `d` from the value.
+    #[inline(always)]
+    fn byte(&mut self, b: &[u8], p: usize, d: usize) {
+        if matches!(b[p], b'\n' | b'\r' | b'\t') {
+            self.dist[self.n] = d as u8;
+            self.n += 1;
+        }
+    }
+}
+
+/// Push `t[*last..p]` and a space for the control at `p`.
+#[inline(always)]
+fn push_spaced(v: &mut String, t: &str, last: &mut usize, p: usize) {
+    v.push_str(&t[*last..p]);
+    v.push(' ');
+    *last = p + 1;
+}
+
+/// Up to 20 characters either side, newlines as spaces, as two strings, cut as
+/// [`finding_in`] cuts them (the tests compare it with the snippet as first written).
 #[cfg(test)]
-fn snippet(t: &str, s: usize, e: usize) -> (String, String) {
-    let (from, to) = snippet_bounds(t, s, e);
-    let (mut before, mut after) = (String::with_capacity(s - from), String::with_capacity(to - e));
-    push_clean(&mut before, &t[from..s]);
-    push_clean(&mut after, &t[e..to]);
-    (before, after)
+fn snippet(t: &str, s: usize, e: usize, value: &str) -> (String, String) {
+    let f = finding_in(t, s, e, Kind::Phone, value, Location::Page { page: 1 }, 1.0, None);
+    assert_eq!(f.value(), value);
+    (f.before().to_string(), f.after().to_string())
 }
 
 /// Where the snippets either side of `s..e` start and end: 20 characters before `s` and 20
 /// after `e` (or the text's ends), by byte offsets: it runs once per finding, and dense
-/// records have many.
-fn snippet_bounds(t: &str, s: usize, e: usize) -> (usize, usize) {
+/// records have many. The words it reads are also tested for `\t`, `\n` and `\r` (8 bytes
+/// at a time by an exact mask), noted in `before` and `after`: the snippets are then copied
+/// without a second pass over their bytes.
+fn snippet_bounds(t: &str, s: usize, e: usize, before: &mut Controls, after: &mut Controls) -> (usize, usize) {
     let b = t.as_bytes();
     // Characters counted by their lead bytes (UTF-8 continuation bytes are 10xxxxxx): the
-    // start of the 20th character before `s` (or 0), the start of the 21st from `e` (or the end).
-    // Eight bytes at a time while the 20th (21st) character is not among them, then byte by byte.
+    // start of the 20th character before `s` (or 0), the start of the 21st from `e` (or the
+    // end). Eight bytes at a time; in the word where that character starts, its lead byte
+    // is picked from the word's lead-byte mask. Byte by byte only within 8 bytes of an end.
     let mut from = s;
     let mut n = 0;
-    while from >= 8 {
-        let k = lead_bytes(&b[from - 8..from]);
+    for c in b[..s].rchunks_exact(8) {
+        let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+        let lead = lead_mask(w);
+        let k = count_bytes(lead);
         if n + k >= 20 {
+            // The (20 - n)th lead byte from the word's end: drop the 19 - n above it.
+            let mut l = lead;
+            for _ in n..19 {
+                l ^= 1 << (63 - l.leading_zeros());
+            }
+            let top = 63 - l.leading_zeros();
+            let m = below_0e(w) & (!0u64 << (top - 7));
+            from -= 8;
+            if m != 0 {
+                before.word_back(b, from, m, s);
+            }
+            from += top as usize / 8;
+            n = 20;
             break;
         }
         n += k;
         from -= 8;
+        let m = below_0e(w);
+        if m != 0 {
+            before.word_back(b, from, m, s);
+        }
     }
     while from > 0 && n < 20 {
         from -= 1;
         n += (b[from] & 0xC0 != 0x80) as usize;
+        before.byte(b, from, s - from);
     }
     let mut to = e;
     let mut n = 0;
-    while to + 8 <= b.len() {
-        let k = lead_bytes(&b[to..to + 8]);
+    for c in b[e..].chunks_exact(8) {
+        let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+        let lead = lead_mask(w);
+        let k = count_bytes(lead);
         if n + k > 20 {
-            break;
+            // The (21 - n)th lead byte of the word: drop the 20 - n below it.
+            let mut l = lead;
+            for _ in n..20 {
+                l &= l - 1;
+            }
+            let j = l.trailing_zeros() / 8;
+            let m = below_0e(w) & ((1u64 << (8 * j)) - 1);
+            if m != 0 {
+                after.word_on(b, to, m, e);
+            }
+            return (from, to + j as usize);
         }
         n += k;
+        let m = below_0e(w);
+        if m != 0 {
+            after.word_on(b, to, m, e);
+        }
         to += 8;
     }
     while to < b.len() {
@@ -643,72 +744,47 @@ fn snippet_bounds(t: &str, s: usize, e: usize) -> (usize, usize) {
             }
             n += 1;
         }
+        after.byte(b, to, to - e);
         to += 1;
     }
     (from, to)
 }
 
-/// How many of eight bytes are not UTF-8 continuation bytes (10xxxxxx), i.e. start a character.
+/// The high bit of each byte of `w` that starts a UTF-8 character (is not 10xxxxxx).
 #[inline(always)]
-fn lead_bytes(w: &[u8]) -> usize {
-    let w = u64::from_le_bytes(w.try_into().expect("8 bytes"));
-    // Bit 7 of each byte set and bit 6 clear: a continuation byte.
-    let cont = w & !(w << 1) & 0x8080_8080_8080_8080;
-    // Their number by one multiply (the sum of the eight 0/1 bytes lands in the top byte):
-    // without a target CPU, `count_ones` is a dozen instructions.
-    8 - (((cont >> 7).wrapping_mul(0x0101_0101_0101_0101)) >> 56) as usize
+fn lead_mask(w: u64) -> u64 {
+    // Continuation: bit 7 set and bit 6 (shifted to bit 7) clear.
+    !(w & !(w << 1)) & 0x8080_8080_8080_8080
 }
 
-/// The high bit of each byte of `w` equal to `c`, exactly (no false positives from a borrow:
-/// `(t & 0x7f) + 0x7f` sets the high bit for every non-zero low part and cannot carry).
+/// How many bytes a mask of high bits flags, by one multiply (the sum of the eight 0/1 bytes
+/// lands in the top byte): without a target CPU, `count_ones` is a dozen instructions.
 #[inline(always)]
-fn bytes_equal(w: u64, c: u8) -> u64 {
+fn count_bytes(m: u64) -> usize {
+    (((m >> 7).wrapping_mul(0x0101_0101_0101_0101)) >> 56) as usize
+}
+
+/// The high bit of each byte of `w` below 0x0E (`\t`, `\n` and `\r` are), exactly: for a
+/// byte under 0x80, adding 0x72 sets its high bit iff it is at least 0x0E, without a carry.
+#[inline(always)]
+fn below_0e(w: u64) -> u64 {
     const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    let t = w ^ (c as u64).wrapping_mul(0x0101_0101_0101_0101);
-    !(((t & LO7).wrapping_add(LO7)) | t) & 0x8080_8080_8080_8080
-}
-
-/// Push `x` with `\n`, `\r` and `\t` as spaces (same length). The runs between them are
-/// pushed as `&str` (no UTF-8 re-validation); they are found 8 bytes at a time, each by its
-/// bit in an exact mask (a snippet side is ~60 bytes, and in dense records most cross a line
-/// end: `memchr3`'s set-up cost more than the search, and a byte loop over every word with a
-/// control byte in it was half the cost).
-fn push_clean(v: &mut String, x: &str) {
-    let xb = x.as_bytes();
-    let mut last = 0;
-    let mut i = 0;
-    while i + 8 <= xb.len() {
-        let w = u64::from_le_bytes(xb[i..i + 8].try_into().expect("8 bytes"));
-        // Is any byte below 0x0E (\t, \n and \r are)? Exact for "any" (bit hack `hasless`).
-        if w.wrapping_sub(0x0E0E_0E0E_0E0E_0E0E) & !w & 0x8080_8080_8080_8080 != 0 {
-            let mut m = bytes_equal(w, b'\n') | bytes_equal(w, b'\r') | bytes_equal(w, b'\t');
-            while m != 0 {
-                let at = i + m.trailing_zeros() as usize / 8;
-                v.push_str(&x[last..at]);
-                v.push(' ');
-                last = at + 1;
-                m &= m - 1;
-            }
-        }
-        i += 8;
-    }
-    while i < xb.len() {
-        if matches!(xb[i], b'\n' | b'\r' | b'\t') {
-            v.push_str(&x[last..i]);
-            v.push(' ');
-            last = i + 1;
-        }
-        i += 1;
-    }
-    v.push_str(&x[last..]);
+    !((w & LO7).wrapping_add(0x7272_7272_7272_7272) | w) & 0x8080_8080_8080_8080
 }
 
 /// Byte offset → (line, column) with a cursor (offsets asked in ascending order are O(n)).
+///
+/// Findings are ~100 bytes apart in dense records: each offset costs a backward search for
+/// the last newline since the previous one and, only if there is one, a count of the
+/// newlines before it (instead of a `memchr` call per newline), and the column is counted on
+/// from the previous offset when the line is the same.
 struct LineIndex<'a> {
     text: &'a str,
     line: usize,
     line_start: usize,
     pos: usize,
+    /// Characters from `line_start` to `pos`.
+    chars: usize,
 }
 
 impl<'a> LineIndex<'a> {
@@ -718,24 +794,36 @@ impl<'a> LineIndex<'a> {
             line: 1,
             line_start: 0,
             pos: 0,
+            chars: 0,
         }
     }
 
     fn locate(&mut self, off: usize) -> (usize, usize) {
         if off < self.pos {
-            self.line = 1;
-            self.line_start = 0;
-            self.pos = 0;
+            (self.line, self.line_start, self.pos, self.chars) = (1, 0, 0, 0);
         }
-        let b = self.text.as_bytes();
-        for nl in memchr::memchr_iter(b'\n', &b[self.pos..off]) {
-            self.line += 1;
-            self.line_start = self.pos + nl + 1;
+        let b = &self.text.as_bytes()[..off];
+        let gap = &b[self.pos..];
+        if let Some(last) = memchr::memrchr(b'\n', gap) {
+            self.line += 1 + memchr::memchr_iter(b'\n', &gap[..last]).count();
+            self.line_start = self.pos + last + 1;
+            self.chars = count_chars(&b[self.line_start..]);
+        } else {
+            self.chars += count_chars(gap);
         }
         self.pos = off;
-        let col = self.text[self.line_start..off].chars().count() + 1;
-        (self.line, col)
+        (self.line, self.chars + 1)
     }
+}
+
+/// Characters in `b` (UTF-8), by their lead bytes, 8 bytes at a time.
+fn count_chars(b: &[u8]) -> usize {
+    let mut words = b.chunks_exact(8);
+    let mut n = 0;
+    for c in &mut words {
+        n += count_bytes(lead_mask(u64::from_le_bytes(c.try_into().expect("8 bytes"))));
+    }
+    n + words.remainder().iter().filter(|&&x| x & 0xC0 != 0x80).count()
 }
 
 #[cfg(test)]
@@ -751,13 +839,18 @@ mod tests {
     #[test]
     fn snippet_by_bytes_equals_snippet_by_chars() {
         // The second text: long runs of 1-, 2-, 3- and 4-byte characters, so that the 20th
-        // character either side falls at every place in an 8-byte word.
-        let t2 = format!("{}{}{}{}x{}", "abcdefghij".repeat(4), "éü".repeat(15), "山田太郎".repeat(8), "\u{1F600}".repeat(25), "a\né".repeat(10));
-        for t in ["氏名\t山田 太郎\r\n住所 奈良県奈良市二条大路南1丁目1番1号\n\nTEL 090-1234-5678 abc\u{1F600}x\ty\n末尾", t2.as_str()] {
+        // character either side falls at every place in an 8-byte word, and other bytes below
+        // 0x0E (kept as they are). The third: shorter than a word.
+        let t2 = format!("{}{}{}{}x{}\u{b}\u{c}\u{1}\u{0}\r", "abcdefghij".repeat(4), "éü".repeat(15), "山田太郎".repeat(8), "\u{1F600}".repeat(25), "a\né".repeat(10));
+        for t in ["氏名\t山田 太郎\r\n住所 奈良県奈良市二条大路南1丁目1番1号\n\nTEL 090-1234-5678 abc\u{1F600}x\ty\n末尾", t2.as_str(), "\ta\u{b}\n"] {
             let bounds: Vec<usize> = (0..=t.len()).filter(|&i| t.is_char_boundary(i)).collect();
             for &s in &bounds {
                 for &e in bounds.iter().filter(|&&e| e >= s) {
-                    assert_eq!(super::snippet(t, s, e), snippet_by_chars(t, s, e), "{s}..{e}");
+                    // The value as in the text (controls and all, kept as they are), and
+                    // values of other lengths, as normalised values are.
+                    for v in [&t[s..e], "", "0901234\t5678"] {
+                        assert_eq!(super::snippet(t, s, e, v), snippet_by_chars(t, s, e), "{s}..{e} {v:?}");
+                    }
                 }
             }
         }
@@ -765,16 +858,17 @@ mod tests {
 
     #[test]
     fn line_index_equals_counting_from_the_start() {
-        // Newlines at every place in an 8-byte word, runs of them, multi-byte characters, and
+        // Newlines at every place in an 8-byte word, runs of them, multi-byte characters, a
+        // long line (columns counted on from the last offset over gaps of any size), and
         // offsets asked in order, with gaps of every size, then again from the start.
-        let t = format!("{}\n\n山田\n{}\r\n末尾", "ab\ncdéf\n\n\n山田太郎\tx".repeat(7), "0123456789".repeat(3));
+        let t = format!("{}\n\n山田\n{}\r\n末尾{}\n", "ab\ncdéf\n\n\n山田太郎\tx".repeat(7), "0123456789".repeat(3), "山田a\u{1F600}".repeat(20));
         let naive = |off: usize| {
             let line = t[..off].matches('\n').count() + 1;
             let start = t[..off].rfind('\n').map_or(0, |p| p + 1);
             (line, t[start..off].chars().count() + 1)
         };
         let bounds: Vec<usize> = (0..=t.len()).filter(|&i| t.is_char_boundary(i)).collect();
-        for gap in 1..12 {
+        for gap in 1..40 {
             let mut idx = super::LineIndex::new(&t);
             for &off in bounds.iter().step_by(gap).chain(bounds.iter().step_by(gap + 3)) {
                 assert_eq!(idx.locate(off), naive(off), "offset {off}, every {gap}th boundary");
