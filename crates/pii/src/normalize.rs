@@ -89,6 +89,9 @@ impl Normalized<'_> {
         while lt < m.len() && (m[lt].0 as usize) < end {
             lt += 1;
         }
+        // The next range starts at or after this one's end (candidates do not overlap): the
+        // entries before `end` need not be walked again.
+        *cursor = lt;
         let e = if lt < m.len() && m[lt].0 as usize == end {
             m[lt].1 as usize
         } else {
