@@ -299,9 +299,8 @@ pub struct Lexicon {
     /// The first two characters of every context word and surname when both are 3 bytes, as
     /// raw bytes, in a bit filter (see [`skip3`]).
     raw_pairs: Box<[u64; 1 << (RAW_PAIR_BITS - 6)]>,
-    /// Per two bytes (first | second << 8), for the fast path's ASCII loop: bit 0 where the
-    /// first is not ASCII or the two start a context word, bit 1 where the second is not ASCII
-    /// or starts one (64 KiB, a few lines of it touched).
+    /// Per two bytes (first | second << 8), for the fast path's ASCII loop: 1 where the first
+    /// is not ASCII or the two start a context word (64 KiB, a few lines of it touched).
     ascii_pairs: Box<[u8; 1 << 16]>,
     /// Bit filter ([`ascii3_bit`]) over the first three bytes of the context words that start
     /// with ASCII (all of them have three or more).
@@ -435,19 +434,17 @@ fn skip3(step: &[u8; 1 << 20], raw_pairs: &[u64; 1 << (RAW_PAIR_BITS - 6)], w: &
     (i, sm)
 }
 
-/// From byte `i` of `w`, the first byte before the last whose pair with the next one has bit 0
-/// set in `pairs` ([`Lexicon::ascii_pairs`]), or the last byte. Not inlined: a tight loop of its
+/// From byte `i` of `w`, the first byte before the last whose pair with the next one is set
+/// in `pairs` ([`Lexicon::ascii_pairs`]), or the last byte. Not inlined: a tight loop of its
 /// own, away from the register pressure of [`Lexicon::find`].
 #[inline(never)]
 fn ascii_run(pairs: &[u8; 1 << 16], w: &[u8], mut i: usize) -> usize {
     let last = w.len().saturating_sub(1);
     while i < last {
-        let t = pairs[w[i] as usize | (w[i + 1] as usize) << 8];
-        if t & 1 != 0 {
+        if pairs[w[i] as usize | (w[i + 1] as usize) << 8] != 0 {
             return i;
         }
-        // Over the second byte too when no pair can start there (most letters).
-        i += 2 - (t >> 1) as usize;
+        i += 1;
     }
     last
 }
@@ -1128,23 +1125,16 @@ fn build() -> Lexicon {
     }
     let mut ascii_pairs: Box<[u8; 1 << 16]> = vec![0u8; 1 << 16].into_boxed_slice().try_into().expect("table size");
     let mut ascii3: Box<[u64; 1 << (ASCII3_BITS - 6)]> = vec![0u64; 1 << (ASCII3_BITS - 6)].into_boxed_slice().try_into().expect("filter size");
-    let mut first_bytes = [false; 256];
-    for (w, _) in ctx_pairs.values().flatten() {
-        first_bytes[w.as_bytes()[0] as usize] = true;
-    }
     for p in 0..1usize << 16 {
         if p & 0xFF >= 0x80 {
-            ascii_pairs[p] |= 1;
-        }
-        if p >> 8 >= 0x80 || first_bytes[p >> 8] {
-            ascii_pairs[p] |= 2;
+            ascii_pairs[p] = 1;
         }
     }
     // One-character context words that are ASCII would need every pair set; there are none.
     assert!(ctx_single.iter().all(|(c, _)| *c >= 0x80));
     for w in ctx_pairs.values().flatten().map(|(w, _)| w.as_bytes()).filter(|w| w[0] < 0x80) {
         assert!(w.len() >= 3, "the ASCII loop of `find` checks three bytes");
-        ascii_pairs[w[0] as usize | (w[1] as usize) << 8] |= 1;
+        ascii_pairs[w[0] as usize | (w[1] as usize) << 8] = 1;
         filter_set(&mut ascii3[..], ascii3_bit(w[0], w[1], w[2]));
     }
     let pairs = PairTable::new(&ctx_pairs, &surname_pairs);
