@@ -171,7 +171,7 @@ fn floor_char(s: &str, mut i: usize) -> usize {
 /// (a table column's header).
 pub fn detect(text: &str, hint: Option<Label>) -> Vec<Candidate> {
     let hits = lexicon().find(text);
-    let (num_labels, titles, offices) = label_lists(&hits);
+    let (num_labels, titles, offices, word_hits) = label_lists(&hits);
     let cx = Ctx {
         text,
         num_labels,
@@ -189,35 +189,40 @@ pub fn detect(text: &str, hint: Option<Label>) -> Vec<Candidate> {
     numbers(&cx, &mut nums);
     let mut mails = Vec::new();
     emails(&cx, &mut mails);
-    let mut wds = Vec::with_capacity(cx.hits.len() / 3);
-    words(&cx, &mut wds);
+    let mut wds = Vec::with_capacity(word_hits.len());
+    words(&cx, &word_hits, &mut wds);
     resolve_overlaps([nums, mails, wds])
 }
 
-/// The number/field labels, the job titles and the city hall's words among `hits`, in one
-/// counting pass and one filling pass (exact capacities: no regrowth of lists of ~70k hits).
-fn label_lists(hits: &[Hit]) -> (Vec<Hit>, Vec<Hit>, Vec<Hit>) {
-    // 0: number/field label, 1: title, 2: office, 3: anything else.
+/// The number/field labels, the job titles and the city hall's words among `hits`, and the
+/// indices of the hits [`words`] looks at (surnames, municipalities, eras: the rest of its
+/// walk over every hit was a skip), in one counting pass and one filling pass (exact
+/// capacities: no regrowth of lists of ~70k hits).
+fn label_lists(hits: &[Hit]) -> (Vec<Hit>, Vec<Hit>, Vec<Hit>, Vec<usize>) {
+    // 0: number/field label, 1: title, 2: office, 3: a word of [`words`], 4: a prefecture.
     let class = |h: &Hit| match h.pat {
         Pat::Ctx(Label::For(_) | Label::Decoy | Label::Symbol) => 0,
         Pat::Ctx(Label::Title) => 1,
         Pat::Ctx(Label::Office) => 2,
-        _ => 3,
+        Pat::Surname | Pat::Municipality | Pat::Era(_) => 3,
+        Pat::Prefecture => 4,
     };
-    let mut n = [0usize; 4];
+    let mut n = [0usize; 5];
     for h in hits {
         n[class(h)] += 1;
     }
     let (mut a, mut b, mut c) = (Vec::with_capacity(n[0]), Vec::with_capacity(n[1]), Vec::with_capacity(n[2]));
-    for h in hits {
+    let mut w = Vec::with_capacity(n[3]);
+    for (i, h) in hits.iter().enumerate() {
         match class(h) {
             0 => a.push(*h),
             1 => b.push(*h),
             2 => c.push(*h),
+            3 => w.push(i),
             _ => {}
         }
     }
-    (a, b, c)
+    (a, b, c, w)
 }
 
 /// The candidates of the three passes in order of start (longest first at one start; at the
@@ -1026,9 +1031,11 @@ fn is_kana(c: char) -> bool {
     matches!(c as u32, 0x3041..=0x3096 | 0x30A1..=0x30FA | 0x30FC)
 }
 
-fn words(cx: &Ctx, out: &mut Vec<Candidate>) {
+/// The candidates of the hits at `word_hits` (indices into `cx.hits`, ascending).
+fn words(cx: &Ctx, word_hits: &[usize], out: &mut Vec<Candidate>) {
     let mut covered_until = 0usize;
-    for (hi, h) in cx.hits.iter().enumerate() {
+    for &hi in word_hits {
+        let h = &cx.hits[hi];
         if h.start < covered_until {
             continue;
         }
