@@ -377,18 +377,31 @@ fn copy_digits(dbuf: &mut [u8; 48], at: usize, b: &[u8], from: usize, n: usize) 
     }
 }
 
+/// The separator kind of each one-byte separator, 0 for any other byte.
+const SEP_OF: [u8; 256] = {
+    let mut t = [0; 256];
+    t[b'-' as usize] = SEP_DASH;
+    t[b' ' as usize] = SEP_SPACE;
+    t[b'.' as usize] = SEP_DOT;
+    t[b'/' as usize] = SEP_SLASH;
+    t[b'(' as usize] = SEP_PAREN;
+    t[b')' as usize] = SEP_PAREN;
+    t[b',' as usize] = SEP_OTHER;
+    t[b':' as usize] = SEP_OTHER;
+    t
+};
+
+/// The separator at `i` and its length: one table load for the one-byte ones (asked after
+/// every digit run).
+#[inline]
 fn sep_at(b: &[u8], i: usize) -> Option<(u8, usize)> {
-    match b.get(i)? {
-        b'-' => Some((SEP_DASH, 1)),
-        b' ' => Some((SEP_SPACE, 1)),
-        b'.' => Some((SEP_DOT, 1)),
-        b'/' => Some((SEP_SLASH, 1)),
-        b'(' | b')' => Some((SEP_PAREN, 1)),
-        b',' | b':' => Some((SEP_OTHER, 1)),
-        // ー (katakana prolonged sound mark) typed as a dash between digits.
-        0xE3 if b.get(i + 1) == Some(&0x83) && b.get(i + 2) == Some(&0xBC) => Some((SEP_DASH, 3)),
-        _ => None,
+    let c = *b.get(i)?;
+    let k = SEP_OF[c as usize];
+    if k != 0 {
+        return Some((k, 1));
     }
+    // ー (katakana prolonged sound mark) typed as a dash between digits.
+    (c == 0xE3 && b.get(i + 1) == Some(&0x83) && b.get(i + 2) == Some(&0xBC)).then_some((SEP_DASH, 3))
 }
 
 fn numbers(cx: &Ctx, out: &mut Vec<Candidate>) {
