@@ -408,8 +408,8 @@ fn numbers(cx: &Ctx, out: &mut Vec<Candidate>) {
     let b = cx.text.as_bytes();
     let mut i = 0;
     while let Some(s) = next_digit(b, i) {
-        // A lone digit with neither a digit nor a separator after it (令和6年, 4丁目; most
-        // digits of dense records) is skipped before a token is built: it would be one.
+        // A lone digit with neither a digit nor a separator after it (令和6年, 4丁目; many
+        // digit runs) is skipped before a token is built: it would be one.
         if !b.get(s + 1).is_some_and(u8::is_ascii_digit) && sep_at(b, s + 1).is_none() {
             i = s + 1;
             continue;
