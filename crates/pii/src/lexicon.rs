@@ -664,6 +664,11 @@ impl Lexicon {
                                 sm = st >> STEP_NEXT;
                                 i += 3;
                             }
+                            // At the word's end (most words): straight to the next run, not
+                            // through the loops below, which would find nothing before `lim`.
+                            if i == lim && i < n {
+                                continue 'run;
+                            }
                         }
                         // The characters that need no look (most), in `skip3`; then each one
                         // that may need one, here.
