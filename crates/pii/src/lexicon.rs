@@ -493,6 +493,9 @@ struct Word {
     mask: [u64; 2],
     len: u32,
     pat: Pat,
+    /// A context word none of whose characters after the first may need a look inside it
+    /// (see [`in_word_clear`]): the fast path jumps to its end.
+    clear: bool,
 }
 
 /// The words that start with a given pair of characters (context words and eras, then
@@ -516,7 +519,7 @@ struct PairEntry {
 const PAIR_SLOT_BITS: u32 = 15;
 
 impl PairTable {
-    fn new(ctx: &FastMap<u64, Vec<(&'static str, Pat)>>, sur: &FastMap<u64, Vec<&'static str>>) -> PairTable {
+    fn new(ctx: &FastMap<u64, Vec<(&'static str, Pat)>>, sur: &FastMap<u64, Vec<&'static str>>, clear: impl Fn(&str) -> bool) -> PairTable {
         let mut keys: Vec<u64> = ctx.keys().chain(sur.keys()).copied().collect();
         keys.sort_unstable();
         keys.dedup();
@@ -534,7 +537,8 @@ impl PairTable {
                     }
                     // Zero bytes would match the padding past the end of the text.
                     assert!(!wb.contains(&0));
-                    t.words.push(Word { head, mask, len: wb.len() as u32, pat });
+                    let clear = matches!(pat, Pat::Ctx(_) | Pat::Era(_)) && clear(w);
+                    t.words.push(Word { head, mask, len: wb.len() as u32, pat, clear });
                     t.texts.push(w);
                 }
                 (start, t.words.len() as u32 - start)
@@ -697,11 +701,14 @@ impl Lexicon {
                                 && (fl & CTX_SINGLE != 0 || filter_has(&self.ctx_filter, filter_bit(key, CTX_FILTER_BITS)));
                             let name = sm == 1 && c1 >= 0x80 && fl & SURNAME_FIRST != 0 && filter_has(&self.surname_filter, filter_bit(key, SURNAME_FILTER_BITS));
                             let end0 = ctx_end;
-                            if ctx || name {
-                                self.words_at(text, i, c, 3, key, ctx, name, &mut ctx_end, &mut raw);
-                            }
+                            let clear = (ctx || name) && self.words_at(text, i, c, 3, key, ctx, name, &mut ctx_end, &mut raw);
                             if fl & PLACE_LAST != 0 {
                                 self.place_ending(text, i + 3, &mut raw);
+                            }
+                            if clear {
+                                // A context word with nothing to look at inside: on from its end.
+                                i = ctx_end;
+                                continue 'run;
                             }
                             sm = st >> STEP_NEXT;
                             i += 3;
@@ -846,17 +853,20 @@ impl Lexicon {
     }
 
     /// Context words (`ctx`) and surnames (`name`) starting at byte `p` (character `c` of
-    /// `len` bytes; `key` = it and the next character).
+    /// `len` bytes; `key` = it and the next character). True if a context word was found whose
+    /// characters after the first need no look ([`Word::clear`]).
     #[inline(never)]
     #[allow(clippy::too_many_arguments)]
-    fn words_at(&self, text: &str, p: usize, c: u32, len: usize, key: u64, ctx: bool, name: bool, ctx_end: &mut usize, out: &mut Vec<Hit>) {
+    fn words_at(&self, text: &str, p: usize, c: u32, len: usize, key: u64, ctx: bool, name: bool, ctx_end: &mut usize, out: &mut Vec<Hit>) -> bool {
         let b = text.as_bytes();
         let e = self.pairs.get(key);
         let t = head16(b, p);
         let mut cx: Option<Hit> = None;
+        let mut clear = false;
         if ctx {
             if let Some(w) = e.and_then(|e| self.pairs.longest(e.ctx.0 as usize, e.ctx.1 as usize, t, b, p)) {
                 cx = Some(Hit { start: p, end: p + w.len as usize, pat: w.pat });
+                clear = w.clear;
             } else if let Some((_, pat)) = self.ctx_single.iter().find(|(x, _)| *x == c) {
                 cx = Some(Hit { start: p, end: p + len, pat: *pat });
             }
@@ -874,6 +884,7 @@ impl Lexicon {
             (Some(h), None) | (None, Some(h)) => out.push(h),
             (None, None) => {}
         }
+        clear
     }
 
     /// The longest prefecture or municipality ending at byte `end`, kept in (start, longest
@@ -1142,7 +1153,7 @@ fn build() -> Lexicon {
         ascii_pairs[w[0] as usize | (w[1] as usize) << 8] = 1;
         filter_set(&mut ascii3[..], ascii3_bit(w[0], w[1], w[2]));
     }
-    let pairs = PairTable::new(&ctx_pairs, &surname_pairs);
+    let pairs = PairTable::new(&ctx_pairs, &surname_pairs, |w| in_word_clear(&class, w));
     let given = GIVEN.lines().filter(|l| !l.is_empty() && !STOP_GIVEN.contains(l)).collect();
     Lexicon {
         given,
@@ -1161,6 +1172,28 @@ fn build() -> Lexicon {
         place_filter,
         place_chars,
     }
+}
+
+/// Whether no character of `w` after the first can be where [`Lexicon::find`] looks inside
+/// the context word `w`: there only a place end, or a surname after a non-kanji, could be
+/// found (the in-word stop bits of `step3`, the general step's `want_name`), and every
+/// character is ASCII or 3 bytes (the fast path's). The text there is `w` itself, so this is
+/// known per word.
+fn in_word_clear(class: &[u8; 0x1_0000], w: &str) -> bool {
+    let mut cs = w.chars();
+    let Some(first) = cs.next() else { return false };
+    let mut prev_kanji = (first as u32) < 0x1_0000 && class[first as usize] & KANJI != 0;
+    for c in cs {
+        if !(c.is_ascii() || c.len_utf8() == 3) {
+            return false;
+        }
+        let fl = class[c as usize];
+        if fl & PLACE_LAST != 0 || (!prev_kanji && fl & SURNAME_FIRST != 0) {
+            return false;
+        }
+        prev_kanji = fl & KANJI != 0;
+    }
+    true
 }
 
 /// Surnames in the IPA dictionary that are far more often ordinary words in municipal text.
@@ -1245,6 +1278,13 @@ mod tests {
         // Some real surnames and municipalities too.
         pieces.extend(SURNAMES.lines().step_by(97).take(60).map(str::to_string));
         pieces.extend(MUNICIPALITIES.lines().filter(|l| !l.starts_with('#')).step_by(53).take(40).filter_map(|l| l.split('\t').nth(2).map(str::to_string)));
+        // Every context word and era between neighbours (the jump over a `clear` word).
+        for (w, _) in context_words().into_iter().chain(ERAS.iter().map(|e| (e.0, Label::Symbol))) {
+            for (a, z) in [("", ""), ("、", "山田太郎"), ("本", "奈良市"), ("a", "TEL"), ("1", "佐藤")] {
+                let t = format!("{a}{w}{z}{w}。");
+                assert_eq!(lex.find_impl(&t, true), lex.find_impl(&t, false), "{t}");
+            }
+        }
         let mut x: u64 = 0x2545_F491_4F6C_DD1D;
         for round in 0..300 {
             let mut t = String::new();
