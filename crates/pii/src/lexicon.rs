@@ -840,16 +840,19 @@ impl Lexicon {
             prev_kanji = fl & KANJI != 0;
             i += len;
         }
-        // Leftmost, then longest, wins (`raw` is ordered by start, longest first).
-        let mut out = Vec::with_capacity(raw.len());
-        let mut last_end = 0;
-        for h in raw {
-            if h.start >= last_end {
-                last_end = h.end;
-                out.push(h);
-            }
+        // Leftmost, then longest, wins (`raw` is ordered by start, longest first). In place: a
+        // second vector of MB on large texts cost its page faults.
+        // Without a branch: each hit is written at `k`, which moves on only if it is kept.
+        let (mut k, mut last_end) = (0, 0);
+        for j in 0..raw.len() {
+            let h = raw[j];
+            let keep = h.start >= last_end;
+            raw[k] = h;
+            k += keep as usize;
+            last_end = if keep { h.end } else { last_end };
         }
-        out
+        raw.truncate(k);
+        raw
     }
 
     /// Context words (`ctx`) and surnames (`name`) starting at byte `p` (character `c` of
