@@ -37,14 +37,14 @@ pub const JUMINHYO_UNCHECKED_CONFIDENCE: f32 = 0.4;
 
 struct Ctx<'a> {
     text: &'a str,
-    hits: Vec<Hit>,
+    hits: &'a [Hit],
     /// The number/field labels among the hits (For, Decoy, Symbol), ascending: the only
     /// ones [`Ctx::nearest_label`] returns (the nearest of them before a position is the
     /// one it wants, since hits do not overlap and their ends ascend too).
-    num_labels: Vec<Hit>,
+    num_labels: &'a [Hit],
     /// Job titles and the city hall's own words (for [`Ctx::near`]), ascending.
-    titles: Vec<Hit>,
-    offices: Vec<Hit>,
+    titles: &'a [Hit],
+    offices: &'a [Hit],
     /// Cursors into the three lists: candidates are asked about in text order within each
     /// pass, so the next answer is usually at or just after the last one.
     num_cursor: Cell<usize>,
@@ -80,7 +80,7 @@ impl Ctx<'_> {
     /// The nearest number/field label (For, Decoy, Symbol) ending at or before `pos`, at any
     /// distance, and that distance: one lookup per token, whatever windows it is asked about.
     fn label_before(&self, pos: usize) -> Option<(Label, usize)> {
-        let i = ended_by(&self.num_labels, pos, &self.num_cursor);
+        let i = ended_by(self.num_labels, pos, &self.num_cursor);
         if i > 0
             && let h = self.num_labels[i - 1]
             && let Pat::Ctx(l) = h.pat
@@ -128,8 +128,8 @@ impl Ctx<'_> {
     /// bytes after `end`?
     fn near(&self, start: usize, end: usize, label: Label, before: usize, after: usize) -> bool {
         let (list, cursor) = match label {
-            Label::Title => (&self.titles, &self.title_cursor),
-            Label::Office => (&self.offices, &self.office_cursor),
+            Label::Title => (self.titles, &self.title_cursor),
+            Label::Office => (self.offices, &self.office_cursor),
             _ => unreachable!("near() is asked about titles and office words"),
         };
         let i = ended_by(list, start, cursor);
@@ -170,8 +170,61 @@ fn floor_char(s: &str, mut i: usize) -> usize {
 /// Detect everything in normalised `text`. `hint` acts as a label standing before the text
 /// (a table column's header).
 pub fn detect(text: &str, hint: Option<Label>) -> Vec<Candidate> {
-    let hits = lexicon().find(text);
-    let (num_labels, titles, offices, word_hits) = label_lists(&hits);
+    let mut out = Vec::new();
+    detect_into(text, hint, &mut out);
+    out
+}
+
+/// [`detect`] into `out` (cleared first). The lists detection builds on the way (the
+/// lexicon's hits, the labels among them, each pass's candidates) are kept per thread for the
+/// next text, as `out` is by a caller going from text to text: for dense records they are
+/// several times the text's size, and fresh ones cost the kernel a page fault per 4 KiB
+/// (with the allocator's copies as they grew, about a quarter of a scan's time, measured).
+pub fn detect_into(text: &str, hint: Option<Label>, out: &mut Vec<Candidate>) {
+    let mut scratch = crate::take_buffer(&SCRATCH);
+    detect_with(text, hint, &mut scratch, out);
+    crate::keep_buffer(&SCRATCH, scratch);
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// What [`detect_into`] builds on the way, kept between texts (see there).
+#[derive(Default)]
+pub(crate) struct Scratch {
+    hits: Vec<Hit>,
+    num_labels: Vec<Hit>,
+    titles: Vec<Hit>,
+    offices: Vec<Hit>,
+    word_hits: Vec<usize>,
+    /// The candidates of the three passes: numbers, e-mails, words.
+    runs: [Vec<Candidate>; 3],
+}
+
+impl crate::Buffer for Scratch {
+    fn capacity_bytes(&self) -> usize {
+        let hits = self.hits.capacity() + self.num_labels.capacity() + self.titles.capacity() + self.offices.capacity();
+        let runs: usize = self.runs.iter().map(Vec::capacity).sum();
+        hits * size_of::<Hit>() + self.word_hits.capacity() * size_of::<usize>() + runs * size_of::<Candidate>()
+    }
+    fn clear_contents(&mut self) {
+        // The candidates' values are dropped now, not when the next text comes.
+        self.runs.iter_mut().for_each(Vec::clear);
+    }
+}
+
+fn detect_with(text: &str, hint: Option<Label>, scratch: &mut Scratch, out: &mut Vec<Candidate>) {
+    let Scratch {
+        hits,
+        num_labels,
+        titles,
+        offices,
+        word_hits,
+        runs,
+    } = scratch;
+    lexicon().find_into(text, hits);
+    label_lists(hits, num_labels, titles, offices, word_hits);
     let cx = Ctx {
         text,
         num_labels,
@@ -185,20 +238,23 @@ pub fn detect(text: &str, hint: Option<Label>) -> Vec<Candidate> {
     };
     // Dense records: about one number candidate per ~170 bytes, one word candidate per ~4
     // hits; each pass reserves once.
-    let mut nums = Vec::with_capacity(text.len() / 128);
-    numbers(&cx, &mut nums);
-    let mut mails = Vec::new();
-    emails(&cx, &mut mails);
-    let mut wds = Vec::with_capacity(word_hits.len());
-    words(&cx, &word_hits, &mut wds);
-    resolve_overlaps([nums, mails, wds])
+    let [nums, mails, wds] = &mut *runs;
+    nums.clear();
+    nums.reserve(text.len() / 128);
+    numbers(&cx, nums);
+    mails.clear();
+    emails(&cx, mails);
+    wds.clear();
+    wds.reserve(word_hits.len());
+    words(&cx, word_hits, wds);
+    resolve_overlaps(runs, out);
 }
 
 /// The number/field labels, the job titles and the city hall's words among `hits`, and the
 /// indices of the hits [`words`] looks at (surnames, municipalities, eras: the rest of its
 /// walk over every hit was a skip), in one counting pass and one filling pass (exact
-/// capacities: no regrowth of lists of ~70k hits).
-fn label_lists(hits: &[Hit]) -> (Vec<Hit>, Vec<Hit>, Vec<Hit>, Vec<usize>) {
+/// capacities: no regrowth of lists of ~70k hits), into the four lists (cleared first).
+fn label_lists(hits: &[Hit], a: &mut Vec<Hit>, b: &mut Vec<Hit>, c: &mut Vec<Hit>, w: &mut Vec<usize>) {
     // 0: number/field label, 1: title, 2: office, 3: a word of [`words`], 4: a prefecture.
     let class = |h: &Hit| match h.pat {
         Pat::Ctx(Label::For(_) | Label::Decoy | Label::Symbol) => 0,
@@ -211,8 +267,12 @@ fn label_lists(hits: &[Hit]) -> (Vec<Hit>, Vec<Hit>, Vec<Hit>, Vec<usize>) {
     for h in hits {
         n[class(h)] += 1;
     }
-    let (mut a, mut b, mut c) = (Vec::with_capacity(n[0]), Vec::with_capacity(n[1]), Vec::with_capacity(n[2]));
-    let mut w = Vec::with_capacity(n[3]);
+    for (v, n) in [(&mut *a, n[0]), (&mut *b, n[1]), (&mut *c, n[2])] {
+        v.clear();
+        v.reserve(n);
+    }
+    w.clear();
+    w.reserve(n[3]);
     for (i, h) in hits.iter().enumerate() {
         match class(h) {
             0 => a.push(*h),
@@ -222,7 +282,6 @@ fn label_lists(hits: &[Hit]) -> (Vec<Hit>, Vec<Hit>, Vec<Hit>, Vec<usize>) {
             _ => {}
         }
     }
-    (a, b, c, w)
 }
 
 /// The candidates of the three passes in order of start (longest first at one start; at the
@@ -231,15 +290,17 @@ fn label_lists(hits: &[Hit]) -> (Vec<Hit>, Vec<Hit>, Vec<Hit>, Vec<usize>) {
 /// already (one per token, per `@`, per hit, at ascending starts), so a merge of the three runs
 /// gives what a stable sort of their concatenation gives, without the sort's moves; a run
 /// out of order (not expected) is sorted first.
-fn resolve_overlaps(mut runs: [Vec<Candidate>; 3]) -> Vec<Candidate> {
+/// Into `out` (cleared first); the runs are left empty, with their capacity.
+fn resolve_overlaps(runs: &mut [Vec<Candidate>; 3], out: &mut Vec<Candidate>) {
     let key = |c: &Candidate| (c.start, std::cmp::Reverse(c.end));
-    for r in &mut runs {
+    for r in runs.iter_mut() {
         if !r.is_sorted_by_key(key) {
             r.sort_by_key(key);
         }
     }
-    let mut out: Vec<Candidate> = Vec::with_capacity(runs.iter().map(Vec::len).sum());
-    let mut its = runs.map(Vec::into_iter);
+    out.clear();
+    out.reserve(runs.iter().map(Vec::len).sum());
+    let mut its = runs.each_mut().map(|r| r.drain(..));
     // After every real key (a start is below usize::MAX): an exhausted run.
     const DONE: (usize, std::cmp::Reverse<usize>) = (usize::MAX, std::cmp::Reverse(0));
     loop {
@@ -264,7 +325,6 @@ fn resolve_overlaps(mut runs: [Vec<Candidate>; 3]) -> Vec<Candidate> {
         }
         out.push(c);
     }
-    out
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1417,6 +1477,7 @@ mod tests {
             seed ^= seed << 17;
             (seed % n) as usize
         };
+        let mut merged = Vec::new();
         for round in 0..2000 {
             let runs: [Vec<Candidate>; 3] = std::array::from_fn(|r| {
                 let mut start = 0;
@@ -1441,7 +1502,12 @@ mod tests {
                 }
                 v
             });
-            assert_eq!(resolve_overlaps(runs.clone()), reference(&runs), "{runs:?}");
+            // Into a vector holding the last round's result, as the kept one does.
+            let want = reference(&runs);
+            let mut taken = runs.clone();
+            resolve_overlaps(&mut taken, &mut merged);
+            assert_eq!(merged, want, "{runs:?}");
+            assert!(taken.iter().all(Vec::is_empty));
         }
     }
 

@@ -615,15 +615,25 @@ impl Lexicon {
     /// them gave, which this replaced for speed). Surnames are only reported where a name can
     /// start: after a non-kanji character or right after a context word.
     pub fn find(&self, text: &str) -> Vec<Hit> {
-        self.find_impl(text, true)
+        let mut hits = Vec::new();
+        self.find_impl(text, true, &mut hits);
+        hits
     }
 
-    /// [`Lexicon::find`]; `fast = false` leaves out the fast path (every character through
-    /// the general step: the reference the fast path must equal, see the tests).
-    fn find_impl(&self, text: &str, fast: bool) -> Vec<Hit> {
+    /// [`Lexicon::find`] into `hits` (cleared first): a caller going from text to text passes
+    /// the same vector, whose pages are already mapped (dense records give a hit every ~50
+    /// bytes: a fresh vector of MBs, grown by doubling, cost page faults and copies).
+    pub fn find_into(&self, text: &str, hits: &mut Vec<Hit>) {
+        self.find_impl(text, true, hits);
+    }
+
+    /// [`Lexicon::find_into`]; `fast = false` leaves out the fast path (every character
+    /// through the general step: the reference the fast path must equal, see the tests).
+    fn find_impl(&self, text: &str, fast: bool, raw: &mut Vec<Hit>) {
         let b = text.as_bytes();
         let n = b.len();
-        let mut raw: Vec<Hit> = Vec::with_capacity(n / 64 + 16);
+        raw.clear();
+        raw.reserve(n / 64 + 16);
         // End of the last context word: they do not overlap each other.
         let mut ctx_end = 0usize;
         let mut prev_kanji = false;
@@ -701,9 +711,9 @@ impl Lexicon {
                                 && (fl & CTX_SINGLE != 0 || filter_has(&self.ctx_filter, filter_bit(key, CTX_FILTER_BITS)));
                             let name = sm == 1 && c1 >= 0x80 && fl & SURNAME_FIRST != 0 && filter_has(&self.surname_filter, filter_bit(key, SURNAME_FILTER_BITS));
                             let end0 = ctx_end;
-                            let clear = (ctx || name) && self.words_at(text, i, c, 3, key, ctx, name, &mut ctx_end, &mut raw);
+                            let clear = (ctx || name) && self.words_at(text, i, c, 3, key, ctx, name, &mut ctx_end, raw);
                             if fl & PLACE_LAST != 0 {
-                                self.place_ending(text, i + 3, &mut raw);
+                                self.place_ending(text, i + 3, raw);
                             }
                             if clear {
                                 // A context word with nothing to look at inside: on from its end.
@@ -830,12 +840,12 @@ impl Lexicon {
                     let ctx = want_ctx && (fl & CTX_SINGLE != 0 || filter_has(&self.ctx_filter, filter_bit(key, CTX_FILTER_BITS)));
                     let name = want_name && c1 >= 0x80 && filter_has(&self.surname_filter, filter_bit(key, SURNAME_FILTER_BITS));
                     if ctx || name {
-                        self.words_at(text, i, c, len, key, ctx, name, &mut ctx_end, &mut raw);
+                        self.words_at(text, i, c, len, key, ctx, name, &mut ctx_end, raw);
                     }
                 }
             }
             if fl & PLACE_LAST != 0 {
-                self.place_ending(text, i + len, &mut raw);
+                self.place_ending(text, i + len, raw);
             }
             prev_kanji = fl & KANJI != 0;
             i += len;
@@ -852,7 +862,6 @@ impl Lexicon {
             last_end = if keep { h.end } else { last_end };
         }
         raw.truncate(k);
-        raw
     }
 
     /// Context words (`ctx`) and surnames (`name`) starting at byte `p` (character `c` of
@@ -1216,6 +1225,26 @@ const STOP_GIVEN: &[&str] = &[
 mod tests {
     use super::*;
 
+    /// [`Lexicon::find_impl`] into a fresh vector.
+    fn find_with(lex: &Lexicon, text: &str, fast: bool) -> Vec<Hit> {
+        let mut hits = Vec::new();
+        lex.find_impl(text, fast, &mut hits);
+        hits
+    }
+
+    /// A vector passed again to [`Lexicon::find_into`] holds only the new text's hits.
+    #[test]
+    fn find_into_a_used_vector_equals_find() {
+        let lex = lexicon();
+        let (a, b) = ("氏名 山田太郎 住所 奈良県奈良市登大路町30番地 昭和45年", "個人番号 佐藤");
+        let mut hits = Vec::new();
+        lex.find_into(a, &mut hits);
+        assert!(hits.len() > 3, "{hits:?}");
+        lex.find_into(b, &mut hits);
+        assert_eq!(hits, lex.find(b));
+        assert!(hits.iter().all(|h| h.end <= b.len()));
+    }
+
     /// Every context word, era and surname of ≥ 2 characters is found by `words_at` at the
     /// start of a text made of it and `。`, with its own kind (the pair table and its 16-byte
     /// checks, against the word lists themselves); every place name by `place_ending` at its
@@ -1285,7 +1314,7 @@ mod tests {
         for (w, _) in context_words().into_iter().chain(ERAS.iter().map(|e| (e.0, Label::Symbol))) {
             for (a, z) in [("", ""), ("、", "山田太郎"), ("本", "奈良市"), ("a", "TEL"), ("1", "佐藤")] {
                 let t = format!("{a}{w}{z}{w}。");
-                assert_eq!(lex.find_impl(&t, true), lex.find_impl(&t, false), "{t}");
+                assert_eq!(find_with(lex, &t, true), find_with(lex, &t, false), "{t}");
             }
         }
         let mut x: u64 = 0x2545_F491_4F6C_DD1D;
@@ -1297,10 +1326,10 @@ mod tests {
                 x ^= x << 17;
                 t.push_str(&pieces[(x % pieces.len() as u64) as usize]);
             }
-            assert_eq!(lex.find_impl(&t, true), lex.find_impl(&t, false), "{t}");
+            assert_eq!(find_with(lex, &t, true), find_with(lex, &t, false), "{t}");
             // Every suffix too (the fast path's limits near the end of the text).
             for (k, _) in t.char_indices().filter(|(k, _)| k % 7 == 0) {
-                assert_eq!(lex.find_impl(&t[k..], true), lex.find_impl(&t[k..], false), "{}", &t[k..]);
+                assert_eq!(find_with(lex, &t[k..], true), find_with(lex, &t[k..], false), "{}", &t[k..]);
             }
         }
     }

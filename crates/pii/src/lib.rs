@@ -489,12 +489,15 @@ pub fn scan_segment(seg: &Segment, opts: &Options, out: &mut Vec<Finding>) {
 /// Scan one text (of a segment at `place`, inside `member`).
 fn scan_str(t: &str, place: &Place, member: Option<&str>, opts: &Options, out: &mut Vec<Finding>) {
     let mut buf = take_buffer(&NORM_BUF);
-    scan_normalized(t, &normalize::normalize_into(t, &mut buf), place, member, opts, out);
+    let mut map = take_buffer(&MAP_BUF);
+    scan_normalized(t, &normalize::normalize_into(t, &mut buf, &mut map), place, member, opts, out);
     keep_buffer(&NORM_BUF, buf);
+    keep_buffer(&MAP_BUF, map);
 }
 
-/// Buffers kept per thread between files up to this size: the normalised text and the file
-/// read by [`scan_path`]. A fresh buffer of tens of MB costs the kernel one page fault per
+/// Buffers kept per thread between files up to this size each: the normalised text, its
+/// offset map, the candidates, detection's lists ([`detect::detect_into`]) and the file read
+/// by [`scan_path`]. A fresh buffer of tens of MB costs the kernel one page fault per
 /// 4 KiB (about a third of the CPU time of a 33 MB scan, measured); a share scan or the milter
 /// goes from file to file on the same threads. Larger buffers are dropped after their file.
 const KEEP_BUFFER_BYTES: usize = 64 << 20;
@@ -502,15 +505,17 @@ const KEEP_BUFFER_BYTES: usize = 64 << 20;
 thread_local! {
     static NORM_BUF: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
     static READ_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    static MAP_BUF: std::cell::RefCell<Vec<(u32, u32)>> = const { std::cell::RefCell::new(Vec::new()) };
+    static CAND_BUF: std::cell::RefCell<Vec<detect::Candidate>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The thread's kept buffer (empty if none, or if it is in use further up the stack).
-fn take_buffer<T: Default>(key: &'static std::thread::LocalKey<std::cell::RefCell<T>>) -> T {
+pub(crate) fn take_buffer<T: Default>(key: &'static std::thread::LocalKey<std::cell::RefCell<T>>) -> T {
     key.with(|b| b.try_borrow_mut().map(|mut b| std::mem::take(&mut *b)).unwrap_or_default())
 }
 
 /// Give a buffer back for the next file, unless it is too large to keep.
-fn keep_buffer<T: Buffer>(key: &'static std::thread::LocalKey<std::cell::RefCell<T>>, mut buf: T) {
+pub(crate) fn keep_buffer<T: Buffer>(key: &'static std::thread::LocalKey<std::cell::RefCell<T>>, mut buf: T) {
     if buf.capacity_bytes() <= KEEP_BUFFER_BYTES {
         buf.clear_contents();
         key.with(|b| {
@@ -521,7 +526,8 @@ fn keep_buffer<T: Buffer>(key: &'static std::thread::LocalKey<std::cell::RefCell
     }
 }
 
-trait Buffer {
+/// A buffer kept per thread: how large it is, and how to empty it for the next file.
+pub(crate) trait Buffer {
     fn capacity_bytes(&self) -> usize;
     fn clear_contents(&mut self);
 }
@@ -535,9 +541,9 @@ impl Buffer for String {
     }
 }
 
-impl Buffer for Vec<u8> {
+impl<T> Buffer for Vec<T> {
     fn capacity_bytes(&self) -> usize {
-        self.capacity()
+        self.capacity() * size_of::<T>()
     }
     fn clear_contents(&mut self) {
         self.clear();
@@ -546,14 +552,15 @@ impl Buffer for Vec<u8> {
 
 /// Findings of `t` from its normalised form `n`.
 fn scan_normalized(t: &str, n: &normalize::Normalized<'_>, place: &Place, member: Option<&str>, opts: &Options, out: &mut Vec<Finding>) {
-    let cands = detect::detect(&n.text, None);
+    let mut cands = take_buffer(&CAND_BUF);
+    detect::detect_into(&n.text, None, &mut cands);
     let mut lines = LineIndex::new(t);
     // Reserved at once: dense records give a finding every ~100 bytes, and growing a vector
     // of findings by doubling copied it over and over.
     out.reserve(cands.len());
     // Candidates come in text order: one cursor through the offset map for all of them.
     let mut cursor = 0;
-    for c in cands {
+    for c in &cands {
         if c.confidence < opts.keep_above {
             continue;
         }
@@ -576,6 +583,7 @@ fn scan_normalized(t: &str, n: &normalize::Normalized<'_>, place: &Place, member
         };
         out.push(finding_in(t, s, e, c.kind, &c.value, location, c.confidence, member));
     }
+    keep_buffer(&CAND_BUF, cands);
 }
 
 /// A finding of `value` at `s..e` of `t`, its snippets cut from `t` straight into the

@@ -17,8 +17,9 @@ pub struct Normalized<'a> {
     /// The normalised text: the input itself when nothing changes (no copy).
     pub text: Cow<'a, str>,
     /// `(normalised offset, original offset)` at every place lengths diverge, ascending.
-    /// Empty when the text did not change.
-    map: Vec<(u32, u32)>,
+    /// Empty when the text did not change. Borrowed from the caller's buffer by
+    /// [`normalize_into`].
+    map: Cow<'a, [(u32, u32)]>,
     orig_len: usize,
 }
 
@@ -53,7 +54,7 @@ impl Normalized<'_> {
     /// got, so each range costs a few steps instead of two binary searches. Any order still
     /// gives the right answer (a smaller `start` searches again).
     pub fn orig_range_at(&self, start: usize, end: usize, cursor: &mut usize) -> (usize, usize) {
-        let m = &self.map;
+        let m: &[(u32, u32)] = &self.map;
         if m.is_empty() {
             return (start, end);
         }
@@ -145,35 +146,37 @@ pub fn normalize(s: &str) -> Normalized<'_> {
     if !needs_work(s.as_bytes()) {
         return Normalized {
             text: Cow::Borrowed(s),
-            map: Vec::new(),
+            map: Cow::Borrowed(&[]),
             orig_len: s.len(),
         };
     }
     let mut out = String::new();
-    let map = normalize_to(s, &mut out);
+    let mut map = Vec::new();
+    normalize_to(s, &mut out, &mut map);
     Normalized {
         text: Cow::Owned(out),
-        map,
+        map: Cow::Owned(map),
         orig_len: s.len(),
     }
 }
 
-/// [`normalize`], writing a changed text into `buf` (cleared first) instead of a new
-/// `String`: a caller scanning file after file passes the same buffer, whose pages are
-/// already mapped (a fresh 30 MB buffer costs the kernel ~8,000 page faults, as much CPU as
-/// the lexicon pass).
-pub fn normalize_into<'a>(s: &'a str, buf: &'a mut String) -> Normalized<'a> {
+/// [`normalize`], writing a changed text into `buf` and its offset map into `map` (both
+/// cleared first) instead of a new `String` and `Vec`: a caller scanning file after file
+/// passes the same buffers, whose pages are already mapped (a fresh 30 MB buffer costs the
+/// kernel ~8,000 page faults, as much CPU as the lexicon pass; the map of dense records, an
+/// entry per full-width character, grew by doubling into fresh pages).
+pub fn normalize_into<'a>(s: &'a str, buf: &'a mut String, map: &'a mut Vec<(u32, u32)>) -> Normalized<'a> {
     if !needs_work(s.as_bytes()) {
         return Normalized {
             text: Cow::Borrowed(s),
-            map: Vec::new(),
+            map: Cow::Borrowed(&[]),
             orig_len: s.len(),
         };
     }
-    let map = normalize_to(s, buf);
+    normalize_to(s, buf, map);
     Normalized {
         text: Cow::Borrowed(buf.as_str()),
-        map,
+        map: Cow::Borrowed(map.as_slice()),
         orig_len: s.len(),
     }
 }
@@ -193,18 +196,18 @@ fn ascii_fold3(b: &[u8], i: usize) -> Option<u8> {
     }
 }
 
-/// The normalised text of `s` into `out` (cleared first); returns the offset map.
-fn normalize_to(s: &str, out: &mut String) -> Vec<(u32, u32)> {
-    normalize_to_impl(s, out, true)
+/// The normalised text of `s` into `out` and its offset map into `map` (both cleared first).
+fn normalize_to(s: &str, out: &mut String, map: &mut Vec<(u32, u32)>) {
+    normalize_to_impl(s, out, true, map)
 }
 
 /// [`normalize_to`]; `fast = false` sends every character through the general step (the
 /// reference the fast path must equal, see the tests).
-fn normalize_to_impl(s: &str, out: &mut String, fast: bool) -> Vec<(u32, u32)> {
+fn normalize_to_impl(s: &str, out: &mut String, fast: bool, map: &mut Vec<(u32, u32)>) {
     let bytes = s.as_bytes();
     out.clear();
     out.reserve(s.len());
-    let mut map: Vec<(u32, u32)> = Vec::new();
+    map.clear();
     let mut run_start = 0usize;
     let mut buf = String::new();
     let mut pos = 0usize;
@@ -271,7 +274,6 @@ fn normalize_to_impl(s: &str, out: &mut String, fast: bool) -> Vec<(u32, u32)> {
         run_start = i + clen;
     }
     out.push_str(&s[run_start..]);
-    map
 }
 
 /// Could a character that may change start in `b[i..i + 32]`? A conservative test over
@@ -441,6 +443,9 @@ mod tests {
             .collect();
         pieces.extend(["ｶﾞ", "ﾞ", "ﾟ", "ﾊ", "㍻", "山田", "ア", "a", "1", " ", "\n", "é", "\u{00A0}", "😀", "０９０－１２３４－５６７８"].map(String::from));
         let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        // The same buffers every round, as `normalize_into`'s callers pass them: each call
+        // must clear what the last one left.
+        let (mut a, mut b, mut ma, mut mb) = (String::new(), String::new(), Vec::new(), Vec::new());
         for round in 0..2000 {
             let mut t = String::new();
             for _ in 0..(1 + round % 60) {
@@ -449,9 +454,11 @@ mod tests {
                 x ^= x << 17;
                 t.push_str(&pieces[(x % pieces.len() as u64) as usize]);
             }
-            let (mut a, mut b) = (String::new(), String::new());
-            let (ma, mb) = (normalize_to_impl(&t, &mut a, true), normalize_to_impl(&t, &mut b, false));
+            normalize_to_impl(&t, &mut a, true, &mut ma);
+            normalize_to_impl(&t, &mut b, false, &mut mb);
             assert_eq!((&a, &ma), (&b, &mb), "{t:?}");
+            let fresh = normalize(&t);
+            assert_eq!((fresh.text.as_ref(), fresh.map.as_ref()), (a.as_str(), ma.as_slice()), "{t:?}");
         }
     }
 
