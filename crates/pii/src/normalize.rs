@@ -219,14 +219,30 @@ fn normalize_to_impl(s: &str, out: &mut String, fast: bool, map: &mut Vec<(u32, 
             out.push_str(&s[run_start..i]);
             let mut j = i;
             loop {
-                map.push((out.len() as u32, j as u32));
+                let o = out.len() as u32;
+                map.extend_from_slice(&[(o, j as u32), (o + 1, (j + 3) as u32)]);
                 // ASCII: one byte of valid UTF-8.
                 out.push(a as char);
                 j += 3;
-                map.push((out.len() as u32, j as u32));
-                match ascii_fold3(bytes, j) {
-                    Some(x) => a = x,
-                    None => break,
+                if let Some(x) = ascii_fold3(bytes, j) {
+                    a = x;
+                    continue;
+                }
+                // One character that never changes between two that do (５４７５ ２４６４,
+                // １９３１/０７, ６年４月): copied here rather than leaving the loop, which
+                // costs a new search and a copy call (56k of the 136k runs of dense records).
+                match bytes.get(j).copied() {
+                    Some(c @ 0x00..=0x7F) if let Some(x) = ascii_fold3(bytes, j + 1) => {
+                        out.push(c as char);
+                        j += 1;
+                        a = x;
+                    }
+                    Some(0xE3..=0xE9) if !exact_at(bytes, j) && let Some(x) = ascii_fold3(bytes, j + 3) => {
+                        out.push_str(&s[j..j + 3]);
+                        j += 3;
+                        a = x;
+                    }
+                    _ => break,
                 }
             }
             run_start = j;
@@ -276,68 +292,109 @@ fn normalize_to_impl(s: &str, out: &mut String, fast: bool, map: &mut Vec<(u32, 
     out.push_str(&s[run_start..]);
 }
 
-/// Could a character that may change start in `b[i..i + 32]`? A conservative test over
-/// three shifted views that LLVM vectorises (as `detect::next_digit`): a C2, C3, E2 or EF lead
-/// byte, or E3 followed by 80 80, 82 98–9F or 88–8F (the byte loop then decides exactly).
-/// Japanese text is mostly kanji and kana that never change; the plain byte loop cost ~8
-/// instructions a byte. Needs `i + 34 <= len`.
+/// The conservative test of a possible lead byte at `x` (its next bytes `y`, `z`) of a
+/// character that may change: a C2, C3, E2 or EF lead byte, or E3 followed by 80 80, 82
+/// 98–9F, 88–8F or (rare CJK extension A) 92 A8–AF, 9A B0–B7, A2 B8–BF ([`exact_at`] then
+/// decides).
+#[inline(always)]
+fn lead_hit(x: u8, y: u8, z: u8) -> bool {
+    // After E3, `y` and `z` are continuation bytes 80–BF, so `y | z == 80` is 80 80, and
+    // `z & F8 == y + 16` holds for 82 98–9F and the rare rest: two and three vector
+    // operations where exact tests took three and four (the test runs on every byte).
+    let t = ((y | z) == 0x80) | ((z & 0xF8) == y.wrapping_add(0x16)) | ((y & 0xF8) == 0x88);
+    // C2, C3, E2 or E3 in one masked compare; an E3 counts only with `t`.
+    let (lead, e) = ((x & 0xDE) == 0xC2, x == 0xE3);
+    (lead & !(e & !t)) | (x == 0xEF)
+}
+
+/// Could a character that may change start in `b[i..i + 32]`? [`lead_hit`] over three
+/// shifted views, which LLVM vectorises (as `detect::next_digit`). Japanese text is mostly
+/// kanji and kana that never change; the plain byte loop cost ~8 instructions a byte. Needs
+/// `i + 34 <= len`.
 #[inline]
 fn chunk_may_hold(b: &[u8], i: usize) -> bool {
-    let (c0, c1, c2) = (&b[i..i + 32], &b[i + 1..i + 33], &b[i + 2..i + 34]);
+    let w = &b[i..i + 34];
+    let (c0, c1, c2) = (&w[..32], &w[1..33], &w[2..34]);
     let mut any = false;
     for k in 0..32 {
-        let (x, y, z) = (c0[k], c1[k], c2[k]);
-        // C2, C3, E2 or E3 in one masked compare; an E3 counts only with its continuation
-        // test `t`, whose 82 99–9C is widened to 82 98–9F (one mask, not a range test).
-        let (lead, e, t) = ((x & 0xDE) == 0xC2, x == 0xE3, ((y == 0x80) & (z == 0x80)) | ((y == 0x82) & ((z & 0xF8) == 0x98)) | ((y & 0xF8) == 0x88));
-        any |= (lead & !(e & !t)) | (x == 0xEF);
+        any |= lead_hit(c0[k], c1[k], c2[k]);
     }
     any
 }
 
+/// [`chunk_may_hold`] as a bit mask, bit k for `b[i + k]`: the positions of the possible
+/// lead bytes. The bytes are gathered eight at a time by a multiply (bit k of the top byte
+/// of `w * 0x0102_0408_1020_4080` is byte k of `w`, each 0 or 1): a mask built bit by bit
+/// in the loop was vectorised four lanes wide and made normalising 3x slower. Only lead
+/// bytes can match, so `i` may be inside a character. Needs `i + 34 <= len`.
+#[inline]
+fn chunk_mask(b: &[u8], i: usize) -> u32 {
+    let c0: &[u8; 32] = b[i..i + 32].try_into().expect("32 bytes");
+    let c1: &[u8; 32] = b[i + 1..i + 33].try_into().expect("32 bytes");
+    let c2: &[u8; 32] = b[i + 2..i + 34].try_into().expect("32 bytes");
+    let mut h = [0u8; 32];
+    for k in 0..32 {
+        h[k] = lead_hit(c0[k], c1[k], c2[k]) as u8;
+    }
+    let mut m = 0u32;
+    for (w, word) in h.chunks_exact(8).enumerate() {
+        let x = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+        m |= ((x.wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32) << (8 * w);
+    }
+    m
+}
+
+/// Does a character for which [`may_change`] holds start at `b[k]` (a lead byte of a
+/// character, or anything else: then false)?
+#[inline(always)]
+fn exact_at(b: &[u8], k: usize) -> bool {
+    let at = |k: usize| b.get(k).copied().unwrap_or(0);
+    match b[k] {
+        0xC2 => at(k + 1) >= 0xA0,
+        0xC3 | 0xE2 => true,
+        0xE3 => {
+            let (y, z) = (at(k + 1), at(k + 2));
+            (y == 0x80 && z == 0x80) || (y == 0x82 && (0x99..=0x9C).contains(&z)) || (0x88..=0x8F).contains(&y)
+        }
+        0xEF => {
+            let u = 0xF000 | (((at(k + 1) & 0x3F) as u32) << 6) | (at(k + 2) & 0x3F) as u32;
+            matches!(u, 0xF900..=0xFAFF | 0xFE30..=0xFE6F | 0xFF00..=0xFFEF)
+        }
+        _ => false,
+    }
+}
+
 /// Byte offset of the next character at or after `i` (a char boundary) for which
 /// [`may_change`] holds, from its UTF-8 bytes alone (no char decoding for the kanji, kana and
-/// ASCII that make up most text). Chunks without a possible lead byte are skipped whole; the
-/// byte loop may then start inside a character, which is harmless: it steps over
+/// ASCII that make up most text). The chunk mask gives the possible lead bytes' positions
+/// directly: in dense records a chunk with one is common, and the byte loop that walked such
+/// a chunk char by char (a jump table, mispredicted) was a quarter of normalising. The last
+/// bytes go through the byte loop, which may start inside a character: it steps over
 /// continuation bytes one at a time and only lead bytes can match.
 #[inline]
 fn next_candidate(b: &[u8], mut i: usize) -> Option<usize> {
-    let at = |k: usize| b.get(k).copied().unwrap_or(0);
-    while i < b.len() {
-        if i + 34 <= b.len() && !chunk_may_hold(b, i) {
+    while i + 34 <= b.len() {
+        if !chunk_may_hold(b, i) {
             i += 32;
             continue;
         }
-        let stop = (i + 32).min(b.len());
-        while i < stop {
-            let x = b[i];
-            match x {
-                0x00..=0xC1 => i += 1,
-                0xC2 => {
-                    if at(i + 1) >= 0xA0 {
-                        return Some(i);
-                    }
-                    i += 2;
-                }
-                0xC3 | 0xE2 => return Some(i),
-                0xC4..=0xDF => i += 2,
-                0xE3 => {
-                    let (y, z) = (at(i + 1), at(i + 2));
-                    if (y == 0x80 && z == 0x80) || (y == 0x82 && (0x99..=0x9C).contains(&z)) || (0x88..=0x8F).contains(&y) {
-                        return Some(i);
-                    }
-                    i += 3;
-                }
-                0xEF => {
-                    let u = 0xF000 | (((at(i + 1) & 0x3F) as u32) << 6) | (at(i + 2) & 0x3F) as u32;
-                    if matches!(u, 0xF900..=0xFAFF | 0xFE30..=0xFE6F | 0xFF00..=0xFFEF) {
-                        return Some(i);
-                    }
-                    i += 3;
-                }
-                0xE0..=0xEE => i += 3,
-                _ => i += 4,
+        let mut m = chunk_mask(b, i);
+        while m != 0 {
+            let k = i + m.trailing_zeros() as usize;
+            if exact_at(b, k) {
+                return Some(k);
             }
+            m &= m - 1;
+        }
+        i += 32;
+    }
+    while i < b.len() {
+        match b[i] {
+            0xC2..=0xC3 | 0xE2..=0xE3 | 0xEF if exact_at(b, i) => return Some(i),
+            0x00..=0xC1 => i += 1,
+            0xC2..=0xDF => i += 2,
+            0xE0..=0xEF => i += 3,
+            _ => i += 4,
         }
     }
     None
@@ -411,6 +468,28 @@ mod tests {
     }
 
     #[test]
+    fn chunk_mask_is_the_byte_test_per_position() {
+        // Bytes that the test looks at (leads, the continuations it compares, ASCII), mixed at
+        // random: each bit of the mask is `lead_hit` at its byte, and the any-test agrees.
+        let vals = [0x00u8, 0x41, 0x80, 0x82, 0x88, 0x8F, 0x90, 0x98, 0x9C, 0xA2, 0xBC, 0xBF, 0xC2, 0xC3, 0xE2, 0xE3, 0xE4, 0xEF];
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let b: Vec<u8> = (0..4096)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                vals[(x % vals.len() as u64) as usize]
+            })
+            .collect();
+        for i in 0..b.len() - 34 {
+            let m = chunk_mask(&b, i);
+            let want = (0..32).fold(0u32, |m, k| m | (lead_hit(b[i + k], b[i + k + 1], b[i + k + 2]) as u32) << k);
+            assert_eq!(m, want, "at {i}");
+            assert_eq!(chunk_may_hold(&b, i), m != 0, "at {i}");
+        }
+    }
+
+    #[test]
     fn cursor_ranges_equal_searched_ranges() {
         let s = "氏名ｶﾞｸ　１２３－４５６７ ㍻元年 abc\u{FF21}\u{2212}９ 山田\u{3000}\u{3000}ﾊﾟ";
         let n = normalize(s);
@@ -442,6 +521,10 @@ mod tests {
             .map(String::from)
             .collect();
         pieces.extend(["ｶﾞ", "ﾞ", "ﾟ", "ﾊ", "㍻", "山田", "ア", "a", "1", " ", "\n", "é", "\u{00A0}", "😀", "０９０－１２３４－５６７８"].map(String::from));
+        // What the fast loop copies between two characters that change (one ASCII byte, one
+        // kanji or kana), and E3 characters it must not copy (U+3099, U+309B, ㈱; U+34A8 passes
+        // the chunk test's widened E3 82 test but never changes).
+        pieces.extend(["/", "年", "丁目", "あ", "、", "\u{3099}", "\u{309B}", "㈱", "\u{34A8}", "１ ２", "６年４月１日", "１９３１/０７"].map(String::from));
         let mut x: u64 = 0x2545_F491_4F6C_DD1D;
         // The same buffers every round, as `normalize_into`'s callers pass them: each call
         // must clear what the last one left.
