@@ -203,7 +203,11 @@ fn normalize_to(s: &str, out: &mut String, map: &mut Vec<(u32, u32)>) {
 
 /// [`normalize_to`]; `fast = false` sends every character through the general step (the
 /// reference the fast path must equal, see the tests).
-fn normalize_to_impl(s: &str, out: &mut String, fast: bool, map: &mut Vec<(u32, u32)>) {
+fn normalize_to_impl(s: &str, out_buf: &mut String, fast: bool, map_buf: &mut Vec<(u32, u32)>) {
+    // Local buffers, put back at the end: through the `&mut`s, every store into one buffer
+    // made LLVM reload the other's length and pointer (the heap may alias them).
+    let (mut out_v, mut map_v) = (std::mem::take(out_buf), std::mem::take(map_buf));
+    let (out, map) = (&mut out_v, &mut map_v);
     let bytes = s.as_bytes();
     out.clear();
     out.reserve(s.len());
@@ -221,8 +225,9 @@ fn normalize_to_impl(s: &str, out: &mut String, fast: bool, map: &mut Vec<(u32, 
             loop {
                 let o = out.len() as u32;
                 map.extend_from_slice(&[(o, j as u32), (o + 1, (j + 3) as u32)]);
-                // ASCII: one byte of valid UTF-8.
-                out.push(a as char);
+                // ASCII: one byte of valid UTF-8 (the mask, a no-op, tells LLVM so: it
+                // tested for a two-byte encoding on every character).
+                out.push((a & 0x7F) as char);
                 j += 3;
                 if let Some(x) = ascii_fold3(bytes, j) {
                     a = x;
@@ -290,6 +295,7 @@ fn normalize_to_impl(s: &str, out: &mut String, fast: bool, map: &mut Vec<(u32, 
         run_start = i + clen;
     }
     out.push_str(&s[run_start..]);
+    (*out_buf, *map_buf) = (out_v, map_v);
 }
 
 /// The conservative test of a possible lead byte at `x` (its next bytes `y`, `z`) of a
