@@ -485,12 +485,14 @@ fn is_place_suffix(c: u32) -> bool {
     matches!(c, 0x90FD | 0x9053 | 0x5E9C | 0x770C | 0x5E02 | 0x533A | 0x753A | 0x6751)
 }
 
-/// A word of [`PairTable`]: its first 16 bytes (zero-padded) and the mask of those it has,
-/// so that a candidate is checked with two 8-byte compares instead of a `memcmp` call.
+/// A word of [`PairTable`]: its first 16 bytes (zero-padded), checked against a candidate
+/// with two 8-byte compares under the mask of its length ([`HEAD_MASKS`]) instead of a
+/// `memcmp` call. 32 bytes, aligned: one cache line a word (with the masks in it, 40 bytes,
+/// three in five spanned two, and their loads were `words_at`'s slowest, perf annotate).
 #[derive(Clone, Copy)]
+#[repr(align(32))]
 struct Word {
     head: [u64; 2],
-    mask: [u64; 2],
     len: u32,
     pat: Pat,
     /// A context word none of whose characters after the first may need a look inside it
@@ -498,74 +500,104 @@ struct Word {
     clear: bool,
 }
 
+/// The masks of the first `min(len, 16)` bytes of a word of `len` bytes, by that number.
+const HEAD_MASKS: [[u64; 2]; 17] = {
+    let mut m = [[0u64; 2]; 17];
+    let mut k = 1;
+    while k <= 16 {
+        m[k] = if k <= 8 { [u64::MAX >> (64 - 8 * k), 0] } else { [u64::MAX, u64::MAX >> (128 - 8 * k)] };
+        k += 1;
+    }
+    m
+};
+
 /// The words that start with a given pair of characters (context words and eras, then
 /// surnames, each longest first) in one open-addressed table: one probe for both lists.
 struct PairTable {
-    /// Index + 1 into `entries` by [`filter_bit`] of the pair key (0 = empty), linear probing.
-    slots: Box<[u16]>,
-    entries: Vec<PairEntry>,
+    /// By [`filter_bit`] of the pair key (key 0 = empty), linear probing. The entries
+    /// themselves, not indices into a list of them: that second load, to a random line of
+    /// 200 KB, was where `words_at` waited most (perf annotate, 15 % of its samples).
+    slots: Box<[PairEntry]>,
     words: Vec<Word>,
     /// The whole word, for those longer than 16 bytes.
     texts: Vec<&'static str>,
 }
 
+/// The words of one pair: `ctx` context words from `start` in `words`, then `sur` surnames.
+#[derive(Clone, Copy, Default)]
 struct PairEntry {
     key: u64,
-    /// (start, count) in `words`.
-    ctx: (u32, u32),
-    sur: (u32, u32),
+    start: u32,
+    ctx: u16,
+    sur: u16,
 }
 
-const PAIR_SLOT_BITS: u32 = 15;
+impl PairEntry {
+    /// (start, count) of its context words in `words`.
+    #[inline(always)]
+    fn ctx(&self) -> (usize, usize) {
+        (self.start as usize, self.ctx as usize)
+    }
+
+    /// (start, count) of its surnames in `words`.
+    #[inline(always)]
+    fn sur(&self) -> (usize, usize) {
+        (self.start as usize + self.ctx as usize, self.sur as usize)
+    }
+}
+
+/// 16 Ki entries of 16 bytes, about half of them used.
+const PAIR_SLOT_BITS: u32 = 14;
 
 impl PairTable {
     fn new(ctx: &FastMap<u64, Vec<(&'static str, Pat)>>, sur: &FastMap<u64, Vec<&'static str>>, clear: impl Fn(&str) -> bool) -> PairTable {
         let mut keys: Vec<u64> = ctx.keys().chain(sur.keys()).copied().collect();
         keys.sort_unstable();
         keys.dedup();
-        assert!(keys.len() < (1 << PAIR_SLOT_BITS) * 3 / 4 && keys.len() < u16::MAX as usize, "pair table too small");
-        let mut t = PairTable { slots: vec![0u16; 1 << PAIR_SLOT_BITS].into_boxed_slice(), entries: Vec::new(), words: Vec::new(), texts: Vec::new() };
+        assert!(keys.len() < (1 << PAIR_SLOT_BITS) * 3 / 4, "pair table too small: {} keys", keys.len());
+        let mut t = PairTable { slots: vec![PairEntry::default(); 1 << PAIR_SLOT_BITS].into_boxed_slice(), words: Vec::new(), texts: Vec::new() };
         for key in keys {
+            assert!(key != 0, "pair key 0");
+            let start = t.words.len() as u32;
             let mut add = |list: &mut dyn Iterator<Item = (&'static str, Pat)>| {
-                let start = t.words.len() as u32;
+                let from = t.words.len();
                 for (w, pat) in list {
                     let wb = w.as_bytes();
-                    let (mut head, mut mask) = ([0u64; 2], [0u64; 2]);
+                    let mut head = [0u64; 2];
                     for (k, &x) in wb.iter().take(16).enumerate() {
                         head[k / 8] |= (x as u64) << (8 * (k % 8));
-                        mask[k / 8] |= 0xFF << (8 * (k % 8));
                     }
                     // Zero bytes would match the padding past the end of the text.
                     assert!(!wb.contains(&0));
                     let clear = matches!(pat, Pat::Ctx(_) | Pat::Era(_)) && clear(w);
-                    t.words.push(Word { head, mask, len: wb.len() as u32, pat, clear });
+                    t.words.push(Word { head, len: wb.len() as u32, pat, clear });
                     t.texts.push(w);
                 }
-                (start, t.words.len() as u32 - start)
+                u16::try_from(t.words.len() - from).expect("words per pair")
             };
             let c = add(&mut ctx.get(&key).into_iter().flatten().copied());
             let s = add(&mut sur.get(&key).into_iter().flatten().map(|w| (*w, Pat::Surname)));
-            t.entries.push(PairEntry { key, ctx: c, sur: s });
             let mut i = filter_bit(key, PAIR_SLOT_BITS);
-            while t.slots[i] != 0 {
+            while t.slots[i].key != 0 {
                 i = (i + 1) & ((1 << PAIR_SLOT_BITS) - 1);
             }
-            t.slots[i] = t.entries.len() as u16;
+            t.slots[i] = PairEntry { key, start, ctx: c, sur: s };
         }
         t
     }
 
+    /// The entry of `key`; `None` if no word starts with that pair. (Key 0, no pair of
+    /// characters of a text but NUL NUL, may give an empty slot: no words either.)
     #[inline(always)]
     fn get(&self, key: u64) -> Option<&PairEntry> {
         let mut i = filter_bit(key, PAIR_SLOT_BITS);
         loop {
-            let s = self.slots[i] as usize;
-            if s == 0 {
-                return None;
-            }
-            let e = &self.entries[s - 1];
+            let e = &self.slots[i];
             if e.key == key {
                 return Some(e);
+            }
+            if e.key == 0 {
+                return None;
             }
             i = (i + 1) & ((1 << PAIR_SLOT_BITS) - 1);
         }
@@ -576,7 +608,8 @@ impl PairTable {
     #[inline(always)]
     fn longest(&self, start: usize, n: usize, t: [u64; 2], b: &[u8], p: usize) -> Option<&Word> {
         for (k, w) in self.words[start..start + n].iter().enumerate() {
-            if ((t[0] & w.mask[0]) ^ w.head[0]) | ((t[1] & w.mask[1]) ^ w.head[1]) == 0
+            let mask = &HEAD_MASKS[(w.len as usize).min(16)];
+            if ((t[0] & mask[0]) ^ w.head[0]) | ((t[1] & mask[1]) ^ w.head[1]) == 0
                 && (w.len <= 16 || b[p..].starts_with(self.texts[start + k].as_bytes()))
             {
                 return Some(w);
@@ -711,7 +744,7 @@ impl Lexicon {
                                 && (fl & CTX_SINGLE != 0 || filter_has(&self.ctx_filter, filter_bit(key, CTX_FILTER_BITS)));
                             let name = sm == 1 && c1 >= 0x80 && fl & SURNAME_FIRST != 0 && filter_has(&self.surname_filter, filter_bit(key, SURNAME_FILTER_BITS));
                             let end0 = ctx_end;
-                            let clear = (ctx || name) && self.words_at(text, i, c, 3, key, ctx, name, &mut ctx_end, raw);
+                            let clear = (ctx || name) && self.words_at_inline(text, i, c, 3, key, ctx, name, &mut ctx_end, raw);
                             if fl & PLACE_LAST != 0 {
                                 self.place_ending(text, i + 3, raw);
                             }
@@ -870,13 +903,22 @@ impl Lexicon {
     #[inline(never)]
     #[allow(clippy::too_many_arguments)]
     fn words_at(&self, text: &str, p: usize, c: u32, len: usize, key: u64, ctx: bool, name: bool, ctx_end: &mut usize, out: &mut Vec<Hit>) -> bool {
+        self.words_at_inline(text, p, c, len, key, ctx, name, ctx_end, out)
+    }
+
+    /// [`Lexicon::words_at`], inlined into the fast path of [`Lexicon::find_impl`] (~173k calls
+    /// per 8 MB of dense records: the call passed five arguments on the stack and saved five
+    /// registers).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn words_at_inline(&self, text: &str, p: usize, c: u32, len: usize, key: u64, ctx: bool, name: bool, ctx_end: &mut usize, out: &mut Vec<Hit>) -> bool {
         let b = text.as_bytes();
         let e = self.pairs.get(key);
         let t = head16(b, p);
         let mut cx: Option<Hit> = None;
         let mut clear = false;
         if ctx {
-            if let Some(w) = e.and_then(|e| self.pairs.longest(e.ctx.0 as usize, e.ctx.1 as usize, t, b, p)) {
+            if let Some(w) = e.and_then(|e| self.pairs.longest(e.ctx().0, e.ctx().1, t, b, p)) {
                 cx = Some(Hit { start: p, end: p + w.len as usize, pat: w.pat });
                 clear = w.clear;
             } else if let Some((_, pat)) = self.ctx_single.iter().find(|(x, _)| *x == c) {
@@ -887,7 +929,7 @@ impl Lexicon {
             }
         }
         let mut sur: Option<Hit> = None;
-        if name && let Some(w) = e.and_then(|e| self.pairs.longest(e.sur.0 as usize, e.sur.1 as usize, t, b, p)) {
+        if name && let Some(w) = e.and_then(|e| self.pairs.longest(e.sur().0, e.sur().1, t, b, p)) {
             sur = Some(Hit { start: p, end: p + w.len as usize, pat: Pat::Surname });
         }
         match (cx, sur) {
@@ -1230,6 +1272,38 @@ mod tests {
         let mut hits = Vec::new();
         lex.find_impl(text, fast, &mut hits);
         hits
+    }
+
+    /// `HEAD_MASKS[k]` covers exactly the first `k` bytes of 16 (little-endian words).
+    #[test]
+    fn head_masks_cover_the_first_bytes() {
+        for (k, m) in HEAD_MASKS.iter().enumerate() {
+            let bytes: Vec<u8> = m.iter().flat_map(|w| w.to_le_bytes()).collect();
+            assert!(bytes.iter().enumerate().all(|(j, &x)| x == if j < k { 0xFF } else { 0 }), "{k}: {m:x?}");
+        }
+    }
+
+    /// Every pair key is found in its slot, with its own words (ctx then surnames).
+    #[test]
+    fn pair_table_entries_hold_their_words() {
+        let lex = lexicon();
+        let t = &lex.pairs;
+        let used: Vec<&PairEntry> = t.slots.iter().filter(|e| e.key != 0).collect();
+        assert!(used.len() > 5_000, "{} keys", used.len());
+        for e in used {
+            let got = t.get(e.key).expect("own key");
+            assert_eq!((got.start, got.ctx, got.sur), (e.start, e.ctx, e.sur));
+            let (s, n) = e.sur();
+            let (cs, cn) = e.ctx();
+            assert_eq!(cs + cn, s);
+            for (k, w) in t.words[cs..s + n].iter().enumerate() {
+                let text = t.texts[cs + k];
+                let mut ch = text.chars();
+                let key = pair_key(ch.next().unwrap() as u32, ch.next().unwrap() as u32);
+                assert_eq!(key, e.key, "{text}");
+                assert_eq!(matches!(w.pat, Pat::Surname), k >= cn, "{text}");
+            }
+        }
     }
 
     /// A vector passed again to [`Lexicon::find_into`] holds only the new text's hits.
