@@ -190,7 +190,7 @@ pub fn scan_table(rows: &[Vec<String>], sheet: &str) -> Vec<Finding> {
                     .map(|(_, n, c)| {
                         c.iter()
                             .find(|x| x.kind == k)
-                            .map(|x| x.value.clone())
+                            .map(|x| x.value.to_string())
                             .unwrap_or_else(|| n.trim().to_string())
                     })
                     .collect();
