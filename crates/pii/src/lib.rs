@@ -214,26 +214,26 @@ impl Finding {
 
     /// A finding whose `text` is already `before + value + after`, the value at `value_at`.
     fn from_parts(kind: Kind, text: String, value_at: (usize, usize), location: Location, confidence: f32) -> Finding {
-        let len = text.len();
-        let mut f = Finding::in_batch(kind, (0, len), value_at, location, confidence);
+        // Offsets fit in u32: a finding's text is a value and two ~20-character snippets.
+        let at = |i: usize| u32::try_from(i).expect("finding text under 4 GiB");
+        let mut f = Finding::in_batch(kind, (0, at(text.len())), (at(value_at.0), at(value_at.1)), location, confidence, None);
         f.buf = Some(Arc::new(text));
         f
     }
 
     /// A finding whose text is `span` of its batch's buffer (set when the batch is done), the
     /// value at `value_at` within it.
-    fn in_batch(kind: Kind, span: (usize, usize), value_at: (usize, usize), location: Location, confidence: f32) -> Finding {
-        // Offsets fit in u32: a batch's buffer is ~1,000 values with ~20-character snippets.
-        let at = |i: usize| u32::try_from(i).expect("batch text under 4 GiB");
+    #[inline(always)]
+    fn in_batch(kind: Kind, span: (u32, u32), value_at: (u32, u32), location: Location, confidence: f32, member: Option<&str>) -> Finding {
         Finding {
             kind,
             location,
             confidence,
             count: 1,
-            member: None,
+            member: member.map(str::to_string),
             buf: None,
-            span: (at(span.0), at(span.1)),
-            value_at: (at(value_at.0), at(value_at.1)),
+            span,
+            value_at,
             column: Box::default(),
         }
     }
@@ -689,17 +689,7 @@ fn scan_normalized(t: &str, n: &normalize::Normalized<'_>, place: &Place, member
                 }
             };
             let (span, value_at) = spaced_into(buf, t, s, e, &c.value, bounds, &before, &after);
-            Finding {
-                kind: c.kind,
-                location,
-                confidence: c.confidence,
-                count: 1,
-                member: member.map(str::to_string),
-                buf: None,
-                span,
-                value_at,
-                column: Box::default(),
-            }
+            Finding::in_batch(c.kind, span, value_at, location, c.confidence, member)
         }));
         batch.pushed(out);
     }
@@ -722,17 +712,7 @@ pub(crate) fn finding_in(t: &str, s: usize, e: usize, kind: Kind, value: &str, l
 #[allow(clippy::too_many_arguments)]
 fn finding_into(text: &mut String, t: &str, s: usize, e: usize, kind: Kind, value: &str, location: Location, confidence: f32, member: Option<&str>) -> Finding {
     let (span, value_at) = snippet_into(text, t, s, e, value);
-    Finding {
-        kind,
-        location,
-        confidence,
-        count: 1,
-        member: member.map(str::to_string),
-        buf: None,
-        span,
-        value_at,
-        column: Box::default(),
-    }
+    Finding::in_batch(kind, span, value_at, location, confidence, member)
 }
 
 /// The snippets either side of `s..e` of `t` with `value` between them, onto the end of
