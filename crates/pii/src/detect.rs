@@ -1585,21 +1585,11 @@ mod tests {
         }
     }
 
-    /// A fixed-seed xorshift: `rnd(n)` in `0..n`.
-    fn xorshift(mut seed: u64) -> impl FnMut(u64) -> usize {
-        move |n| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n) as usize
-        }
-    }
-
     /// `ended_by` (walk, gallop or search) gives what a binary search over the whole list
     /// gives, for queries that mostly go forward by small and large steps and now and then back.
     #[test]
     fn ended_by_equals_a_binary_search() {
-        let mut rnd = xorshift(0x9e37_79b9_7f4a_7c15);
+        let mut rnd = crate::xorshift(0x9e37_79b9_7f4a_7c15);
         for len in [0, 1, 7, 8, 9, 17, 40, 300, 5000] {
             let mut end = 0;
             let list: Vec<Hit> = (0..len)
@@ -1668,7 +1658,7 @@ mod tests {
             }
             out
         }
-        let mut rnd = xorshift(0x2545_f491_4f6c_dd1d);
+        let mut rnd = crate::xorshift(0x2545_f491_4f6c_dd1d);
         let mut merged = Vec::new();
         for round in 0..2000 {
             let runs: [Vec<Candidate>; 3] = std::array::from_fn(|r| {

@@ -804,6 +804,17 @@ fn push_spaced(v: &mut String, t: &str, last: &mut usize, p: usize) {
     *last = p + 1;
 }
 
+/// A fixed-seed xorshift for the randomised tests of every module: `rnd(n)` in `0..n`.
+#[cfg(test)]
+pub(crate) fn xorshift(mut seed: u64) -> impl FnMut(u64) -> usize {
+    move |n| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n) as usize
+    }
+}
+
 /// Up to 20 characters either side, newlines as spaces, as two strings, cut as
 /// [`finding_in`] cuts them (the tests compare it with the snippet as first written).
 #[cfg(test)]

@@ -478,14 +478,9 @@ mod tests {
         // Bytes that the test looks at (leads, the continuations it compares, ASCII), mixed at
         // random: each bit of the mask is `lead_hit` at its byte, and the any-test agrees.
         let vals = [0x00u8, 0x41, 0x80, 0x82, 0x88, 0x8F, 0x90, 0x98, 0x9C, 0xA2, 0xBC, 0xBF, 0xC2, 0xC3, 0xE2, 0xE3, 0xE4, 0xEF];
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut rnd = crate::xorshift(0x9E37_79B9_7F4A_7C15);
         let b: Vec<u8> = (0..4096)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                vals[(x % vals.len() as u64) as usize]
-            })
+            .map(|_| vals[rnd(vals.len() as u64)])
             .collect();
         for i in 0..b.len() - 34 {
             let m = chunk_mask(&b, i);
@@ -531,17 +526,14 @@ mod tests {
         // kanji or kana), and E3 characters it must not copy (U+3099, U+309B, ㈱; U+34A8 passes
         // the chunk test's widened E3 82 test but never changes).
         pieces.extend(["/", "年", "丁目", "あ", "、", "\u{3099}", "\u{309B}", "㈱", "\u{34A8}", "１ ２", "６年４月１日", "１９３１/０７"].map(String::from));
-        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut rnd = crate::xorshift(0x2545_F491_4F6C_DD1D);
         // The same buffers every round, as `normalize_into`'s callers pass them: each call
         // must clear what the last one left.
         let (mut a, mut b, mut ma, mut mb) = (String::new(), String::new(), Vec::new(), Vec::new());
         for round in 0..2000 {
             let mut t = String::new();
             for _ in 0..(1 + round % 60) {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                t.push_str(&pieces[(x % pieces.len() as u64) as usize]);
+                t.push_str(&pieces[rnd(pieces.len() as u64)]);
             }
             normalize_to_impl(&t, &mut a, true, &mut ma);
             normalize_to_impl(&t, &mut b, false, &mut mb);
