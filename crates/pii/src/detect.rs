@@ -660,7 +660,7 @@ fn glued_after(b: &[u8], e: usize) -> bool {
     }
 }
 
-fn push(out: &mut Vec<Candidate>, kind: Kind, start: usize, end: usize, value: &str, confidence: f32) {
+fn push(out: &mut Vec<Candidate>, kind: Kind, start: usize, end: usize, value: impl Into<Value>, confidence: f32) {
     out.push(Candidate {
         kind,
         start,
@@ -1134,13 +1134,7 @@ fn birth(cx: &Ctx, start: usize, end: usize, y: i32, m: u32, d: u32, out: &mut V
     } else {
         0.15
     };
-    out.push(Candidate {
-        kind: Kind::BirthDate,
-        start,
-        end,
-        value: iso_date(y, m, d),
-        confidence: conf,
-    });
+    push(out, Kind::BirthDate, start, end, iso_date(y, m, d), conf);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1230,7 +1224,6 @@ fn is_kana(c: char) -> bool {
     matches!(c as u32, 0x3041..=0x3096 | 0x30A1..=0x30FA | 0x30FC)
 }
 
-/// The candidates of the hits at `word_hits` (indices into `cx.hits`, ascending).
 /// Where [`words`] goes on from: the next of the word hits to look at, and the end of the
 /// last candidate (hits starting before it are skipped).
 #[derive(Default)]
@@ -1239,7 +1232,8 @@ struct WordsAt {
     covered_until: usize,
 }
 
-/// The candidates of the hits at `word_hits` starting before `until`, from `at` on.
+/// The candidates of the hits at `word_hits` (indices into `cx.hits`, ascending) starting
+/// before `until`, from `at` on.
 fn words(cx: &Ctx, word_hits: &[usize], at: &mut WordsAt, until: usize, out: &mut Vec<Candidate>) {
     let mut covered_until = at.covered_until;
     while let Some(&hi) = word_hits.get(at.next) {
